@@ -1,0 +1,186 @@
+"""Benchmark guided colorization (issue #6): colour hints and reference photos on held-out photos.
+
+    nice -n 10 python benchmarks/bench_guided.py --model runs/ablation/distribution-hints/model_step700.json
+
+For each of the first ``--count`` photos of ``--data`` (gray input = the photo's BT.601 luma):
+
+* **hints** -- N points (N in ``--hints``) at random positions (seeded per photo), each the mean true
+  colour of the 3x3 patch around it, given as ``Hints`` points; every hint method is scored
+  (``model`` only for hints models). N = 0 is the automatic result (for ``propagate``: gray).
+* **reference** -- the true colour photo, mirrored left-right and cropped to a random 70-85% window,
+  as the reference (a related reference); the next photo in the list as an unrelated reference.
+* **12 MP** -- wall time of one 4000x3000 photo, automatic and with 20 hints / a reference.
+
+Scores are PSNR (RGB, dB) and AuC (ab error, 0-150, percent), as :mod:`colorize.metrics` defines them,
+averaged over the photos. Reads ``../shared`` (tests never do). Prints Markdown tables; ``--json`` saves all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from colorize.hints import HintPoint, Hints
+from colorize.io import read_image
+from colorize.metrics import ab_error_curve, auc, psnr, rgb_to_lab_np
+from colorize.pipeline import Colorizer
+
+DEFAULT_MODEL = "runs/ablation/distribution-hints/model_step700.json"
+DEFAULT_DATA = "../shared/data/eval_dev/holdout100"
+
+
+def sample_hints(truth: np.ndarray, n: int, seed: int) -> Hints:
+    """N points at random positions, each with the mean true colour of its 3x3 patch."""
+    rng = np.random.default_rng(seed)
+    h, w = truth.shape[:2]
+    points = []
+    for _ in range(n):
+        x, y = int(rng.integers(1, w - 1)), int(rng.integers(1, h - 1))
+        c = truth[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(0)
+        points.append(HintPoint(x, y, tuple(int(round(v * 255)) for v in c)))
+    return Hints(points=points)
+
+
+def related_reference(truth: np.ndarray, seed: int) -> np.ndarray:
+    """The true photo mirrored and cropped to a random 70-85% window (different framing and size)."""
+    rng = np.random.default_rng(seed + 7919)
+    h, w = truth.shape[:2]
+    fh, fw = rng.uniform(0.7, 0.85, 2)
+    ch, cw = int(h * fh), int(w * fw)
+    y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    return np.ascontiguousarray(truth[y0 : y0 + ch, x0 : x0 + cw][:, ::-1])
+
+
+class Scorer:
+    def __init__(self, truth: np.ndarray) -> None:
+        self.truth = truth
+        self.lab = rgb_to_lab_np(truth)
+
+    def __call__(self, pred: np.ndarray) -> dict[str, float]:
+        return {"psnr": psnr(pred, self.truth), "auc": auc(ab_error_curve(rgb_to_lab_np(pred), self.lab))}
+
+
+def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--data", default=DEFAULT_DATA)
+    p.add_argument("--count", type=int, default=20)
+    p.add_argument("--hints", default="0,5,20,100", help="numbers of hints")
+    p.add_argument("--methods", default="model,propagate,both")
+    p.add_argument("--reference-methods", default="auto,reinhard,welsh,semantic")
+    p.add_argument("--strength", type=float, default=None, help="reference strength (default: the library's)")
+    p.add_argument("--render-size", type=int, default=None)
+    p.add_argument("--skip", default="", help="comma list of parts to skip: hints,reference,timing")
+    p.add_argument("--json", help="write all numbers here")
+    args = p.parse_args(argv)
+
+    from colorize.hints import colorize_guided
+    import torch
+
+    options = {"render_size": args.render_size} if args.render_size else {}
+    c = Colorizer.from_pretrained(args.model, device="cpu", **options)
+    files = sorted(f for f in Path(args.data).iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))[: args.count]
+    counts = [int(n) for n in args.hints.split(",")]
+    methods = [m for m in args.methods.split(",") if m != "model" or c.model.config.hints]
+    skip = set(args.skip.split(","))
+    truths = [read_image(f).rgb for f in files]
+    cfg = c.model.config
+    print(f"model {args.model} ({type(c.model).__name__}, space {cfg.space}, head {cfg.head}, hints {cfg.hints}); "
+          f"{len(files)} photos from {args.data}; render size {c.options.render_size}", file=sys.stderr)
+
+    def run(truth: np.ndarray, **kw) -> np.ndarray:
+        y = torch.from_numpy(np.ascontiguousarray(truth @ np.array([0.299, 0.587, 0.114], np.float32)))[None, None]
+        return colorize_guided(c, y, c.options, **kw)[0].permute(1, 2, 0).numpy()
+
+    results: dict = {"model": args.model, "photos": [f.name for f in files], "render_size": c.options.render_size}
+    t_start = time.time()
+    if "hints" not in skip:
+        table: dict[str, dict[int, list]] = {m: {n: [] for n in counts} for m in methods}
+        for i, truth in enumerate(truths):
+            score = Scorer(truth)
+            auto = score(c.colorize_array(truth))
+            for n in counts:
+                hints = sample_hints(truth, n, seed=i) if n else None
+                for m in methods:
+                    if n == 0:
+                        s = score(np.repeat((truth @ np.array([0.299, 0.587, 0.114], np.float32))[..., None], 3, -1)) if m == "propagate" else auto
+                    else:
+                        s = score(run(truth, hints=hints, hint_method=m))
+                    table[m][n].append(s)
+            print(f"  hints {i + 1}/{len(truths)} {files[i].name}", file=sys.stderr)
+        results["hints"] = {m: {n: mean_scores(v) for n, v in d.items()} for m, d in table.items()}
+        print("\n### Colour hints: PSNR (dB) / AuC (%)\n")
+        print("| method | " + " | ".join(f"N = {n}" for n in counts) + " |")
+        print("|---|" + "---|" * len(counts))
+        for m in methods:
+            cells = [f"{results['hints'][m][n]['psnr']:.2f} / {results['hints'][m][n]['auc']:.1f}" for n in counts]
+            print(f"| {m} | " + " | ".join(cells) + " |")
+        base = results["hints"][methods[0]][0]["psnr"]
+        print("\nPSNR gain over automatic: " + "; ".join(
+            f"{m} N={n}: {results['hints'][m][n]['psnr'] - (base if m != 'propagate' or n else results['hints'][m][0]['psnr']):+.2f} dB"
+            for m in methods for n in counts if n))
+
+    if "reference" not in skip:
+        rmethods = args.reference_methods.split(",")
+        rows: dict[str, dict[str, list]] = {"automatic": {"related": [], "unrelated": []}}
+        rows.update({m: {"related": [], "unrelated": []} for m in rmethods})
+        for i, truth in enumerate(truths):
+            score = Scorer(truth)
+            auto = score(c.colorize_array(truth))
+            rel = related_reference(truth, i)
+            unrel = truths[(i + 1) % len(truths)]
+            rows["automatic"]["related"].append(auto)
+            rows["automatic"]["unrelated"].append(auto)
+            for m in rmethods:
+                rows[m]["related"].append(score(run(truth, reference=rel, reference_strength=args.strength, reference_method=m)))
+                rows[m]["unrelated"].append(score(run(truth, reference=unrel, reference_strength=args.strength, reference_method=m)))
+            print(f"  reference {i + 1}/{len(truths)} {files[i].name}", file=sys.stderr)
+        results["reference"] = {m: {k: mean_scores(v) for k, v in d.items()} for m, d in rows.items()}
+        a = results["reference"]["automatic"]["related"]
+        print("\n### Reference photo: PSNR (dB) / AuC (%)\n")
+        print("| method | related (mirrored + cropped truth) | unrelated (another photo) |")
+        print("|---|---|---|")
+        for m, d in results["reference"].items():
+            cells = [f"{d[k]['psnr']:.2f} / {d[k]['auc']:.1f} ({d[k]['psnr'] - a['psnr']:+.2f} dB)" for k in ("related", "unrelated")]
+            print(f"| {m} | " + " | ".join(cells) + " |")
+
+    if "timing" not in skip:
+        import torch.nn.functional as F
+
+        big = F.interpolate(torch.from_numpy(truths[0]).permute(2, 0, 1)[None], size=(3000, 4000), mode="bilinear",
+                            align_corners=False)[0].permute(1, 2, 0).clamp(0, 1).numpy()
+        hints20 = sample_hints(big, 20, seed=0)
+        timing = {}
+        c.colorize_array(truths[0])  # warm-up
+        for name, kw in [("automatic", {}), ("20 hints, propagate", {"hints": hints20, "hint_method": "propagate"}),
+                         ("20 hints, both", {"hints": hints20, "hint_method": "both"}),
+                         *([("20 hints, model", {"hints": hints20, "hint_method": "model"})] if c.model.config.hints else []),
+                         ("reference (auto)", {"reference": related_reference(truths[0], 0)})]:
+            best = float("inf")
+            for _ in range(2):
+                t0 = time.perf_counter()
+                c.colorize_array(big, **kw)
+                best = min(best, time.perf_counter() - t0)
+            timing[name] = best
+        results["timing_12mp_s"] = timing
+        print("\n### 12-megapixel (4000x3000) photo, seconds (best of 2)\n")
+        print("| run | seconds |\n|---|---|")
+        for k, v in timing.items():
+            print(f"| {k} | {v:.2f} |")
+    results["wall_s"] = time.time() - t_start
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""Video benchmark (issue #5): temporal consistency, colour accuracy and speed. Prints a table.
+
+::
+
+    nice -n 10 python benchmarks/bench_video.py --model runs/ablation/distribution/model_step700.json
+    python benchmarks/bench_video.py --model M --legacy /tmp/legacy   # also render v32_legacy_bw via the CLI
+
+Clips (read from ``../shared/data``, never by the tests):
+
+* **pan**: a colour photo (``eval_dev/holdout100``, the largest) filmed by a virtual camera that pans
+  and zooms (an exact affine crop window), so the true motion between frames is known;
+* **blackswan**: ``video/blackswan_color`` (50 frames, 624x360), desaturated with BT.601.
+
+For each clip and method (``independent`` = every frame on its own, ``temporal`` = this module,
+``truth`` = the colour frames) the table gives:
+
+* ``warp err``: mean CIELAB ab distance between frame t's chroma and frame t-1's chroma warped to t
+  (known motion for *pan*; Farneback flow on the ground-truth gray frames for *blackswan*, counted
+  only where forward-backward consistent and photometrically matching), lower = steadier;
+* ``PSNR`` (dB), ``AuC`` (ab-error curve, %), ``colourful`` (Hasler & Süsstrunk): per-frame means from
+  :func:`colorize.metrics.score_image`.
+
+Speed: frames per second of the whole ``colorize_video`` job (decode, model, flow, upsampling,
+x264 encode) on a 640x360 H.264 film, temporal on and off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+# ----------------------------------------------------------------------------- clips
+
+
+def make_pan_clip(image: np.ndarray, frames: int = 48, size: tuple[int, int] = (360, 640), zoom: float = 1.25,
+                  pan: float = 0.35) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """A camera pan + zoom over ``image`` (HxWx3 uint8): frames (uint8) and the exact backward flows.
+
+    Frame t samples the image at ``x = a_t * u + bx_t`` (pixel coordinates), so the flow from frame t
+    to frame t-1 is known in closed form; ``flows[0]`` is ``None``.
+    """
+    import cv2
+
+    H, W = size
+    ih, iw = image.shape[:2]
+    # the widest window that fits, shrinking by `zoom` over the clip, its centre travelling `pan` of the width
+    a0 = min((iw - 2) / (W * (1 + pan)), (ih - 2) / H) * 0.98
+    a1 = a0 / zoom
+    src = image
+    if a1 > 1.2:  # pre-shrink so bilinear sampling does not alias
+        f = 1.1 / a1
+        src = cv2.resize(image, (int(iw * f), int(ih * f)), interpolation=cv2.INTER_AREA)
+        ih, iw = src.shape[:2]
+        a0, a1 = a0 * f, a1 * f
+    out, params = [], []
+    for t in range(frames):
+        s = t / max(1, frames - 1)
+        a = a0 * (a1 / a0) ** s
+        cx = iw / 2 + (s - 0.5) * pan * W * a0
+        cy = ih / 2 + (s - 0.5) * 0.1 * H * a0
+        bx, by = cx - a * (W - 1) / 2, cy - a * (H - 1) / 2
+        m = np.array([[a, 0, bx], [0, a, by]], np.float64)
+        out.append(cv2.warpAffine(src, m, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT))
+        params.append((a, bx, by))
+    gy, gx = np.mgrid[0:H, 0:W].astype(np.float64)
+    flows: list[np.ndarray | None] = [None]
+    for t in range(1, frames):
+        a, bx, by = params[t]
+        pa, pbx, pby = params[t - 1]
+        x, y = a * gx + bx, a * gy + by
+        flows.append(np.dstack([(x - pbx) / pa - gx, (y - pby) / pa - gy]).astype(np.float32))
+    return out, flows
+
+
+def load_frames(folder: Path, limit: int | None = None) -> list[np.ndarray]:
+    from PIL import Image
+
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:limit]
+    return [np.asarray(Image.open(p).convert("RGB")) for p in files]
+
+
+# ----------------------------------------------------------------------------- measurement
+
+
+def evaluate_clip(colorizer, frames: list[np.ndarray], options=None, flows=None, temporal=None,
+                  batch_size: int = 8) -> dict[str, dict[str, float]]:
+    """Rows {method: {warp_error, psnr, auc, colorfulness, seconds}} for independent, temporal and truth."""
+    from colorize.metrics import prepare_truth, score_image
+    from colorize.pipeline import gray_of
+    from colorize.video import TemporalColorizer, TemporalOptions, temporal_warp_error
+
+    grays = [gray_of(f) for f in frames]
+    truths = [prepare_truth(f.astype(np.float32) / 255) for f in frames]
+    rows: dict[str, dict[str, float]] = {}
+    methods = {"independent": TemporalOptions(enabled=False), "temporal": temporal or TemporalOptions()}
+    for name, topt in methods.items():
+        tc = TemporalColorizer(colorizer, options, topt)
+        t0 = time.perf_counter()
+        outs = []
+        for i in range(0, len(grays), batch_size):
+            outs.extend(tc.colorize_frames(grays[i : i + batch_size]))
+        seconds = time.perf_counter() - t0
+        scores = [score_image(np.clip(o, 0, 1), tr) for o, tr in zip(outs, truths)]
+        rows[name] = {
+            "warp_error": temporal_warp_error(outs, grays, flows=flows),
+            "psnr": float(np.mean([s.psnr for s in scores])),
+            "auc": float(np.mean([s.auc for s in scores])),
+            "colorfulness": float(np.mean([s.colorfulness_pred for s in scores])),
+            "seconds": seconds,
+            "cuts": len(tc.scene_cuts),
+        }
+    rows["truth"] = {
+        "warp_error": temporal_warp_error(frames, grays, flows=flows),
+        "psnr": 100.0, "auc": 100.0,
+        "colorfulness": float(np.mean([t.colorfulness for t in truths])),
+        "seconds": 0.0, "cuts": 0,
+    }
+    return rows
+
+
+def encode_clip(frames: list[np.ndarray], path: Path, fps: int = 25) -> Path:
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps, options={"crf": "16"})
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv420p"
+        for i, f in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+            vf.pts = i
+            for p in s.encode(vf):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def measure_speed(colorizer, film: Path, options=None, temporal: bool = True, batch_size: int = 8) -> dict[str, float]:
+    from colorize.video import TemporalOptions, colorize_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        r = colorize_video(film, Path(tmp) / "out.mp4", colorizer, options, TemporalOptions(enabled=temporal),
+                           progress=False, batch_size=batch_size)
+    return {"frames": r.frames, "seconds": r.seconds, "fps": r.processing_fps}
+
+
+def print_table(results: dict[str, dict[str, dict[str, float]]], file=sys.stdout) -> None:
+    print(f"| clip | method | warp err (ab) | vs indep. | vs truth | PSNR dB | AuC % | colourful |", file=file)
+    print("|---|---|---:|---:|---:|---:|---:|---:|", file=file)
+    for clip, rows in results.items():
+        ind, tru = rows["independent"]["warp_error"], rows["truth"]["warp_error"]
+        for method, r in rows.items():
+            psnr = "-" if method == "truth" else f"{r['psnr']:.2f}"
+            auc = "-" if method == "truth" else f"{r['auc']:.1f}"
+            print(f"| {clip} | {method} | {r['warp_error']:.2f} | {r['warp_error'] / ind:.2f}x | {r['warp_error'] / tru:.2f}x "
+                  f"| {psnr} | {auc} | {r['colorfulness']:.1f} |", file=file)
+
+
+def contact_sheet(video: Path, out_png: Path, picks: int = 6, width: int = 320) -> Path:
+    """Every n-th frame of ``video``, side by side in two rows, saved as a PNG."""
+    import av
+    from PIL import Image
+
+    with av.open(str(video)) as c:
+        frames = [f.to_image() for f in c.decode(video=0)]
+    idx = np.linspace(0, len(frames) - 1, picks).round().astype(int)
+    thumbs = [frames[i].resize((width, int(frames[i].height * width / frames[i].width))) for i in idx]
+    cols = (picks + 1) // 2
+    th = thumbs[0].height
+    sheet = Image.new("RGB", (cols * width, 2 * th), "white")
+    for k, im in enumerate(thumbs):
+        sheet.paste(im, ((k % cols) * width, (k // cols) * th))
+    sheet.save(out_png)
+    return out_png
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="default")
+    p.add_argument("--render-size", type=int, default=None)
+    p.add_argument("--frames", type=int, default=48, help="length of the pan clip")
+    p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--legacy", metavar="DIR", help="also render video/v32_legacy_bw through the CLI into DIR (+ contact sheet)")
+    args = p.parse_args(argv)
+
+    import torch
+
+    from colorize.pipeline import ColorizeOptions, Colorizer
+
+    colorizer = Colorizer.from_pretrained(args.model, device="cpu")
+    options = ColorizeOptions(**({"render_size": args.render_size} if args.render_size else {}))
+    print(f"model {args.model}; render size {options.render_size}; torch threads {torch.get_num_threads()}; "
+          f"load average {' '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}")
+
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    photos = sorted((SHARED / "eval_dev" / "holdout100").iterdir(), key=lambda q: q.stat().st_size)
+    from PIL import Image
+
+    photo = np.asarray(Image.open(photos[-1]).convert("RGB"))
+    pan, flows = make_pan_clip(photo, args.frames)
+    results[f"pan ({photos[-1].name}, {len(pan)} fr)"] = evaluate_clip(colorizer, pan, options, flows=flows)
+    swan = load_frames(SHARED / "video" / "blackswan_color")
+    results[f"blackswan ({len(swan)} fr)"] = evaluate_clip(colorizer, swan, options)
+    print_table(results)
+    for clip, rows in results.items():
+        print(f"{clip}: model+temporal seconds/frame independent {rows['independent']['seconds'] / len(swan if 'swan' in clip else pan):.3f}, "
+              f"temporal {rows['temporal']['seconds'] / len(swan if 'swan' in clip else pan):.3f}; scene cuts {rows['temporal']['cuts']}")
+
+    if not args.skip_speed:
+        legacy = load_frames(SHARED / "video" / "v32_legacy_bw", 96)
+        with tempfile.TemporaryDirectory() as tmp:
+            film = encode_clip(legacy, Path(tmp) / "legacy_640x360.mp4")
+            colorizer_speed = measure_speed(colorizer, film, options, temporal=False)  # warm-up + independent
+            on = measure_speed(colorizer, film, options, temporal=True)
+            off = measure_speed(colorizer, film, options, temporal=False)
+        print(f"\nspeed, 640x360 H.264, {on['frames']} frames, whole job (decode+model+flow+upsample+encode):")
+        print(f"| temporal | frames/s | s/frame |\n|---|---:|---:|")
+        print(f"| on | {on['fps']:.2f} | {on['seconds'] / on['frames']:.3f} |")
+        print(f"| off | {off['fps']:.2f} | {off['seconds'] / off['frames']:.3f} |")
+        del colorizer_speed
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}")
+
+    if args.legacy:
+        out = Path(args.legacy)
+        out.mkdir(parents=True, exist_ok=True)
+        film = out / "v32_legacy_color.mp4"
+        cmd = [sys.executable, "-m", "colorize", str(SHARED / "video" / "v32_legacy_bw"), "-o", str(film), "--model", args.model,
+               "--overwrite", "--json"]
+        t0 = time.time()
+        subprocess.run(cmd, check=True)
+        print(f"legacy clip rendered in {time.time() - t0:.1f}s -> {film}")
+        print(f"contact sheet: {contact_sheet(film, out / 'v32_legacy_contact.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

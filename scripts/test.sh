@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on a fresh machine, then run it.
+# This is the README's test command, and .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install -q -c constraints.txt -e ".[all]"
+
+# The web page is tested in a real browser: Debian's Chromium (no 'playwright install' downloads).
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: /usr/bin/chromium is missing; browser tests will be skipped" >&2
+  fi
+fi
+
+export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False COLORIZE_OFFLINE=1
+exec python3 -m pytest -q "$@"

@@ -1,0 +1,459 @@
+"""The ``colorize`` command.
+
+``colorize PHOTO...`` colorizes files, folders and globs; sub-commands do the rest (``models``,
+``train``, ``evaluate``, ``export``, ``web``). Only the standard library is imported until a command
+runs, so ``colorize --help`` answers instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+SUBCOMMANDS = ("models", "train", "evaluate", "export", "web")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogv", ".gif"}
+
+
+class UsageError(Exception):
+    """Bad arguments: printed as one line, exit code 2."""
+
+
+def _err(msg: str) -> None:
+    print(f"colorize: error: {msg}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- colorize files
+
+
+def build_colorize_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="colorize",
+        description="Bring black-and-white photos to colour. Luminance is kept exactly; only colour is added.",
+        epilog=(
+            "sub-commands:\n"
+            "  colorize models              list architectures and bundled weights (with provenance)\n"
+            "  colorize train ...           train a model on folders of colour photos\n"
+            "  colorize evaluate FOLDER     measure quality on colour ground truth\n"
+            "  colorize export OUT.onnx     export the network to ONNX\n"
+            "  colorize web                 start the local web page\n"
+            "run 'colorize SUBCOMMAND --help' for its options.\n\n"
+            "examples:\n"
+            "  colorize old_photo.jpg                 -> old_photo_colorized.jpg beside it\n"
+            "  colorize scans/ -o out/ --recursive    a whole folder tree\n"
+            "  colorize 'scans/*.tif' -o out/ --json  globs, machine-readable summary"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("-o", "--output", help="output file (one input) or folder (default: beside each input, with --suffix)")
+    p.add_argument("--suffix", default="_colorized", help="added to output names written beside the input (default: %(default)s)")
+    p.add_argument("--format", dest="out_format", choices=["jpg", "png", "webp", "tif", "bmp"], help="output format (default: the input's, or the -o file's extension)")
+    p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("-m", "--model", default="default", help="bundled model name or weights path (default: %(default)s)")
+    p.add_argument("--render-size", type=int, default=None, help="long side, in pixels, at which the model sees the photo (default: the model's)")
+    p.add_argument("--saturation", type=float, default=None, help="scale the predicted colour (1 = as predicted)")
+    p.add_argument("--temperature", type=float, default=None, help="annealed-mean temperature of distribution models (lower = more vivid)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
+                   help="network runtime (default: auto = torch on GPUs and bf16-capable CPUs, else onnxruntime when installed)")
+    p.add_argument("--batch-size", type=int, default=8, help="photos per forward pass for folders")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse images larger than this (decompression-bomb guard)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or per-file messages")
+    g = p.add_argument_group("guided colorization (see docs/guided.md)")
+    g.add_argument("--hint", action="append", default=[], metavar="X,Y=COLOR",
+                   help="colour hint at pixel X,Y of the photo (repeatable); COLOR is a CSS name or #rgb/#rrggbb, "
+                   "e.g. --hint 120,80=#b22222 --hint 300,40=skyblue; X,Y,RADIUS=COLOR sets a radius in pixels")
+    g.add_argument("--hints", metavar="HINTS.png", help="hints image: coloured strokes on a transparent background, the photo's size")
+    g.add_argument("--hint-method", choices=["model", "propagate", "both"], default=None,
+                   help="model: learned hints (needs a hints model); propagate: spread hints by luminance (no model); "
+                   "both: model prediction refined by propagation (default: model for hints models, else both)")
+    g.add_argument("--reference", metavar="PATH", help="a colour photo whose colours to use (any size or content)")
+    g.add_argument("--reference-strength", type=float, default=None, metavar="0-1",
+                   help="how strongly the reference's colours override the automatic ones (default: 0.8)")
+    v = p.add_argument_group("video (films, frame folders with --sequence, frame patterns like frames/%%05d.png; see docs/video.md)")
+    v.add_argument("--codec", default=None, help="video encoder (default: libx264 yuv420p; libvpx-vp9 for .webm)")
+    v.add_argument("--crf", type=int, default=18, help="encoder quality, lower = better (default: %(default)s)")
+    v.add_argument("--temporal-strength", type=float, default=None, metavar="S",
+                   help="0..<1: how strongly colour follows the motion from frame to frame (default: 0.8)")
+    v.add_argument("--no-temporal", action="store_true", help="colorize every frame independently")
+    v.add_argument("--scene-threshold", type=float, default=None, metavar="T",
+                   help="luma-histogram change (0..1) that counts as a scene cut and resets the colour memory (default: 0.35)")
+    v.add_argument("--on-error", choices=["stop", "skip"], default="stop",
+                   help="undecodable frame: stop (default), or skip it and repeat the last good frame")
+    v.add_argument("--sequence", action="store_true", help="treat input folders as the frames of one film")
+    v.add_argument("--fps", type=float, default=None, help="frame rate of frame-sequence inputs (default: 25)")
+    p.add_argument("--version", action="version", version=f"colorize {__version__}")
+    return p
+
+
+def _is_sequence_input(text: str, args: argparse.Namespace) -> bool:
+    """A frame sequence colorized as one film: a printf pattern, or a folder with --sequence or a video -o."""
+    import re
+
+    if re.search(r"%0?\d*d", Path(text).name):
+        return True
+    out = args.output or ""
+    return Path(text).is_dir() and (args.sequence or Path(out).suffix.lower() in VIDEO_SUFFIXES or bool(re.search(r"%0?\d*d", Path(out).name)))
+
+
+def _expand_inputs(patterns: Sequence[str], recursive: bool) -> tuple[list[tuple[Path, Path | None]], list[tuple[str, str]]]:
+    """Expand files, folders and globs into (file, base folder or None) pairs, plus (input, reason) errors."""
+    found: list[tuple[Path, Path | None]] = []
+    errors: list[tuple[str, str]] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?[") and not Path(pattern).exists():
+            matches = sorted(glob.glob(pattern, recursive=recursive))
+            if not matches:
+                errors.append((pattern, "no files match this pattern"))
+            for m in matches:
+                if Path(m).is_file():
+                    found.append((Path(m), None))
+            continue
+        path = Path(pattern)
+        if path.is_dir():
+            walker = sorted(path.rglob("*")) if recursive else sorted(path.iterdir())
+            images = [f for f in walker if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")]
+            if not images:
+                errors.append((str(path), "no images in this folder" + ("" if recursive else " (use --recursive for sub-folders)")))
+            found += [(f, path) for f in images]
+        else:
+            found.append((path, None))  # missing files are reported by the reader
+    return found, errors
+
+
+def _output_path(src: Path, base: Path | None, args: argparse.Namespace, many: bool) -> Path:
+    ext = f".{args.out_format}" if args.out_format else src.suffix
+    if args.output:
+        out = Path(args.output)
+        if not many and not out.is_dir() and out.suffix.lower() in IMAGE_SUFFIXES:
+            return out.with_suffix(f".{args.out_format}") if args.out_format else out
+        rel = src.relative_to(base) if base is not None else Path(src.name)
+        return (out / rel).with_suffix(ext)
+    return src.with_name(f"{src.stem}{args.suffix}{ext}")
+
+
+def run_colorize(argv: Sequence[str]) -> int:
+    args = build_colorize_parser().parse_args(argv)
+    t0 = time.time()
+    guided = bool(args.hint or args.hints or args.reference or args.hint_method or args.reference_strength is not None)
+    if guided:  # bad --hint syntax, colours, strength: usage errors (2); unusable files: 1
+        from .hints import check_guided_args
+
+        code = check_guided_args(args)
+        if code:
+            return code
+    sequences = [(Path(s), None) for s in args.inputs if _is_sequence_input(s, args)]
+    jobs, failures = _expand_inputs([s for s in args.inputs if not _is_sequence_input(s, args)], args.recursive)
+    many = len(jobs) > 1 or any(base is not None for _, base in jobs) or len(args.inputs) > 1
+    if args.output and many and Path(args.output).suffix.lower() in IMAGE_SUFFIXES and not Path(args.output).is_dir():
+        _err(f"{args.output}: several inputs need an output folder, not a file name")
+        return 2
+    videos = [j for j in jobs if j[0].suffix.lower() in VIDEO_SUFFIXES] + sequences
+    if videos:
+        if len(videos) < len(jobs) + len(sequences) or failures:
+            _err("give photos and films in separate commands" if len(videos) < len(jobs) + len(sequences)
+                 else "; ".join(f"{i}: {e}" for i, e in failures))
+            return 2 if len(videos) < len(jobs) + len(sequences) else 1
+        from .video import run_video_jobs
+
+        return run_video_jobs(videos, args)
+    if not args.output:  # never re-colorize our own outputs on a second run over a folder
+        jobs = [j for j in jobs if not (j[1] is not None and j[0].stem.endswith(args.suffix))]
+
+    from .io import ImageError, OutputExistsError, read_image, write_image
+
+    planned: list[tuple[Path, Path]] = []
+    for src, base in jobs:
+        dst = _output_path(src, base, args, many)
+        if dst.exists() and not args.overwrite:
+            failures.append((str(src), str(OutputExistsError(f"{dst}: already exists (use --overwrite)")).split(": ", 1)[-1] + f" ({dst})"))
+            continue
+        if dst.resolve() == src.resolve():
+            failures.append((str(src), "output would replace the input; choose another -o or --suffix"))
+            continue
+        planned.append((src, dst))
+
+    results: list[dict[str, Any]] = []
+    colorizer = None
+    if planned:
+        try:
+            colorizer = _load_colorizer(args)
+        except Exception as exc:  # WeightsError, RuntimeError(device)
+            _err(str(exc))
+            return 1
+    from .pipeline import ColorizeOptions
+    from .progress import progress_bar
+
+    options = ColorizeOptions(**{k: v for k, v in {
+        "render_size": args.render_size, "saturation": args.saturation, "temperature": args.temperature,
+    }.items() if v is not None})
+    if guided:
+        from .hints import run_guided_cli
+
+        return run_guided_cli(args, planned, failures, colorizer, options, t0)
+    show = not args.quiet and not args.json
+    with progress_bar(len(planned), "colorize", enabled=show and len(planned) > 1) as bar:
+        for chunk in _chunks(planned, max(1, args.batch_size)):
+            loaded = []
+            for src, dst in chunk:
+                try:
+                    img = read_image(src, max_pixels=args.max_pixels) if args.max_pixels else read_image(src)
+                    loaded.append((src, dst, img, time.time()))
+                except ImageError as exc:
+                    failures.append((str(src), str(exc).split(": ", 1)[-1] if str(exc).startswith(str(src)) else str(exc)))
+                    bar.advance()
+            if not loaded:
+                continue
+            t_batch = time.time()
+            outs = colorizer.colorize_batch([img.gray for _, _, img, _ in loaded], options, batch_size=args.batch_size)  # type: ignore[union-attr]
+            per_image = (time.time() - t_batch) / len(loaded)
+            for (src, dst, img, _), rgb in zip(loaded, outs):
+                try:
+                    bit_depth = img.bit_depth if dst.suffix.lower() in (".png", ".tif", ".tiff") else 8
+                    write_image(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality)
+                    results.append({"input": str(src), "output": str(dst), "width": img.rgb.shape[1], "height": img.rgb.shape[0],
+                                    "recolorized": bool(img.is_color), "seconds": round(per_image, 3)})
+                    if show:
+                        note = " (had colour: re-colorized from its luminance)" if img.is_color else ""
+                        bar_print(f"{src} -> {dst}{note}")
+                except ImageError as exc:
+                    failures.append((str(src), str(exc)))
+                bar.advance()
+
+    elapsed = time.time() - t0
+    if args.json:
+        print(json.dumps({
+            "ok": len(results), "failed": len(failures), "seconds": round(elapsed, 3),
+            "model": getattr(colorizer, "info", {}).get("name", args.model) if colorizer else args.model,
+            "outputs": results, "errors": [{"input": i, "error": e} for i, e in failures],
+        }, indent=2))
+    elif not args.quiet:
+        if failures:
+            print(f"{len(failures)} of {len(failures) + len(results)} failed:", file=sys.stderr)
+            for i, e in failures:
+                print(f"  {i}: {e}", file=sys.stderr)
+        if len(results) > 1:
+            print(f"colorized {len(results)} images in {elapsed:.1f}s", file=sys.stderr)
+    return 0 if not failures and results else 1
+
+
+def bar_print(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _chunks(items: list, n: int) -> Iterator[list]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def _load_colorizer(args: argparse.Namespace):
+    from .pipeline import Colorizer
+
+    return Colorizer.from_pretrained(args.model, device=args.device, backend=getattr(args, "backend", "auto"))
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def run_models(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="colorize models", description="List model architectures and bundled weights.")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    from .models import list_models, model_config
+    from .pipeline import bundled_models
+
+    bundled = bundled_models()
+    archs = [{"name": e.name, "description": e.description, "space": model_config(e.name).space, "head": model_config(e.name).head} for e in list_models()]
+    if args.json:
+        print(json.dumps({"bundled": bundled, "architectures": archs}, indent=2, default=str))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="Bundled weights (colorize -m NAME)")
+    for col in ("name", "arch", "space/head", "params", "trained", "images seen", "wall time", "provenance"):
+        t.add_column(col)
+    for b in bundled:
+        prov = b.get("provenance", {})
+        t.add_row(b["name"], b["arch"], f"{b['space']}/{b['head']}", f"{b.get('parameters', 0) / 1e6:.1f}M",
+                  "yes" if prov.get("trained") else "NO (random)", f"{prov.get('images_seen', 0):,}",
+                  f"{prov.get('wall_time_s', 0) / 3600:.1f} h", prov.get("licence", prov.get("note", "")))
+    if not bundled:
+        t.add_row("(none)", "", "", "", "", "", "", "")
+    a = Table(title="Architectures (colorize train --model NAME)")
+    for col in ("name", "space", "head", "description"):
+        a.add_column(col)
+    for e in archs:
+        a.add_row(e["name"], e["space"], e["head"], e["description"])
+    c = Console()
+    c.print(t)
+    c.print(a)
+    return 0
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def run_train(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="colorize train",
+        description="Train a colorization model on colour photos (the gray input is made on the fly). "
+        "Runs unchanged under torchrun for DistributedDataParallel (gloo on CPU, NCCL on GPUs).",
+        epilog="example: colorize train ../shared/data/train --out runs/mine --steps 5000\n"
+        "         torchrun --nproc-per-node 8 -m colorize train data/ --out runs/big --device cuda",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("data", nargs="*", help="folders of colour images (sub-folders are sources) or CSV/text manifests")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, log.csv, loss.png, previews, model.json")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    p.add_argument("--export", nargs="?", const="", default=None, metavar="PATH",
+                   help="only export the last checkpoint of --out as a model (to PATH, default OUT/model_stepN)")
+    p.add_argument("--model", default="compact", help="architecture (see 'colorize models')")
+    p.add_argument("--space", choices=["lab", "yuv"], help="chroma space (default: the architecture's)")
+    p.add_argument("--head", choices=["regression", "distribution"], help="chroma head (default: the architecture's)")
+    p.add_argument("--hints", action="store_true", help="train with simulated user colour hints (Zhang et al. 2017)")
+    p.add_argument("--model-option", action="append", default=[], metavar="KEY=JSON", help="other config field, e.g. widths=[24,48,96,192]")
+    p.add_argument("--backbone-weights", help="torchvision .pth for VGG/ResNet backbones, or 'imagenet' to download")
+    p.add_argument("--losses", default=None, help="e.g. distribution | blur | distribution=1,blur=0.5 (default: by head)")
+    p.add_argument("--optimizer", choices=["sgd", "adamw"], default="adamw")
+    p.add_argument("--lr", type=float, help="learning rate (default: 0.1 SGD, 1e-3 AdamW)")
+    p.add_argument("--steps", type=int, default=None, help="total (non-adversarial) steps the schedule plans for")
+    p.add_argument("--stop-at", type=int, help="pause at this step (checkpointed); --resume continues")
+    p.add_argument("--gan-steps", type=int, default=None, help="adversarial fine-tune steps after --steps")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--crop", type=int, default=None)
+    p.add_argument("--warmup-steps", type=int, default=None)
+    p.add_argument("--balance", type=float, default=None, help="source balancing power: 0 = equal per source, 1 = per image")
+    p.add_argument("--min-colorfulness", type=float, default=None, help="skip near-grayscale photos")
+    p.add_argument("--workers", type=int, default=None, help="DataLoader worker processes")
+    p.add_argument("--checkpoint-every", type=int, default=None)
+    p.add_argument("--preview-every", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--no-bf16", action="store_true", help="train in fp32")
+    p.add_argument("-q", "--quiet", action="store_true")
+    args = p.parse_args(argv)
+
+    import dataclasses
+
+    from .train import TrainConfig, train
+
+    out = Path(args.out)
+    if args.export is not None:
+        if not (out / "checkpoint.pt").is_file():
+            _err(f"{out / 'checkpoint.pt'}: no checkpoint to export")
+            return 1
+        from .train import export_checkpoint
+
+        print(export_checkpoint(out, args.export or None))
+        return 0
+    overrides = {k: v for k, v in {
+        "steps": args.steps, "stop_at": args.stop_at, "gan_steps": args.gan_steps, "batch_size": args.batch_size,
+        "crop": args.crop, "warmup_steps": args.warmup_steps, "balance": args.balance, "min_colorfulness": args.min_colorfulness,
+        "workers": args.workers, "checkpoint_every": args.checkpoint_every, "preview_every": args.preview_every,
+        "seed": args.seed, "device": args.device, "lr": args.lr,
+    }.items() if v is not None}
+    if args.resume:
+        ckpt = out / "checkpoint.pt"
+        if not ckpt.is_file():
+            _err(f"{ckpt}: no checkpoint to resume from")
+            return 1
+        from .train import _config_from_checkpoint
+
+        cfg = dataclasses.replace(_config_from_checkpoint(out), **overrides)
+    else:
+        if not args.data:
+            _err("give at least one data folder or manifest")
+            return 2
+        if (out / "checkpoint.pt").exists():
+            _err(f"{out}: already holds a run; use --resume to continue it or choose another --out")
+            return 1
+        options: dict[str, Any] = {}
+        for item in args.model_option:
+            key, _, value = item.partition("=")
+            try:
+                options[key] = json.loads(value)
+            except ValueError:
+                options[key] = value
+        for key in ("space", "head"):
+            if getattr(args, key):
+                options[key] = getattr(args, key)
+        if args.hints:
+            options["hints"] = True
+        from .models import model_config
+
+        try:
+            head = model_config(args.model, **options).head
+        except (ValueError, TypeError) as exc:
+            _err(str(exc))
+            return 2
+        losses = args.losses or ("distribution" if head == "distribution" else "blur")
+        cfg = TrainConfig(data=list(args.data), out=str(out), model=args.model, model_options=options,
+                          backbone_weights=args.backbone_weights, losses=losses, optimizer=args.optimizer,
+                          bf16=not args.no_bf16, **overrides)
+    try:
+        result = train(cfg, resume=args.resume, progress=not args.quiet)
+    except (FileNotFoundError, ValueError) as exc:
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the last checkpoint in {out} is kept: colorize train --resume --out {out}", file=sys.stderr)
+        return 130
+    if result:
+        print(f"model written to {result}", file=sys.stderr)
+    return 0
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def _dispatch(name: str) -> Any:
+    if name == "models":
+        return run_models
+    if name == "train":
+        return run_train
+    if name == "evaluate":
+        from .evaluate import run_evaluate_cli
+
+        return run_evaluate_cli
+    if name == "export":
+        from .export import run_export_cli
+
+        return run_export_cli
+    from .web import run_web_cli
+
+    return run_web_cli
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return int(_dispatch(argv[0])(argv[1:]) or 0)
+        if not argv:
+            build_colorize_parser().print_help()
+            return 2
+        return run_colorize(argv)
+    except UsageError as exc:
+        _err(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,735 @@
+"""Evaluate colorizers on folders of colour images, against the gray baseline.
+
+Each colour image is desaturated to BT.601 luma (``0.299 R + 0.587 G + 0.114 B``, replicated to 3
+channels), given to every colorizer, and the outputs are scored against the original with
+:mod:`colorize.metrics`. The gray baseline (prediction = the gray input itself) is always scored
+on the same images, so every table has its reference row::
+
+    from colorize.evaluate import evaluate_folder, render_table, write_report
+    result = evaluate_folder("eval_dev", {"eccv16": fn_a, "mine": fn_b}, max_images=20)
+    rich.print(render_table(result))
+    write_report(result, "reports/eval.html")
+
+A folder whose sub-folders hold images (``eval_dev/McMaster18``, ``eval_dev/CSet14``, ...) is
+reported per sub-folder and over everything (group ``"all"``).
+
+Means over a set: PSNR, SSIM, ΔE00 and colourfulness are means of the per-image values;
+``ΔCF`` = mean predicted CF − mean true CF (signed: negative = duller than the truth) and
+``|ΔCF|`` = mean over images of ``|CF_pred − CF_true|``; AuC and rebalanced AuC come from the
+dataset-level curves (per-bin error histograms summed over the set's images), not from
+per-image AuCs. See :mod:`colorize.metrics` for the metric definitions.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from .metrics import (
+    MAX_THRESHOLD,
+    ErrorHistogram,
+    luma_gray,
+    prepare_truth,
+    score_image,
+)
+from .quantization import ColorPrior
+
+__all__ = [
+    "ColorizeFn",
+    "GRAY",
+    "ALL",
+    "MethodSummary",
+    "GroupResult",
+    "Thumbnail",
+    "EvalResult",
+    "find_image_groups",
+    "evaluate_folder",
+    "render_table",
+    "write_report",
+]
+
+ColorizeFn = Callable[[np.ndarray], np.ndarray]
+"""``fn(gray_rgb) -> rgb``: both ``H x W x 3`` float32 in [0, 1]; the input has R = G = B."""
+
+GRAY = "gray"
+"""Name of the gray baseline method."""
+
+ALL = "all"
+"""Name of the group over every image."""
+
+_ROOT_GROUP = "(root)"
+_THUMB_MAX = 160
+
+
+# --------------------------------------------------------------------------------------------
+# Image I/O
+
+
+def _io_funcs() -> tuple[Callable[[Path], Any], Callable[[Path], bool], type[Exception]]:
+    """(read_image, is_image_path, ImageError) from :mod:`colorize.io`, imported lazily."""
+    from . import io as cio
+
+    return cio.read_image, cio.is_image_path, cio.ImageError
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class MethodSummary:
+    """Means of one method over one group of images (see the module docstring)."""
+
+    method: str
+    images: int
+    psnr: float
+    ssim: float
+    ciede2000: float
+    cf_pred: float
+    cf_true: float
+    delta_cf: float
+    abs_delta_cf: float
+    auc: float
+    auc_rebalanced: float
+    seconds_per_image: float
+    curve: list[float] = field(repr=False)
+    curve_rebalanced: list[float] = field(repr=False)
+
+
+@dataclass
+class GroupResult:
+    """Summaries of every method over one group (a sub-folder, or ``"all"``)."""
+
+    name: str
+    images: int
+    methods: dict[str, MethodSummary]
+
+
+@dataclass
+class Thumbnail:
+    """Small uint8 previews of one evaluated image: ``images`` maps gray / methods / truth to arrays."""
+
+    group: str
+    path: str
+    images: dict[str, np.ndarray]
+
+
+@dataclass
+class EvalResult:
+    """Outcome of :func:`evaluate_folder`.
+
+    ``rows`` has one dict per (image, method) with the per-image scores; ``groups`` maps each
+    sub-folder name and ``"all"`` to a :class:`GroupResult`; ``warnings`` lists skipped images.
+    """
+
+    folder: str
+    methods: list[str]
+    groups: dict[str, GroupResult]
+    rows: list[dict[str, Any]]
+    warnings: list[str]
+    config: dict[str, Any] = field(default_factory=dict)
+    thumbnails: list[Thumbnail] = field(default_factory=list, repr=False)
+
+    @property
+    def overall(self) -> GroupResult:
+        """The ``"all"`` group."""
+        return self.groups[ALL]
+
+    def summary(self, method: str, group: str = ALL) -> MethodSummary:
+        """The :class:`MethodSummary` of ``method`` over ``group``."""
+        return self.groups[group].methods[method]
+
+    def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
+        """Plain JSON-able data (no thumbnails); NaN becomes ``None``."""
+        groups = {}
+        for name, g in self.groups.items():
+            methods = {}
+            for m, s in g.methods.items():
+                d = asdict(s)
+                if not curves:
+                    d.pop("curve")
+                    d.pop("curve_rebalanced")
+                methods[m] = d
+            groups[name] = {"images": g.images, "methods": methods}
+        data = {
+            "folder": self.folder,
+            "methods": self.methods,
+            "config": self.config,
+            "groups": groups,
+            "rows": self.rows,
+            "warnings": self.warnings,
+        }
+        return _json_safe(data)
+
+    def to_json(self, path: str | Path | None = None, *, indent: int | None = 1) -> str:
+        """Serialise :meth:`to_dict` to JSON; also write it to ``path`` if given."""
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+
+def _json_safe(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+# --------------------------------------------------------------------------------------------
+# Folder discovery
+
+
+def _list_images(folder: Path, recursive: bool, is_image: Callable[[Path], bool]) -> list[Path]:
+    it: Iterable[Path] = folder.rglob("*") if recursive else folder.iterdir()
+    out = []
+    for p in it:
+        rel = p.relative_to(folder).parts
+        if any(part.startswith(".") for part in rel):
+            continue
+        if p.is_file() and is_image(p):
+            out.append(p)
+    return sorted(out)
+
+
+def find_image_groups(folder: str | Path, *, recursive: bool = True) -> dict[str, list[Path]]:
+    """Images of ``folder`` grouped by immediate sub-folder.
+
+    Each sub-folder with images is a group (searched recursively if ``recursive``); images lying
+    directly in ``folder`` form the group ``"(root)"``. A folder without image sub-folders gives
+    the single group ``"all"``. Hidden files and folders are skipped; files are sorted.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: not a folder")
+    _, is_image, _ = _io_funcs()
+    root = _list_images(folder, False, is_image)
+    groups: dict[str, list[Path]] = {}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = _list_images(sub, recursive, is_image)
+        if files:
+            groups[sub.name if sub.name != ALL else f"{ALL}/"] = files
+    if not groups:
+        return {ALL: root}
+    return {_ROOT_GROUP: root, **groups} if root else groups
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+
+
+def _thumb(rgb: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    im = Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
+    im.thumbnail((_THUMB_MAX, _THUMB_MAX), Image.Resampling.LANCZOS)
+    return np.asarray(im)
+
+
+def _as_prediction(out: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Validate a colorizer output: H x W x 3 (or H x W / H x W x 1, replicated), clipped to [0, 1]."""
+    arr = np.asarray(out, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    if arr.shape != shape:
+        raise ValueError(f"output shape {arr.shape} does not match the input {shape}")
+    return np.clip(np.nan_to_num(arr, nan=0.0), 0.0, 1.0)
+
+
+class _Accumulator:
+    """Running per-method sums of one group."""
+
+    def __init__(self, methods: list[str], grid: int) -> None:
+        self.images = 0
+        self.values: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
+        self.hist = {m: ErrorHistogram.empty(grid) for m in methods}
+
+    KEYS = ("psnr", "ssim", "ciede2000", "colorfulness_pred", "colorfulness_true", "delta_colorfulness", "seconds")
+
+    def add(self, method: str, row: dict[str, Any], hist: ErrorHistogram) -> None:
+        for k in self.KEYS:
+            self.values[method].setdefault(k, []).append(float(row[k]))
+        self.hist[method] = self.hist[method] + hist
+
+    def result(self, name: str, prior: ColorPrior | None) -> GroupResult:
+        methods = {}
+        for m, vals in self.values.items():
+
+            def mean(key: str) -> float:
+                v = vals.get(key, [])
+                return float(np.mean(v)) if v else float("nan")
+
+            cf_p, cf_t = mean("colorfulness_pred"), mean("colorfulness_true")
+            h = self.hist[m]
+            curve = h.curve()
+            rcurve = h.rebalanced_curve(prior)
+            methods[m] = MethodSummary(
+                method=m,
+                images=len(vals.get("psnr", [])),
+                psnr=mean("psnr"),
+                ssim=mean("ssim"),
+                ciede2000=mean("ciede2000"),
+                cf_pred=cf_p,
+                cf_true=cf_t,
+                delta_cf=cf_p - cf_t,
+                abs_delta_cf=float(np.mean(np.abs(vals["delta_colorfulness"]))) if vals.get("delta_colorfulness") else float("nan"),
+                auc=float(100 * np.mean(curve)),
+                auc_rebalanced=float(100 * np.mean(rcurve)),
+                seconds_per_image=mean("seconds"),
+                curve=[round(float(v), 6) for v in curve],
+                curve_rebalanced=[round(float(v), 6) for v in rcurve],
+            )
+        return GroupResult(name, self.images, methods)
+
+
+def evaluate_folder(
+    folder: str | Path,
+    colorize_fn: ColorizeFn | Mapping[str, ColorizeFn] | None,
+    *,
+    name: str = "model",
+    max_images: int | None = None,
+    recursive: bool = True,
+    progress: bool = True,
+    prior: ColorPrior | None = None,
+    skip_gray: bool = True,
+    thumbnails: int = 12,
+) -> EvalResult:
+    """Score ``colorize_fn`` (and always the gray baseline) on the colour images under ``folder``.
+
+    ``colorize_fn`` is one callable (reported as ``name``), a ``{name: callable}`` dict, or
+    ``None`` for the baseline alone. Each callable gets the truth desaturated to BT.601 luma as
+    ``H x W x 3`` float32 in [0, 1] and returns ``H x W x 3`` in [0, 1]; its wall time per image is
+    reported. ``max_images`` caps the images scored *per group* (the first ones in sorted order;
+skipped files do not count). Unreadable
+    images, gray truths (if ``skip_gray``) and images on which a colorizer raises or returns a
+    wrong shape are skipped for every method and listed in ``result.warnings``. ``prior``
+    switches the rebalanced AuC from "mean over bins present" to weights ``1 / prior(bin)``.
+    ``thumbnails`` previews per group are kept for :func:`write_report`. Alpha is ignored.
+    """
+    if colorize_fn is None:
+        fns: dict[str, ColorizeFn] = {}
+    elif callable(colorize_fn):
+        fns = {name: colorize_fn}
+    else:
+        fns = dict(colorize_fn)
+    if GRAY in fns:
+        raise ValueError(f"{GRAY!r} is reserved for the gray baseline; rename that method")
+    methods = [GRAY, *fns]
+    read_image, _, image_error = _io_funcs()
+    grid = prior.grid if prior is not None else 10
+
+    groups = find_image_groups(folder, recursive=recursive)
+    limit = None if max_images is None else max(0, int(max_images))
+    accs = {g: _Accumulator(methods, grid) for g in groups}
+    if ALL not in accs:
+        accs[ALL] = _Accumulator(methods, grid)
+    rows: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    thumbs: list[Thumbnail] = []
+    thumbs_per_group = {g: 0 for g in groups}
+    root = Path(folder)
+    total = sum(len(f) if limit is None else min(len(f), limit) for f in groups.values())
+
+    bar = None
+    if progress and total:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+        task = bar.add_task("eval", total=total)
+        bar.start()
+    try:
+        for group, files in groups.items():
+            done = 0
+            for i, path in enumerate(files):
+                if limit is not None and done >= limit:
+                    break
+                try:
+                    rel = str(path.relative_to(root))
+                except ValueError:
+                    rel = str(path)
+                try:
+                    item = _evaluate_one(path, rel, group, fns, read_image, image_error, grid, prior, skip_gray)
+                except _Skip as skip:
+                    warnings.append(str(skip))
+                    item = None
+                if bar is not None:
+                    if item is None and limit is not None and i + 1 < len(files):
+                        total += 1  # a skipped image is replaced by the next one
+                        bar.update(task, total=total)
+                    bar.advance(task)
+                if item is None:
+                    continue
+                done += 1
+                image_rows, hists, previews = item
+                rows.extend(image_rows)
+                for acc in {id(a): a for a in (accs[group], accs[ALL])}.values():
+                    acc.images += 1
+                    for row in image_rows:
+                        acc.add(row["method"], row, hists[row["method"]])
+                if thumbs_per_group[group] < thumbnails:
+                    thumbs_per_group[group] += 1
+                    thumbs.append(Thumbnail(group, rel, {k: _thumb(v) for k, v in previews.items()}))
+    finally:
+        if bar is not None:
+            bar.stop()
+
+    result_groups = {g: accs[g].result(g, prior) for g in accs if g != ALL}
+    result_groups[ALL] = accs[ALL].result(ALL, prior)
+    config = {
+        "max_images": max_images,
+        "recursive": recursive,
+        "skip_gray": skip_gray,
+        "prior": None if prior is None else "ColorPrior",
+        "gray_input": "BT.601 luma 0.299R+0.587G+0.114B",
+        "auc_thresholds": [0, MAX_THRESHOLD],
+    }
+    return EvalResult(str(folder), methods, result_groups, rows, warnings, config, thumbs)
+
+
+class _Skip(Exception):
+    pass
+
+
+def _evaluate_one(path, rel, group, fns, read_image, image_error, grid, prior, skip_gray):
+    try:
+        loaded = read_image(path)
+        truth = np.asarray(loaded.rgb, dtype=np.float32)[..., :3]  # alpha, if any, is ignored
+    except image_error as exc:
+        raise _Skip(str(exc)) from None
+    except Exception as exc:  # anything else a decoder throws
+        raise _Skip(f"{rel}: unreadable ({type(exc).__name__}: {exc})") from None
+    if truth.ndim != 3 or truth.shape[-1] != 3 or min(truth.shape[:2]) < 1:
+        raise _Skip(f"{rel}: unexpected image shape {truth.shape}")
+    if skip_gray and not getattr(loaded, "is_color", True):
+        raise _Skip(f"{rel}: not a colour image, skipped")
+    truth = np.clip(truth, 0.0, 1.0)
+    gray = luma_gray(truth)
+    prepared = prepare_truth(truth, grid)
+
+    preds = {GRAY: gray}
+    seconds = {GRAY: 0.0}
+    for method, fn in fns.items():
+        t0 = time.perf_counter()
+        try:
+            out = fn(gray.copy())
+            pred = _as_prediction(out, truth.shape)
+        except Exception as exc:
+            raise _Skip(f"{rel}: {method} failed ({type(exc).__name__}: {exc}); image skipped") from None
+        seconds[method] = time.perf_counter() - t0
+        preds[method] = pred
+
+    h, w = truth.shape[:2]
+    rows, hists = [], {}
+    for method, pred in preds.items():
+        s = score_image(pred, prepared, prior=prior)
+        hists[method] = s.histogram
+        rows.append({"group": group, "path": rel, "method": method, "width": w, "height": h, **s.as_dict(), "seconds": seconds[method]})
+    previews = {**preds, "truth": truth}
+    return rows, hists, previews
+
+
+# --------------------------------------------------------------------------------------------
+# Tables and reports
+
+_COLUMNS = [
+    ("Images", "images", "{:d}"),
+    ("PSNR", "psnr", "{:.2f}"),
+    ("SSIM", "ssim", "{:.4f}"),
+    ("ΔE00", "ciede2000", "{:.2f}"),
+    ("CF pred", "cf_pred", "{:.1f}"),
+    ("CF true", "cf_true", "{:.1f}"),
+    ("ΔCF", "delta_cf", "{:+.1f}"),
+    ("AuC", "auc", "{:.2f}"),
+    ("AuC rebal.", "auc_rebalanced", "{:.2f}"),
+    ("s/img", "seconds_per_image", "{:.3f}"),
+]
+
+
+def _fmt(fmt: str, v: Any) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return fmt.format(v)
+
+
+def _table_rows(result: EvalResult, groups: list[str]) -> list[tuple[str, str, list[str]]]:
+    out = []
+    for g in groups:
+        for m in result.methods:
+            s = result.groups[g].methods[m]
+            out.append((g, m, [_fmt(fmt, getattr(s, key)) for _, key, fmt in _COLUMNS]))
+    return out
+
+
+def _report_groups(result: EvalResult, group: str | None) -> list[str]:
+    if group is not None:
+        return [group]
+    return list(result.groups)
+
+
+def render_table(result: EvalResult, group: str | None = None):
+    """A :class:`rich.table.Table` with one row per method (per group when there are several).
+
+    ``group`` restricts it to one group (e.g. ``"all"``).
+    """
+    from rich.table import Table
+
+    groups = _report_groups(result, group)
+    show_set = len(groups) > 1
+    table = Table(title=f"Colorization evaluation: {result.folder}", title_justify="left")
+    if show_set:
+        table.add_column("Set")
+    table.add_column("Method")
+    for label, _, _ in _COLUMNS:
+        table.add_column(label, justify="right")
+    previous = None
+    for g, m, cells in _table_rows(result, groups):
+        if show_set and previous is not None and g != previous:
+            table.add_section()
+        previous = g
+        table.add_row(*([g] if show_set else []), m, *cells)
+    return table
+
+
+def _plot_curves(result: EvalResult, path: Path, group: str = ALL) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.6), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2, sharey=True)
+    t = np.arange(MAX_THRESHOLD + 1)
+    for ax, key, title in ((axes[0], "curve", "AuC"), (axes[1], "curve_rebalanced", "AuC rebalanced")):
+        for m in result.methods:
+            s = result.groups[group].methods[m]
+            y = np.array([np.nan if v is None else v for v in getattr(s, key)], dtype=float)
+            value = s.auc if key == "curve" else s.auc_rebalanced
+            ax.plot(t, y, label=f"{m} ({_fmt('{:.1f}', value)})", linestyle="--" if m == GRAY else "-")
+        ax.set_title(f"{title} ({group})")
+        ax.set_xlabel("ab error threshold")
+        ax.set_xlim(0, MAX_THRESHOLD)
+        ax.set_ylim(0, 1.01)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+    axes[0].set_ylabel("fraction of pixels ≤ threshold")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def _pick_thumbnails(result: EvalResult, n: int) -> list[Thumbnail]:
+    """Round-robin over groups, so every sub-folder is shown."""
+    by_group: dict[str, list[Thumbnail]] = {}
+    for t in result.thumbnails:
+        by_group.setdefault(t.group, []).append(t)
+    picked: list[Thumbnail] = []
+    i = 0
+    while len(picked) < n and any(i < len(v) for v in by_group.values()):
+        for v in by_group.values():
+            if i < len(v) and len(picked) < n:
+                picked.append(v[i])
+        i += 1
+    return picked
+
+
+def _contact_sheet(result: EvalResult, path: Path, n: int) -> bool:
+    from PIL import Image, ImageDraw
+
+    thumbs = _pick_thumbnails(result, n)
+    if not thumbs:
+        return False
+    columns = [GRAY, *[m for m in result.methods if m != GRAY], "truth"]
+    cell, gap, header = _THUMB_MAX, 4, 18
+    heights = [max(t.images[c].shape[0] for c in columns) for t in thumbs]
+    width = len(columns) * (cell + gap) + gap
+    height = header + sum(h + gap for h in heights) + gap
+    sheet = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for j, c in enumerate(columns):
+        draw.text((gap + j * (cell + gap) + 2, 3), c[:26], fill=(0, 0, 0))
+    y = header
+    for t, h in zip(thumbs, heights):
+        for j, c in enumerate(columns):
+            im = t.images[c]
+            x = gap + j * (cell + gap) + (cell - im.shape[1]) // 2
+            sheet.paste(Image.fromarray(im), (x, y + (h - im.shape[0]) // 2))
+        y += h + gap
+    sheet.save(path, "JPEG", quality=85, optimize=True)
+    return True
+
+
+_DEFINITIONS = [
+    "Input: the truth desaturated to BT.601 luma (0.299R+0.587G+0.114B). 'gray' = that input, unchanged.",
+    "PSNR: RGB, data range 1, capped at 100 dB. SSIM: Gaussian window σ=1.5, K1=0.01, K2=0.03, mean over RGB.",
+    "ΔE00: CIEDE2000 (Sharma et al. 2005), mean over pixels, then over images.",
+    "CF: Hasler & Süsstrunk colourfulness (0-255 scale); ΔCF = mean CF pred − mean CF true (negative = duller).",
+    "AuC: area under the fraction-of-pixels-with-ab-error≤t curve, t = 0..150, in % (Zhang et al. 2016), "
+    "from the dataset-level curve.",
+    "AuC rebal.: the same curve averaged over the true ab bins (10-unit grid) present, so every colour counts equally.",
+]
+
+
+def write_report(result: EvalResult, path: str | Path, *, max_images: int = 12) -> dict[str, Path]:
+    """Write a Markdown (``.md``) or HTML (``.html``/``.htm``) report, chosen by extension.
+
+    Next to it go ``<stem>_auc.png`` (plain and rebalanced AuC curves over ``"all"``) and
+    ``<stem>_samples.jpg`` (a contact sheet gray | methods | truth for up to ``max_images``
+    images, thumbnails at most 160 px). Returns the written paths by role
+    (``report``, ``plot``, ``samples`` when there were images).
+    """
+    path = Path(path)
+    kind = path.suffix.lower()
+    if kind not in {".md", ".html", ".htm"}:
+        raise ValueError(f"{path}: report must end in .md or .html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plot = path.with_name(f"{path.stem}_auc.png")
+    sheet = path.with_name(f"{path.stem}_samples.jpg")
+    written = {"report": path}
+    if result.groups[ALL].images:
+        _plot_curves(result, plot)
+        written["plot"] = plot
+    if _contact_sheet(result, sheet, max_images):
+        written["samples"] = sheet
+
+    groups = _report_groups(result, None)
+    show_set = len(groups) > 1
+    headers = (["Set"] if show_set else []) + ["Method"] + [label for label, _, _ in _COLUMNS]
+    body = [([g] if show_set else []) + [m] + cells for g, m, cells in _table_rows(result, groups)]
+    if kind == ".md":
+        text = _markdown(result, headers, body, written)
+    else:
+        text = _html(result, headers, body, written)
+    path.write_text(text, encoding="utf-8")
+    return written
+
+
+def _markdown(result: EvalResult, headers: list[str], body: list[list[str]], files: dict[str, Path]) -> str:
+    lines = [f"# Colorization evaluation: `{result.folder}`", ""]
+    lines.append(f"{result.groups[ALL].images} images; methods: {', '.join(result.methods)}.")
+    lines += ["", "| " + " | ".join(headers) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(headers))) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
+    if "plot" in files:
+        lines += ["", "## AuC curves", "", f"![AuC curves]({files['plot'].name})"]
+    if "samples" in files:
+        lines += ["", "## Samples", "", "Columns: " + " | ".join([GRAY, *result.methods[1:], "truth"]), "", f"![samples]({files['samples'].name})"]
+    lines += ["", "## Definitions", ""] + [f"- {d}" for d in _DEFINITIONS]
+    if result.warnings:
+        lines += ["", f"## Skipped ({len(result.warnings)})", ""] + [f"- {w}" for w in result.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def _html(result: EvalResult, headers: list[str], body: list[list[str]], files: dict[str, Path]) -> str:
+    e = html.escape
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Colorization evaluation: {e(result.folder)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
+        "table{border-collapse:collapse}th,td{padding:4px 10px;border-bottom:1px solid #ddd}"
+        "td.n{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}</style>",
+        "</head><body>",
+        f"<h1>Colorization evaluation: <code>{e(result.folder)}</code></h1>",
+        f"<p>{result.groups[ALL].images} images; methods: {e(', '.join(result.methods))}.</p>",
+        "<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in headers) + "</tr></thead><tbody>",
+    ]
+    n_text = len(headers) - len(_COLUMNS)
+    for row in body:
+        cells = "".join(("<td class='n'>" if i >= n_text else "<td>") + f"{e(c)}</td>" for i, c in enumerate(row))
+        parts.append(f"<tr>{cells}</tr>")
+    parts.append("</tbody></table>")
+    if "plot" in files:
+        parts += ["<h2>AuC curves</h2>", f'<img src="{e(files["plot"].name)}" alt="AuC curves">']
+    if "samples" in files:
+        cols = " | ".join([GRAY, *result.methods[1:], "truth"])
+        parts += ["<h2>Samples</h2>", f"<p>Columns: {e(cols)}</p>", f'<img src="{e(files["samples"].name)}" alt="samples">']
+    parts += ["<h2>Definitions</h2>", "<ul>"] + [f"<li>{e(d)}</li>" for d in _DEFINITIONS] + ["</ul>"]
+    if result.warnings:
+        parts += [f"<h2>Skipped ({len(result.warnings)})</h2>", "<ul>"] + [f"<li>{e(w)}</li>" for w in result.warnings] + ["</ul>"]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def run_evaluate_cli(argv: list[str]) -> int:
+    """``colorize evaluate FOLDER [--model M ...]``: desaturate, colorize, score against the truth."""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(
+        prog="colorize evaluate",
+        description="Desaturate colour ground-truth photos, colorize them and score the result against the truth. "
+        "The gray baseline (no colour) is always scored on the same images.",
+        epilog="example: colorize evaluate ../shared/data/eval_dev --model default --report report.md",
+    )
+    p.add_argument("folder", help="folder of colour photos; its sub-folders are reported separately")
+    p.add_argument("-m", "--model", action="append", default=None, metavar="[LABEL=]MODEL",
+                   help="bundled model name or weights path; repeat to compare several (default: default)")
+    p.add_argument("--render-size", type=int, action="append", default=None,
+                   help="render size; repeat to compare several sizes (default: the pipeline's)")
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--saturation", type=float, default=None)
+    p.add_argument("--max-images", type=int, default=None, help="at most this many images per sub-folder")
+    p.add_argument("--no-recursive", action="store_true")
+    p.add_argument("--report", help="write a Markdown (.md) or HTML (.html) report with thumbnails and AuC curves")
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH", help="print JSON (or write it to PATH)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("-q", "--quiet", action="store_true")
+    args = p.parse_args(argv)
+
+    from .models.backbones import WeightsError
+    from .pipeline import ColorizeOptions, Colorizer
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"colorize: error: {folder}: no such folder", file=sys.stderr)
+        return 1
+    fns: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    sizes = args.render_size or [None]
+    for spec in args.model or ["default"]:
+        label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        try:
+            colorizer = Colorizer.from_pretrained(path, device=args.device)
+        except (WeightsError, RuntimeError) as exc:
+            print(f"colorize: error: {exc}", file=sys.stderr)
+            return 1
+        for size in sizes:
+            opts = {k: v for k, v in {"render_size": size, "temperature": args.temperature, "saturation": args.saturation}.items() if v is not None}
+            options = ColorizeOptions(**{**colorizer.options.__dict__, **opts})
+            name = label or Path(path).stem if path != "default" else (label or "default")
+            if len(sizes) > 1:
+                name = f"{name}@{options.render_size}"
+            fns[name] = (lambda c, o: (lambda gray_rgb: c.colorize_array(gray_rgb, o)))(colorizer, options)
+    result = evaluate_folder(folder, fns, max_images=args.max_images, recursive=not args.no_recursive,
+                             progress=not args.quiet and args.json != "-")
+    if args.json == "-":
+        print(result.to_json())
+    else:
+        if args.json:
+            Path(args.json).write_text(result.to_json())
+        from rich.console import Console
+
+        Console().print(render_table(result))
+        for w in result.warnings:
+            print(f"skipped: {w}", file=sys.stderr)
+    if args.report:
+        files = write_report(result, args.report)
+        if args.json != "-":
+            print(f"report written to {files['report']}", file=sys.stderr)
+    return 0

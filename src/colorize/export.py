@@ -1,0 +1,349 @@
+"""ONNX export of the colorization network: ``colorize export model.onnx``.
+
+What goes into the graph, and what stays in the Python pipeline:
+
+* **In the graph:** the network *and* its chroma decode. Inputs are ``luma`` (``N x C x H x W``
+  float32: the model's normalised luminance in ``[0, 1]``, ``C = 1``, or 4 with the hint channels)
+  and, for distribution-head models only, ``temperature`` (a float32 scalar). The output ``chroma``
+  (``N x 2 x H/4 x W/4`` for the compact models) is the model's normalised chroma in ``[-1, 1]``,
+  i.e. exactly what :meth:`ColorModel.predict_chroma` returns. The annealed mean
+  ``softmax(logits / T) @ bin_centres`` is written as a softmax plus a 1x1 convolution, so any
+  ONNX runtime runs it fast, and the temperature can change per call without re-exporting.
+  Regression-head models have no ``temperature`` input (their output does not depend on it).
+* **In the pipeline:** colour conversion (sRGB -> model luminance, Lab/YUV chroma -> RGB), resizing
+  to the render size, guided upsampling of the chroma to full resolution and the gamut-safe
+  recombination with the original luminance. They are cheap and resolution-dependent.
+
+Height, width and batch are dynamic (height and width must be multiples of 16, as for PyTorch).
+The file is self-contained (no external data) and checked with ``onnx.checker.check_model``.
+
+:func:`cached_onnx_path` gives the export the ``onnxruntime`` backend uses: one file per weights
+*content* (SHA-256 of the weights plus everything that shapes the graph) under
+``$COLORIZE_CACHE_DIR`` (default ``$XDG_CACHE_HOME/colorize`` or ``~/.cache/colorize``), written on
+first use. The package folder is never written to (it may be read-only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .color import AB_MAX
+from .models import ColorModel
+
+__all__ = [
+    "DEFAULT_OPSET",
+    "ChromaGraph",
+    "ExportError",
+    "export_onnx",
+    "cached_onnx_path",
+    "cache_dir",
+    "run_export_cli",
+]
+
+DEFAULT_OPSET = 17
+GRAPH_VERSION = 1  # bump when the graph's inputs/outputs or decode change (invalidates caches)
+_MULTIPLE = 16
+
+
+class ExportError(RuntimeError):
+    """The model could not be exported or the file could not be written; one-line message."""
+
+
+class ChromaGraph(nn.Module):
+    """The exported computation: network + decode, ``(luma[, temperature]) -> chroma`` in [-1, 1]."""
+
+    def __init__(self, model: ColorModel) -> None:
+        super().__init__()
+        self.model = model
+        self.distribution = model.config.head == "distribution"
+        if self.distribution:
+            centers = model.head.bin_centers.float() / AB_MAX  # (Q, 2) normalised ab
+            self.register_buffer("decode_weight", centers.t().contiguous()[:, :, None, None], persistent=False)
+
+    def forward(self, luma: Tensor, temperature: Tensor | None = None) -> Tensor:
+        out = self.model(luma)
+        if not self.distribution:
+            return out.float()
+        assert temperature is not None
+        t = torch.clamp(temperature.float(), min=1e-3)  # as quantization.annealed_mean
+        p = torch.softmax(out.float() / t, dim=1)
+        return F.conv2d(p, self.decode_weight)  # sum_q p_q * centre_q: the annealed mean
+
+
+def _plain_copy(model: ColorModel) -> ColorModel:
+    """An fp32, contiguous-format, eval-mode CPU copy (the caller's model is left alone)."""
+    m = copy.deepcopy(model).to("cpu").float().eval()
+    return m.to(memory_format=torch.contiguous_format)
+
+
+def export_onnx(
+    model: ColorModel,
+    path: str | os.PathLike[str],
+    *,
+    opset: int = DEFAULT_OPSET,
+    overwrite: bool = False,
+    metadata: dict[str, str] | None = None,
+    check: bool = True,
+) -> Path:
+    """Export ``model`` (network + decode, see the module docstring) to one ``.onnx`` file.
+
+    Written atomically; ``overwrite=False`` refuses to replace an existing file. Raises
+    :class:`ExportError` with a one-line reason on failure. Returns the path written.
+    """
+    out = Path(path)
+    if out.is_dir():
+        raise ExportError(f"{out}: is a directory")
+    if out.exists() and not overwrite:
+        raise ExportError(f"{out}: already exists (use --overwrite)")
+    try:
+        import onnx
+    except ImportError:
+        raise ExportError("ONNX export needs the 'onnx' package: pip install onnx onnxruntime") from None
+    data = _export_bytes(model, opset)
+    proto = onnx.load_from_string(data)
+    meta = {
+        "colorize_graph_version": str(GRAPH_VERSION),
+        "colorize_space": model.config.space,
+        "colorize_head": model.config.head,
+        "colorize_in_channels": str(model.in_channels),
+        "colorize_output_stride": str(getattr(model, "output_stride", 1)),
+        "colorize_inputs": "luma: N x C x H x W float32 in [0,1] (H, W multiples of 16)"
+        + ("; temperature: float32 scalar" if model.config.head == "distribution" else ""),
+        "colorize_output": "chroma: N x 2 x h x w float32, normalised model chroma in [-1,1]",
+        **(metadata or {}),
+    }
+    try:
+        from . import __version__
+
+        meta.setdefault("colorize_version", __version__)
+    except ImportError:  # pragma: no cover
+        pass
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, str(v)
+    proto.producer_name = "colorize"
+    if check:
+        try:
+            onnx.checker.check_model(proto, full_check=True)
+        except Exception as exc:  # onnx.checker.ValidationError, shape inference errors
+            raise ExportError(f"exported graph failed onnx.checker: {str(exc).splitlines()[0]}") from None
+    blob = proto.SerializeToString()
+    if len(blob) >= 2**31 - 1:  # protobuf limit; our models are far below it
+        raise ExportError(f"model too large for a single-file ONNX export ({len(blob) / 2**30:.1f} GiB)")
+    _atomic_write(out, blob, overwrite)
+    return out
+
+
+def _export_bytes(model: ColorModel, opset: int) -> bytes:
+    graph = ChromaGraph(_plain_copy(model)).eval()
+    c = model.in_channels
+    luma = torch.rand(1, c, 64, 96)
+    if c > 1:
+        luma[:, 1:] = 0  # no hints
+    args: tuple[Tensor, ...] = (luma,)
+    names = ["luma"]
+    if graph.distribution:
+        args = (luma, torch.tensor(0.38, dtype=torch.float32))
+        names.append("temperature")
+    f = io.BytesIO()
+    errors = []
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer and deprecation chatter; correctness is checked by tests/verify
+        try:  # the TorchScript exporter: needs only `onnx`, handles our dynamic shapes
+            torch.onnx.export(
+                graph, args, f, dynamo=False, opset_version=opset, input_names=names, output_names=["chroma"],
+                dynamic_axes={"luma": {0: "batch", 2: "height", 3: "width"}, "chroma": {0: "batch", 2: "out_height", 3: "out_width"}},
+                do_constant_folding=True,
+            )
+            return f.getvalue()
+        except Exception as exc:  # e.g. a future torch without the legacy exporter
+            errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        try:  # the torch.export-based exporter (needs `onnxscript`)
+            dims = {0: torch.export.Dim("batch", min=1, max=1024), 2: 16 * torch.export.Dim("h16", min=1, max=1024),
+                    3: 16 * torch.export.Dim("w16", min=1, max=1024)}
+            shapes: Any = (dims, None) if graph.distribution else (dims,)
+            prog = torch.onnx.export(graph, args, dynamo=True, opset_version=opset, input_names=names,
+                                     output_names=["chroma"], dynamic_shapes=shapes, external_data=False, verbose=False)
+            f = io.BytesIO()
+            prog.save(f)  # type: ignore[union-attr]
+            return f.getvalue()
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    raise ExportError("ONNX export failed (" + "; ".join(errors) + ")")
+
+
+def _atomic_write(out: Path, data: bytes, overwrite: bool) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as exc:
+        raise ExportError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        if not overwrite and out.exists():
+            raise ExportError(f"{out}: already exists (use --overwrite)")
+        os.replace(tmp, out)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ExportError(f"{out}: cannot write ({exc.strerror or exc})") from None
+        raise
+
+
+# ----------------------------------------------------------------------------- cache for the onnxruntime backend
+
+
+def cache_dir() -> Path:
+    """``$COLORIZE_CACHE_DIR``, else ``$XDG_CACHE_HOME/colorize``, else ``~/.cache/colorize``."""
+    if os.environ.get("COLORIZE_CACHE_DIR"):
+        return Path(os.environ["COLORIZE_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "colorize"
+
+
+def _code_fingerprint() -> str:
+    """Hash of the source that shapes the graph (architectures, this file, torch version)."""
+    h = hashlib.sha256(f"graph{GRAPH_VERSION} torch{torch.__version__}".encode())
+    here = Path(__file__).parent
+    for p in sorted((here / "models").glob("*.py")) + [here / "export.py", here / "quantization.py"]:
+        try:
+            h.update(p.name.encode() + p.read_bytes())
+        except OSError:  # pragma: no cover
+            pass
+    return h.hexdigest()
+
+
+def weights_fingerprint(model: ColorModel, weights_path: str | os.PathLike[str] | None = None) -> str:
+    """SHA-256 of the weights file (when known) or of the model's tensors, plus its config."""
+    import dataclasses
+
+    h = hashlib.sha256(json.dumps(dataclasses.asdict(model.config), sort_keys=True, default=str).encode())
+    h.update(type(model).__name__.encode())
+    st = None
+    if weights_path is not None:
+        from .models.weights import weights_paths
+
+        st = weights_paths(weights_path)[0]
+    if st is not None and st.is_file():
+        with open(st, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    else:
+        for k, v in model.state_dict().items():
+            h.update(k.encode())
+            h.update(v.detach().to("cpu").contiguous().numpy().tobytes() if v.dtype != torch.bfloat16 else v.float().numpy().tobytes())
+    return h.hexdigest()
+
+
+def cached_onnx_path(model: ColorModel, weights_path: str | os.PathLike[str] | None = None, *, opset: int = DEFAULT_OPSET) -> Path:
+    """The ONNX file for these weights, exported into the cache on first use (then reused)."""
+    key = hashlib.sha256(f"{weights_fingerprint(model, weights_path)}:{_code_fingerprint()}:{opset}".encode()).hexdigest()[:20]
+    stem = Path(weights_path).stem if weights_path is not None else "model"
+    path = cache_dir() / "onnx" / f"{stem}-{key}.onnx"
+    if not path.is_file():
+        export_onnx(model, path, opset=opset, overwrite=True,
+                    metadata={"colorize_weights": str(weights_path or ""), "colorize_cache_key": key})
+    return path
+
+
+# ----------------------------------------------------------------------------- verification and CLI
+
+
+def compare_with_torch(model: ColorModel, onnx_path: str | os.PathLike[str], sizes: Sequence[tuple[int, int]] = ((64, 96), (96, 64)),
+                       temperature: float = 0.38) -> float:
+    """Largest absolute chroma difference (normalised units) between onnxruntime and PyTorch fp32."""
+    from .onnx_backend import OnnxChromaRunner
+
+    runner = OnnxChromaRunner(onnx_path)
+    ref = _plain_copy(model)
+    worst = 0.0
+    gen = torch.Generator().manual_seed(0)
+    for h, w in sizes:
+        x = torch.rand(2, model.in_channels, h, w, generator=gen)
+        if model.in_channels > 1:
+            x[:, 1:] = 0
+        with torch.no_grad():
+            want = ref.predict_chroma(x, temperature=temperature)
+        got = runner.predict_chroma(x, temperature=temperature)
+        if got.shape != want.shape:
+            raise ExportError(f"onnxruntime output shape {tuple(got.shape)} != PyTorch {tuple(want.shape)} for input {h}x{w}")
+        worst = max(worst, float((got - want).abs().max()))
+    return worst
+
+
+def run_export_cli(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="colorize export",
+        description="Export the colorization network (with its chroma decode) to a single ONNX file. "
+        "Inputs: luma (N x C x H x W, dynamic batch/height/width) and, for distribution models, "
+        "temperature (scalar). Output: chroma (N x 2 x H/4 x W/4) in [-1, 1]. "
+        "Colour conversion and upsampling stay in the Python pipeline (see docs/web.md).",
+    )
+    p.add_argument("output", metavar="OUT.onnx", help="file to write")
+    p.add_argument("-m", "--model", default="default", help="bundled model name or weights path (default: %(default)s)")
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--no-verify", action="store_true", help="skip the onnxruntime-vs-PyTorch comparison")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    args = p.parse_args(argv)
+
+    out = Path(args.output)
+    if out.suffix.lower() != ".onnx":
+        print(f"colorize export: error: {out}: the output name should end in .onnx", file=sys.stderr)
+        return 2
+    if out.exists() and not args.overwrite:
+        print(f"colorize export: error: {out}: already exists (use --overwrite)", file=sys.stderr)
+        return 1
+    from .models.weights import load_model
+    from .pipeline import resolve_weights
+
+    try:
+        weights = resolve_weights(args.model)
+        model, info = load_model(weights, device="cpu")
+    except Exception as exc:  # WeightsError
+        print(f"colorize export: error: {exc}", file=sys.stderr)
+        return 1
+    t0 = time.time()
+    try:
+        export_onnx(model, out, opset=args.opset, overwrite=args.overwrite,
+                    metadata={"colorize_weights": str(weights), "colorize_arch": str(info.get("arch", ""))})
+    except ExportError as exc:
+        print(f"colorize export: error: {exc}", file=sys.stderr)
+        return 1
+    seconds = time.time() - t0
+    summary: dict[str, Any] = {"output": str(out), "bytes": out.stat().st_size, "opset": args.opset, "arch": info.get("arch"),
+                               "head": model.config.head, "inputs": ["luma", "temperature"] if model.config.head == "distribution" else ["luma"],
+                               "seconds": round(seconds, 2)}
+    if not args.no_verify:
+        try:
+            summary["max_abs_diff_vs_torch"] = compare_with_torch(model, out)
+        except ImportError:
+            summary["max_abs_diff_vs_torch"] = None
+            print("colorize export: onnxruntime is not installed; skipped the comparison with PyTorch", file=sys.stderr)
+        except Exception as exc:
+            print(f"colorize export: error: the exported file does not run: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        diff = summary.get("max_abs_diff_vs_torch")
+        note = f"; onnxruntime vs PyTorch max |diff| {diff:.2e}" if isinstance(diff, float) else ""
+        print(f"wrote {out} ({summary['bytes'] / 1e6:.1f} MB, opset {args.opset}, inputs {', '.join(summary['inputs'])}{note})")
+    return 0

@@ -1,0 +1,683 @@
+"""Guided colorization with user colour hints (GitHub issue #6).
+
+A *hint* says "this spot is this colour". Hints come as points (``--hint 120,80=#b22222``, x and y in
+pixels of the input photo) or as a hints image (``--hints hints.png``: coloured strokes on a
+transparent background, the photo's size; every opaque pixel is a hint). A hint gives **colour, not
+brightness**: its chroma is taken at the photo's own luminance (the hint colour, joined with the
+photo's luma and scaled into the sRGB gamut, as the pipeline does for every pixel).
+
+Two ways to use them, chosen with ``hint_method``:
+
+``"model"`` -- learned hints (Zhang et al. 2017, "Real-Time User-Guided Image Colorization with
+    Learned Deep Priors"): models trained with ``--hints`` take a hint map (the hint chroma in the
+    model's normalised units and a 0/1 mask) as extra input channels; the network spreads the colour.
+``"propagate"`` -- model-free optimisation (Levin, Lischinski & Weiss 2004, "Colorization using
+    Optimization"): neighbouring pixels of similar luma should have similar chroma. We solve the
+    symmetric (graph-Laplacian) form: minimise
+    ``sum_rs w_rs (u_r - u_s)^2 + lambda sum_hints (u_r - h_r)^2 + mu sum_r u_r^2`` with
+    ``w_rs = exp(-(Y_r - Y_s)^2 / (2 sigma^2))`` over the 3x3 window, a sparse SPD system.
+``"both"`` -- the model's automatic prediction (with learned hints when the model takes them) is
+    refined by propagating the *residual* (hint minus prediction) the same way: regions without hints
+    keep the prediction, a hinted region takes the hint's colour up to its luminance edges.
+
+Everything is solved at the render size (256 px long side by default) and brought to full resolution
+by the pipeline's edge-aware guided upsampling, so a 12-megapixel photo costs about as much as a small
+one (the sparse solve on ~50 k unknowns takes a fraction of a second).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
+
+    from torch import Tensor
+
+    from .pipeline import ColorizeOptions, Colorizer
+
+__all__ = [
+    "CSS_COLORS",
+    "HINT_METHODS",
+    "HintError",
+    "HintPoint",
+    "Hints",
+    "parse_color",
+    "parse_hint",
+    "hint_uv",
+    "hint_map",
+    "propagate",
+    "colorize_guided",
+]
+
+HINT_METHODS = ("model", "propagate", "both")
+
+# fmt: off
+CSS_COLORS: dict[str, int] = {
+    "aliceblue": 0xF0F8FF, "antiquewhite": 0xFAEBD7, "aqua": 0x00FFFF, "aquamarine": 0x7FFFD4,
+    "azure": 0xF0FFFF, "beige": 0xF5F5DC, "bisque": 0xFFE4C4, "black": 0x000000,
+    "blanchedalmond": 0xFFEBCD, "blue": 0x0000FF, "blueviolet": 0x8A2BE2, "brown": 0xA52A2A,
+    "burlywood": 0xDEB887, "cadetblue": 0x5F9EA0, "chartreuse": 0x7FFF00, "chocolate": 0xD2691E,
+    "coral": 0xFF7F50, "cornflowerblue": 0x6495ED, "cornsilk": 0xFFF8DC, "crimson": 0xDC143C,
+    "cyan": 0x00FFFF, "darkblue": 0x00008B, "darkcyan": 0x008B8B, "darkgoldenrod": 0xB8860B,
+    "darkgray": 0xA9A9A9, "darkgreen": 0x006400, "darkgrey": 0xA9A9A9, "darkkhaki": 0xBDB76B,
+    "darkmagenta": 0x8B008B, "darkolivegreen": 0x556B2F, "darkorange": 0xFF8C00, "darkorchid": 0x9932CC,
+    "darkred": 0x8B0000, "darksalmon": 0xE9967A, "darkseagreen": 0x8FBC8F, "darkslateblue": 0x483D8B,
+    "darkslategray": 0x2F4F4F, "darkslategrey": 0x2F4F4F, "darkturquoise": 0x00CED1, "darkviolet": 0x9400D3,
+    "deeppink": 0xFF1493, "deepskyblue": 0x00BFFF, "dimgray": 0x696969, "dimgrey": 0x696969,
+    "dodgerblue": 0x1E90FF, "firebrick": 0xB22222, "floralwhite": 0xFFFAF0, "forestgreen": 0x228B22,
+    "fuchsia": 0xFF00FF, "gainsboro": 0xDCDCDC, "ghostwhite": 0xF8F8FF, "gold": 0xFFD700,
+    "goldenrod": 0xDAA520, "gray": 0x808080, "green": 0x008000, "greenyellow": 0xADFF2F,
+    "grey": 0x808080, "honeydew": 0xF0FFF0, "hotpink": 0xFF69B4, "indianred": 0xCD5C5C,
+    "indigo": 0x4B0082, "ivory": 0xFFFFF0, "khaki": 0xF0E68C, "lavender": 0xE6E6FA,
+    "lavenderblush": 0xFFF0F5, "lawngreen": 0x7CFC00, "lemonchiffon": 0xFFFACD, "lightblue": 0xADD8E6,
+    "lightcoral": 0xF08080, "lightcyan": 0xE0FFFF, "lightgoldenrodyellow": 0xFAFAD2, "lightgray": 0xD3D3D3,
+    "lightgreen": 0x90EE90, "lightgrey": 0xD3D3D3, "lightpink": 0xFFB6C1, "lightsalmon": 0xFFA07A,
+    "lightseagreen": 0x20B2AA, "lightskyblue": 0x87CEFA, "lightslategray": 0x778899, "lightslategrey": 0x778899,
+    "lightsteelblue": 0xB0C4DE, "lightyellow": 0xFFFFE0, "lime": 0x00FF00, "limegreen": 0x32CD32,
+    "linen": 0xFAF0E6, "magenta": 0xFF00FF, "maroon": 0x800000, "mediumaquamarine": 0x66CDAA,
+    "mediumblue": 0x0000CD, "mediumorchid": 0xBA55D3, "mediumpurple": 0x9370DB, "mediumseagreen": 0x3CB371,
+    "mediumslateblue": 0x7B68EE, "mediumspringgreen": 0x00FA9A, "mediumturquoise": 0x48D1CC, "mediumvioletred": 0xC71585,
+    "midnightblue": 0x191970, "mintcream": 0xF5FFFA, "mistyrose": 0xFFE4E1, "moccasin": 0xFFE4B5,
+    "navajowhite": 0xFFDEAD, "navy": 0x000080, "oldlace": 0xFDF5E6, "olive": 0x808000,
+    "olivedrab": 0x6B8E23, "orange": 0xFFA500, "orangered": 0xFF4500, "orchid": 0xDA70D6,
+    "palegoldenrod": 0xEEE8AA, "palegreen": 0x98FB98, "paleturquoise": 0xAFEEEE, "palevioletred": 0xDB7093,
+    "papayawhip": 0xFFEFD5, "peachpuff": 0xFFDAB9, "peru": 0xCD853F, "pink": 0xFFC0CB,
+    "plum": 0xDDA0DD, "powderblue": 0xB0E0E6, "purple": 0x800080, "rebeccapurple": 0x663399,
+    "red": 0xFF0000, "rosybrown": 0xBC8F8F, "royalblue": 0x4169E1, "saddlebrown": 0x8B4513,
+    "salmon": 0xFA8072, "sandybrown": 0xF4A460, "seagreen": 0x2E8B57, "seashell": 0xFFF5EE,
+    "sienna": 0xA0522D, "silver": 0xC0C0C0, "skyblue": 0x87CEEB, "slateblue": 0x6A5ACD,
+    "slategray": 0x708090, "slategrey": 0x708090, "snow": 0xFFFAFA, "springgreen": 0x00FF7F,
+    "steelblue": 0x4682B4, "tan": 0xD2B48C, "teal": 0x008080, "thistle": 0xD8BFD8,
+    "tomato": 0xFF6347, "turquoise": 0x40E0D0, "violet": 0xEE82EE, "wheat": 0xF5DEB3,
+    "white": 0xFFFFFF, "whitesmoke": 0xF5F5F5, "yellow": 0xFFFF00, "yellowgreen": 0x9ACD32,
+}
+# fmt: on
+"""The 148 named colours of CSS Color Module Level 4 (``rebeccapurple`` included), as 0xRRGGBB."""
+
+# Propagation defaults (render-size pixels, luma in [0, 1]); chosen on the benchmark, see docs/guided.md.
+PROPAGATE_SIGMA = 0.05
+"""Luma difference scale of the affinities: ``w = exp(-dY^2 / (2 sigma^2))``."""
+PROPAGATE_LAMBDA = 100.0
+"""Weight of a hint constraint (large: hints are near-hard constraints)."""
+PROPAGATE_MU = 1e-4
+"""Pull towards gray without a model: colour spreads ~1/sqrt(mu) = 100 render pixels in a flat region."""
+RESIDUAL_MU = 1e-3
+"""Pull towards the model's prediction when refining it (``"both"``): corrections spread ~30 px."""
+DEFAULT_POINT_RADIUS = 1.5
+"""Radius, in render-size pixels, of a point hint without an explicit radius: a 3x3 patch, as in training."""
+DIRECT_SOLVE_MAX = 400_000
+"""Up to this many unknowns the system is factorised (SuperLU); above, Jacobi-preconditioned CG."""
+
+
+class HintError(ValueError):
+    """A bad hint: malformed, an unknown colour, outside the image. ``str()`` is one line."""
+
+
+# ----------------------------------------------------------------------------- parsing
+
+_HEX = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+
+
+def _normalise_name(text: str) -> str:
+    return re.sub(r"[\s_\-]+", "", text.strip().lower())
+
+
+def parse_color(text: str | Sequence[float]) -> tuple[int, int, int]:
+    """A CSS colour name, ``#rgb`` or ``#rrggbb`` -> (r, g, b) 0-255; also an (r, g, b) of ints 0-255 or floats 0-1.
+
+    >>> parse_color("firebrick"), parse_color("#b22222"), parse_color("#f00"), parse_color("Sky Blue")
+    ((178, 34, 34), (178, 34, 34), (255, 0, 0), (135, 206, 235))
+    """
+    if not isinstance(text, str):
+        try:
+            vals = [v.item() if hasattr(v, "item") else v for v in text]
+            floats = any(isinstance(v, float) for v in vals)
+            nums = [float(v) for v in vals]
+        except (TypeError, ValueError):
+            raise HintError(f"cannot read {text!r} as a colour; give a CSS name, #rrggbb or (r, g, b)") from None
+        if len(nums) != 3:
+            raise HintError(f"a colour needs 3 values (r, g, b), got {len(nums)}")
+        top = 1.0 if floats else 255.0  # floats are 0-1, integers 0-255
+        if not all(0 <= v <= top for v in nums):
+            raise HintError(f"colour {tuple(vals)}: values must be {'0-1 floats' if floats else '0-255 integers'}")
+        r, g, b = (int(round(v * 255 / top)) for v in nums)
+        return (r, g, b)
+    s = text.strip()
+    if not s:
+        raise HintError("empty colour; give a CSS name (e.g. red, skyblue) or #rgb / #rrggbb")
+    if s.startswith("#"):
+        m = _HEX.fullmatch(s)
+        if not m:
+            raise HintError(f"{s!r} is not a hex colour; use #rgb or #rrggbb (e.g. #b22222)")
+        digits = m.group(1)
+        if len(digits) == 3:
+            digits = "".join(c * 2 for c in digits)
+        v = int(digits, 16)
+        return (v >> 16 & 255, v >> 8 & 255, v & 255)
+    name = _normalise_name(s)
+    if name in CSS_COLORS:
+        v = CSS_COLORS[name]
+        return (v >> 16 & 255, v >> 8 & 255, v & 255)
+    close = difflib.get_close_matches(name, CSS_COLORS, n=3, cutoff=0.6)
+    if not close:  # "bluish" -> names containing a known word
+        close = [n for n in CSS_COLORS if name and (name in n or n in name)][:3]
+    hint = f"; did you mean {', '.join(close)}?" if close else "; use a CSS colour name (e.g. red, skyblue) or #rrggbb"
+    raise HintError(f"unknown colour {s!r}{hint}")
+
+
+@dataclass(frozen=True)
+class HintPoint:
+    """A colour at ``(x, y)`` (pixels of the input photo; fractional allowed) with an optional radius.
+
+    ``radius`` is in input pixels; ``None`` means a 3x3 patch at the render size (what the learned
+    model was trained with).
+    """
+
+    x: float
+    y: float
+    rgb: tuple[int, int, int]
+    radius: float | None = None
+
+
+_HINT_SYNTAX = "expected X,Y=COLOR or X,Y,RADIUS=COLOR (e.g. 120,80=#b22222 or 300,40=skyblue)"
+
+
+def parse_hint(text: str) -> HintPoint:
+    """``"X,Y=COLOR"`` or ``"X,Y,RADIUS=COLOR"`` -> :class:`HintPoint`.
+
+    >>> parse_hint("120,80=#b22222")
+    HintPoint(x=120.0, y=80.0, rgb=(178, 34, 34), radius=None)
+    """
+    where, sep, colour = text.partition("=")
+    if not sep or not where.strip() or not colour.strip():
+        raise HintError(f"--hint {text!r}: {_HINT_SYNTAX}")
+    parts = [p.strip() for p in where.split(",")]
+    if len(parts) not in (2, 3):
+        raise HintError(f"--hint {text!r}: {_HINT_SYNTAX}")
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        raise HintError(f"--hint {text!r}: coordinates must be numbers; {_HINT_SYNTAX}") from None
+    if not all(np.isfinite(nums)):
+        raise HintError(f"--hint {text!r}: coordinates must be finite numbers")
+    if len(nums) == 3 and nums[2] < 0:
+        raise HintError(f"--hint {text!r}: the radius must be >= 0")
+    try:
+        rgb = parse_color(colour)
+    except HintError as exc:
+        raise HintError(f"--hint {text!r}: {exc}") from None
+    return HintPoint(nums[0], nums[1], rgb, nums[2] if len(nums) == 3 else None)
+
+
+# ----------------------------------------------------------------------------- the Hints object
+
+
+@dataclass
+class Hints:
+    """User colour hints for one photo: points and/or a dense hint layer (the photo's size).
+
+    ``dense_rgb`` is HxWx3 float32 sRGB in [0, 1], ``dense_mask`` HxW bool (True = a hint pixel).
+    Points are drawn after (on top of) the dense layer.
+    """
+
+    points: list[HintPoint] = field(default_factory=list)
+    dense_rgb: np.ndarray | None = None
+    dense_mask: np.ndarray | None = None
+    source: str = "hints"
+
+    def __len__(self) -> int:
+        return len(self.points) + (int(self.dense_mask.sum()) if self.dense_mask is not None else 0)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    # -- construction
+
+    @classmethod
+    def from_points(cls, items: Iterable[Any]) -> "Hints":
+        """From ``(x, y, colour)`` / ``(x, y, colour, radius)`` tuples, ``"X,Y=COLOR"`` strings or HintPoints."""
+        points = []
+        for item in items:
+            if isinstance(item, HintPoint):
+                points.append(item)
+            elif isinstance(item, str):
+                points.append(parse_hint(item))
+            else:
+                try:
+                    x, y, colour, *rest = item
+                except (TypeError, ValueError):
+                    raise HintError(f"hint {item!r}: expected (x, y, colour) or (x, y, colour, radius)") from None
+                if len(rest) > 1:
+                    raise HintError(f"hint {item!r}: expected (x, y, colour) or (x, y, colour, radius)")
+                try:
+                    xf, yf = float(x), float(y)
+                    radius = float(rest[0]) if rest and rest[0] is not None else None
+                except (TypeError, ValueError):
+                    raise HintError(f"hint {item!r}: x, y and radius must be numbers") from None
+                try:
+                    rgb = parse_color(colour)
+                except HintError as exc:
+                    raise HintError(f"hint {item!r}: {exc}") from None
+                points.append(HintPoint(xf, yf, rgb, radius))
+        return cls(points=points)
+
+    @classmethod
+    def from_image(cls, image: Any, label: str | None = None) -> "Hints":
+        """A hints layer: path, PIL image or HxWx4 array; every opaque pixel (alpha >= 50%) is a hint."""
+        from PIL import Image
+
+        if isinstance(image, (str, os.PathLike)):
+            label = label or os.fspath(image)
+            from .io import ImageError
+
+            try:
+                with Image.open(image) as im:
+                    im.load()
+                    arr, has_alpha = _rgba_of(im)
+            except FileNotFoundError:
+                raise HintError(f"{label}: no such file") from None
+            except IsADirectoryError:
+                raise HintError(f"{label}: is a directory, not a hints image") from None
+            except (OSError, ValueError, Image.DecompressionBombError, ImageError) as exc:
+                raise HintError(f"{label}: cannot read the hints image ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        elif isinstance(image, Image.Image):
+            label = label or "hints image"
+            arr, has_alpha = _rgba_of(image)
+        else:
+            label = label or "hints array"
+            arr = np.asarray(image)
+            if arr.ndim != 3 or arr.shape[2] != 4:
+                raise HintError(f"{label}: a hints array must be HxWx4 (RGBA), got shape {arr.shape}")
+            arr = arr.astype(np.float32) / 255 if arr.dtype == np.uint8 else arr.astype(np.float32)
+            has_alpha = True
+        if not has_alpha:
+            raise HintError(f"{label}: the hints image has no transparency; draw coloured strokes on a transparent background (RGBA PNG)")
+        mask = arr[..., 3] >= 0.5
+        if not mask.any():
+            raise HintError(f"{label}: the hints image has no opaque pixels, so there are no hints in it")
+        return cls(dense_rgb=np.ascontiguousarray(arr[..., :3]), dense_mask=mask, source=label)
+
+    @classmethod
+    def coerce(cls, hints: Any) -> "Hints":
+        """Accept what the API documents: a Hints, a hint string, a path or PIL image of a hints layer,
+        an RGBA array, or a list of ``(x, y, colour[, radius])`` / ``"X,Y=COLOR"`` items."""
+        from PIL import Image
+
+        if isinstance(hints, Hints):
+            return hints
+        if isinstance(hints, HintPoint):
+            return cls(points=[hints])
+        if isinstance(hints, str) and "=" in hints and not os.path.exists(hints):
+            return cls(points=[parse_hint(hints)])
+        if isinstance(hints, (str, os.PathLike, Image.Image)):
+            return cls.from_image(hints)
+        if isinstance(hints, np.ndarray) and hints.ndim == 3:
+            return cls.from_image(hints)
+        if isinstance(hints, Iterable):
+            return cls.from_points(list(hints))
+        raise HintError(f"hints: cannot use a {type(hints).__name__}; give (x, y, colour) tuples, a Hints or a hints image")
+
+    def merged(self, other: "Hints") -> "Hints":
+        """Both sets of hints (``other``'s points on top)."""
+        if other.dense_mask is not None and self.dense_mask is not None:
+            raise HintError("only one hints image can be used at a time")
+        dense = other if other.dense_mask is not None else self
+        return Hints(self.points + other.points, dense.dense_rgb, dense.dense_mask, dense.source)
+
+    # -- checks and rasterisation
+
+    def check(self, width: int, height: int, label: str = "the photo") -> None:
+        """Raise :class:`HintError` if a point lies outside a ``width`` x ``height`` photo or the layer's size differs."""
+        if self.dense_mask is not None and self.dense_mask.shape != (height, width):
+            h, w = self.dense_mask.shape
+            raise HintError(f"{self.source} is {w}x{h} but {label} is {width}x{height}; the hints image must be the photo's size")
+        for p in self.points:
+            if not (0 <= p.x < width and 0 <= p.y < height):
+                raise HintError(
+                    f"hint {_fmt(p.x)},{_fmt(p.y)} is outside {label} ({width}x{height}: x must be 0-{width - 1}, y 0-{height - 1})"
+                )
+
+    def rasterize(self, height: int, width: int, render_h: int, render_w: int) -> tuple[np.ndarray, np.ndarray]:
+        """Hints of a ``height`` x ``width`` photo at the render size: (rgb (h,w,3) float32, mask (h,w) bool)."""
+        rgb = np.zeros((render_h, render_w, 3), np.float32)
+        mask = np.zeros((render_h, render_w), bool)
+        sy, sx = render_h / height, render_w / width
+        if self.dense_mask is not None:
+            import torch
+            import torch.nn.functional as F
+
+            m = torch.from_numpy(self.dense_mask.astype(np.float32))[None, None]
+            c = torch.from_numpy(self.dense_rgb * self.dense_mask[..., None]).permute(2, 0, 1)[None]
+            cover = F.adaptive_avg_pool2d(m, (render_h, render_w))[0, 0].numpy()
+            col = F.adaptive_avg_pool2d(c, (render_h, render_w))[0].permute(1, 2, 0).numpy()
+            hit = cover > 0
+            rgb[hit] = col[hit] / cover[hit, None]
+            mask |= hit
+        yy, xx = np.mgrid[0:render_h, 0:render_w]
+        for p in self.points:
+            cx = (p.x + 0.5) * sx - 0.5
+            cy = (p.y + 0.5) * sy - 0.5
+            r = DEFAULT_POINT_RADIUS if p.radius is None else max(p.radius * min(sx, sy), 0.5)
+            x0, x1 = max(0, int(np.floor(cx - r))), min(render_w, int(np.ceil(cx + r)) + 1)
+            y0, y1 = max(0, int(np.floor(cy - r))), min(render_h, int(np.ceil(cy + r)) + 1)
+            # the nearest render pixel always, plus every pixel centre within r of the hint
+            near = (yy[y0:y1, x0:x1] - cy) ** 2 + (xx[y0:y1, x0:x1] - cx) ** 2 <= r * r
+            ny, nx = min(render_h - 1, max(0, int(round(cy)))), min(render_w - 1, max(0, int(round(cx))))
+            region = np.zeros((render_h, render_w), bool)
+            region[y0:y1, x0:x1] = near
+            region[ny, nx] = True
+            rgb[region] = np.asarray(p.rgb, np.float32) / 255
+            mask |= region
+        return rgb, mask
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def _rgba_of(im: Any) -> tuple[np.ndarray, bool]:
+    """A PIL image -> (HxWx4 float32 in [0, 1], has transparency)."""
+    from PIL import ImageOps
+
+    im = ImageOps.exif_transpose(im)
+    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info) or "transparency" in im.info
+    rgba = im.convert("RGBA")
+    return np.asarray(rgba, dtype=np.float32) / 255, has_alpha
+
+
+# ----------------------------------------------------------------------------- hints -> chroma
+
+
+def hint_uv(y_low: "Tensor", rgb: np.ndarray) -> "Tensor":
+    """The hints' YUV chroma at the photo's luma: (1,2,h,w) for render-size luma ``y_low`` (1,1,h,w).
+
+    The hint colour's U, V are joined with the photo's Y and scaled into the sRGB gamut (hue kept),
+    so a bright red hint on a dark coat gives the darkest red the coat's luminance allows.
+    """
+    import torch
+
+    from .color import combine_yuv_gamut_safe, rgb_to_yuv
+
+    c = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+    uv = rgb_to_yuv(c)[:, 1:]
+    return rgb_to_yuv(combine_yuv_gamut_safe(y_low.float(), uv))[:, 1:]
+
+
+def hint_map(colorizer: "Colorizer", y_low: "Tensor", rgb: np.ndarray, mask: np.ndarray) -> "Tensor":
+    """The (1,3,h,w) hint input of a hints model: hint chroma in the model's normalised units + mask.
+
+    This is what :func:`colorize.train.simulate_hints` feeds in training: the chroma of a true
+    (in-gamut) colour, normalised by the model's :class:`~colorize.color.ChromaSpace`, where the mask is 1.
+    """
+    import torch
+
+    from .color import combine_yuv_gamut_safe, get_chroma_space, rgb_to_yuv
+
+    c = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+    at_photo = combine_yuv_gamut_safe(y_low.float(), rgb_to_yuv(c)[:, 1:])
+    _, chroma = get_chroma_space(colorizer.space).split(at_photo)
+    m = torch.from_numpy(mask.astype(np.float32))[None, None]
+    return torch.cat([chroma * m, m], dim=1)
+
+
+# ----------------------------------------------------------------------------- propagation (Levin et al. 2004)
+
+
+def _affinity_laplacian(y: np.ndarray, sigma: float):
+    """Graph Laplacian ``D - W`` of the 8-connected pixel grid, ``w = exp(-dY^2 / 2 sigma^2)``."""
+    import scipy.sparse as sp
+
+    h, w = y.shape
+    idx = np.arange(h * w).reshape(h, w)
+    rows, cols, vals = [], [], []
+    for dy, dx, f in ((0, 1, 1.0), (1, 0, 1.0), (1, 1, 0.5), (1, -1, 0.5)):
+        xa = slice(max(0, -dx), w - max(0, dx))
+        xb = slice(max(0, dx), w + min(0, dx))
+        a, b = idx[: h - dy, xa], idx[dy:, xb]
+        d = y[: h - dy, xa] - y[dy:, xb]
+        wv = (f * np.exp(-(d * d) / (2 * sigma * sigma))).ravel()
+        rows += [a.ravel(), b.ravel()]
+        cols += [b.ravel(), a.ravel()]
+        vals += [wv, wv]
+    W = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(h * w, h * w))
+    return sp.diags(np.asarray(W.sum(axis=1)).ravel()) - W
+
+
+def propagate(
+    y: np.ndarray,
+    target: np.ndarray,
+    mask: np.ndarray,
+    *,
+    sigma: float = PROPAGATE_SIGMA,
+    lam: float = PROPAGATE_LAMBDA,
+    mu: float = PROPAGATE_MU,
+    x0: np.ndarray | None = None,
+    rtol: float = 1e-6,
+) -> np.ndarray:
+    """Spread ``target`` values (h,w,C) given where ``mask`` (h,w) is set over luma ``y`` (h,w).
+
+    Solves ``(L + lam M + mu I) x = lam M target`` (M = diag(mask)): x varies smoothly where the luma
+    is smooth and may jump where the luma jumps; far from any hint (or behind a strong edge) it decays
+    to 0. For a prior ``p``, propagate the residual ``target - p`` and add ``p`` back.
+    Up to :data:`DIRECT_SOLVE_MAX` pixels it factorises once (SuperLU, symmetric ordering) for all
+    channels; above, each channel is solved by Jacobi-preconditioned CG warm-started from ``x0``.
+    """
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spl
+
+    y = np.asarray(y, np.float64)
+    h, w = y.shape
+    t = np.asarray(target, np.float64).reshape(h * w, -1)
+    m = np.asarray(mask, bool).ravel()
+    if not m.any():
+        return np.zeros((h, w, t.shape[1]), np.float32)
+    A = (_affinity_laplacian(y, sigma) + sp.diags(lam * m + mu)).tocsc()
+    b = lam * m[:, None] * t
+    if h * w <= DIRECT_SOLVE_MAX:
+        lu = spl.splu(A, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
+        x = lu.solve(b)
+    else:
+        A = A.tocsr()
+        jacobi = sp.diags(1.0 / A.diagonal())
+        start = None if x0 is None else np.asarray(x0, np.float64).reshape(h * w, -1)
+        cols = []
+        for c in range(t.shape[1]):
+            xc, _ = spl.cg(A, b[:, c], x0=None if start is None else start[:, c], M=jacobi, rtol=rtol, atol=0.0, maxiter=2000)
+            cols.append(xc)
+        x = np.stack(cols, axis=1)
+    return x.reshape(h, w, -1).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- the guided pipeline
+
+
+def resolve_method(colorizer: "Colorizer", hint_method: str | None) -> str:
+    """``None`` -> ``"model"`` for hints models, ``"both"`` otherwise; an explicit ``"model"`` needs a hints model."""
+    if hint_method is None:
+        return "model" if colorizer.model.config.hints else "both"
+    if hint_method not in HINT_METHODS:
+        raise HintError(f"unknown hint method {hint_method!r}; choose one of {', '.join(HINT_METHODS)}")
+    if hint_method == "model" and not colorizer.model.config.hints:
+        name = colorizer.info.get("name") or "this model"
+        raise HintError(f"{name} was not trained with hints (config.hints is false); use hint method 'both' or 'propagate'")
+    return hint_method
+
+
+def colorize_guided(
+    colorizer: "Colorizer",
+    y: "Tensor",
+    options: "ColorizeOptions",
+    *,
+    hints: Any = None,
+    hint_method: str | None = None,
+    reference: Any = None,
+    reference_strength: float | None = None,
+    reference_method: str | None = None,
+    label: str = "the photo",
+) -> "Tensor":
+    """Colorize gray ``y`` (1,1,H,W) in [0,1] with hints and/or a reference photo; sRGB (1,3,H,W).
+
+    Order: the automatic prediction (the model sees the hints when it takes them and the method is
+    ``model``/``both``), blended with the reference's colours by ``reference_strength``, then the
+    hints are propagated on top (``propagate``/``both``), so hints win over the reference.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from .pipeline import render_shape
+
+    y = y.float().cpu()
+    H, W = y.shape[-2:]
+    rh, rw = render_shape(H, W, options.render_size)
+    y_low = F.interpolate(y, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+    h_obj = Hints.coerce(hints) if hints is not None else None
+    if h_obj is not None:
+        h_obj.check(W, H, label)
+    method = resolve_method(colorizer, hint_method) if h_obj else None
+    rgb_h = mask_h = None
+    hmap = None
+    if h_obj:
+        rgb_h, mask_h = h_obj.rasterize(H, W, rh, rw)
+        if method in ("model", "both") and colorizer.model.config.hints:
+            hmap = hint_map(colorizer, y_low, rgb_h, mask_h)
+
+    if method == "propagate" and reference is None:
+        uv = torch.zeros(1, 2, rh, rw)
+    else:
+        uv = colorizer.predict_uv(y_low, options, hmap).cpu().float()
+
+    if reference is not None:
+        from .reference import REFERENCE_STRENGTH, apply_reference
+
+        strength = REFERENCE_STRENGTH if reference_strength is None else float(reference_strength)
+        if not 0.0 <= strength <= 1.0:
+            raise HintError(f"reference strength must be between 0 and 1, got {strength:g}")
+        uv = apply_reference(colorizer, y_low, uv, reference, strength=strength, method=reference_method)
+
+    if h_obj and method in ("propagate", "both"):
+        target = hint_uv(y_low, rgb_h)
+        residual = (target - uv)[0].permute(1, 2, 0).numpy()
+        mu = PROPAGATE_MU if (method == "propagate" and reference is None) else RESIDUAL_MU
+        uv = uv + torch.from_numpy(propagate(y_low[0, 0].numpy(), residual, mask_h, mu=mu)).permute(2, 0, 1)[None]
+    return colorizer.colorize_gray(y, options, uv_low=uv)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def check_guided_args(args: "argparse.Namespace") -> int:
+    """Validate the guided options before any photo is read; print one error line and return the exit code.
+
+    Malformed ``--hint``, unknown colours and a strength outside 0-1 are usage errors (2); a hints
+    image or reference that cannot be used is an input error (1). On success the parsed hints and the
+    loaded reference are kept on ``args`` (``_hints``, ``_reference_rgb``) and 0 is returned.
+    """
+    import sys
+
+    from .reference import ReferenceImageError, load_reference
+
+    def err(msg: str) -> None:
+        print(f"colorize: error: {msg}", file=sys.stderr)
+
+    try:
+        args._hints = Hints.from_points(args.hint) if args.hint else None
+    except HintError as exc:
+        err(str(exc))
+        return 2
+    if args.hints:
+        try:
+            layer = Hints.from_image(args.hints)
+        except HintError as exc:
+            err(str(exc))
+            return 1
+        args._hints = layer if args._hints is None else layer.merged(args._hints)
+    s = args.reference_strength
+    if s is not None and not (0.0 <= s <= 1.0):
+        err(f"--reference-strength {s:g}: must be between 0 and 1")
+        return 2
+    if s is not None and not args.reference:
+        err("--reference-strength needs --reference PATH")
+        return 2
+    if args.hint_method and not args._hints:
+        err("--hint-method needs --hint or --hints")
+        return 2
+    args._reference_rgb = None
+    if args.reference:
+        try:
+            args._reference_rgb = load_reference(args.reference)
+        except ReferenceImageError as exc:
+            err(str(exc))
+            return 1
+    return 0
+
+
+def run_guided_cli(args: "argparse.Namespace", planned: list, failures: list, colorizer: Any, options: Any, t0: float) -> int:
+    """The ``colorize`` file loop for guided runs (one photo at a time; hints are per photo).
+
+    Every problem is one line ``colorize: error: INPUT: reason``; exit 1 if any photo failed.
+    """
+    import json
+    import sys
+    import time
+
+    import torch
+
+    from .io import ImageError, read_image, write_image
+    from .reference import ReferenceImageError
+
+    def err(msg: str) -> None:
+        print(f"colorize: error: {msg}", file=sys.stderr)
+
+    hints = getattr(args, "_hints", None)  # parsed and checked by check_guided_args
+    reference = getattr(args, "_reference_rgb", None)
+    results: list[dict[str, Any]] = []
+    failed: list[tuple[str, str]] = list(failures)
+    usage = False
+    show = not args.quiet and not args.json
+    if hints and args.hint_method == "model" and not colorizer.model.config.hints:
+        print(f"colorize: error: --hint-method model: the model {args.model!r} was not trained with hints; "
+              "use --hint-method both or propagate (or a hints model)", file=sys.stderr)
+        return 2
+    for src, dst in planned:
+        try:
+            img = read_image(src, max_pixels=args.max_pixels) if args.max_pixels else read_image(src)
+            start = time.time()
+            out = colorize_guided(
+                colorizer, torch.from_numpy(img.gray)[None, None], options, hints=hints, hint_method=args.hint_method,
+                reference=reference, reference_strength=args.reference_strength,
+            )
+            rgb = out[0].permute(1, 2, 0).numpy()
+            seconds = time.time() - start
+            bit_depth = img.bit_depth if dst.suffix.lower() in (".png", ".tif", ".tiff") else 8
+            write_image(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality)
+        except (ImageError, HintError, ReferenceImageError) as exc:
+            usage = usage or isinstance(exc, HintError)  # e.g. a hint outside this photo
+            text = str(exc)
+            failed.append((str(src), text[len(str(src)) + 2 :] if text.startswith(f"{src}: ") else text))
+            continue
+        results.append({"input": str(src), "output": str(dst), "width": img.rgb.shape[1], "height": img.rgb.shape[0],
+                        "recolorized": bool(img.is_color), "seconds": round(seconds, 3),
+                        "hints": len(hints.points) + (1 if hints and hints.dense_mask is not None else 0) if hints else 0,
+                        "reference": getattr(args, "reference", None)})
+        if show:
+            print(f"{src} -> {dst}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({
+            "ok": len(results), "failed": len(failed), "seconds": round(time.time() - t0, 3),
+            "model": colorizer.info.get("name", args.model), "outputs": results,
+            "errors": [{"input": i, "error": e} for i, e in failed],
+        }, indent=2))
+    for i, e in failed:
+        err(f"{i}: {e}")
+    if usage:
+        return 2
+    return 0 if not failed and results else 1

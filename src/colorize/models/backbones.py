@@ -1,0 +1,77 @@
+"""Classification backbones for the seed's models, and loading their published ImageNet weights.
+
+No weights ship with the project and none can be fetched offline. ``weights`` is either a path to
+torchvision's ``.pth`` file (loaded as-is, thanks to matching state_dict keys) or ``"imagenet"``,
+which downloads it into torch's hub cache -- failing with a clear message when offline.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .resnet import RESNET_URLS, ResNet
+from .vgg import VGG16, VGG16_URL
+
+BACKBONES = ("vgg16", "resnet18", "resnet34", "resnet50")
+
+
+class WeightsError(Exception):
+    """A weights file that is missing, corrupt, or does not fit the model. ``str()`` is one line."""
+
+
+def build_backbone(name: str) -> VGG16 | ResNet:
+    """A feature extractor with ``taps(x)`` and ``tap_channels``."""
+    if name == "vgg16":
+        return VGG16()
+    if name in RESNET_URLS:
+        return ResNet(name)
+    raise ValueError(f"unknown backbone {name!r}; choose one of {BACKBONES}")
+
+
+def _download(url: str) -> dict[str, torch.Tensor]:
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("COLORIZE_OFFLINE") == "1":
+        raise WeightsError(f"{url}: not downloading while offline; pass backbone_weights=PATH to a local copy")
+    try:
+        return torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=True)
+    except Exception as exc:  # network errors come in many types
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WeightsError(
+            f"{url}: download failed ({reason}); pass backbone_weights=PATH to a local copy of the file"
+        ) from None
+
+
+def load_backbone_weights(backbone: nn.Module, weights: str | os.PathLike[str], name: str) -> None:
+    """Load torchvision's published weights into ``backbone`` (classifier keys are ignored)."""
+    if str(weights) == "imagenet":
+        state = _download(VGG16_URL if name == "vgg16" else RESNET_URLS[name])
+        source = name
+    else:
+        path = Path(weights)
+        if not path.is_file():
+            raise WeightsError(f"{path}: no such weights file")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise WeightsError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__})") from None
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        source = str(path)
+    if not isinstance(state, dict):
+        raise WeightsError(f"{source}: expected a state_dict")
+    state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith(("classifier.", "fc."))}
+    own = backbone.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise WeightsError(
+            f"{source}: does not fit {name} ({len(missing)} missing keys e.g. {missing[:2]}, "
+            f"{len(unexpected)} unexpected e.g. {unexpected[:2]})"
+        )
+    bad = [k for k, v in state.items() if tuple(v.shape) != tuple(own[k].shape)]
+    if bad:
+        raise WeightsError(f"{source}: shape mismatch for {name} at {bad[0]}: {tuple(state[bad[0]].shape)} vs {tuple(own[bad[0]].shape)}")
+    backbone.load_state_dict(state)

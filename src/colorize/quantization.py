@@ -1,0 +1,146 @@
+"""Quantized ab colours (Zhang et al. 2016): bins, soft encoding, colour prior, annealed mean.
+
+Predicting a distribution over quantized ab colours instead of one regressed value is what fixes
+the seed's sepia "averaging": a multimodal guess (red car or blue car) is kept as two peaks instead
+of being averaged to gray. The bins are the points of a 10-unit ab grid whose cell holds at least
+one sRGB colour. Zhang et al. count 313 with their gamut estimate; the sRGB gamut computed exactly
+here gives 262 (their extra bins lie just outside sRGB and can never be displayed).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .color import rgb_to_lab
+
+__all__ = [
+    "ab_bin_centers",
+    "soft_encode",
+    "hard_encode",
+    "annealed_mean",
+    "ColorPrior",
+    "rebalance_weights",
+]
+
+
+@functools.lru_cache(maxsize=4)
+def _bin_centers_np(grid: int) -> np.ndarray:
+    levels = torch.linspace(0, 1, 96)
+    r, g, b = torch.meshgrid(levels, levels, levels, indexing="ij")
+    ab = rgb_to_lab(torch.stack([r, g, b]).reshape(3, -1, 1)).reshape(3, -1)[1:].T
+    cells = torch.unique(torch.round(ab / grid).to(torch.int64), dim=0)
+    return (cells * grid).numpy().astype(np.float32)
+
+
+def ab_bin_centers(grid: int = 10, device: torch.device | str | None = None) -> Tensor:
+    """Centres (Q, 2) of the in-gamut ab bins, in Lab units, sorted by (a, b).
+
+    >>> centers = ab_bin_centers()
+    >>> centers.shape, float(centers.abs().max()) <= 110
+    (torch.Size([262, 2]), True)
+    """
+    return torch.from_numpy(_bin_centers_np(grid)).to(device)
+
+
+def _pairwise_sq_dist(ab: Tensor, centers: Tensor) -> Tensor:
+    """Squared distances (N, Q, H, W) between ab (N, 2, H, W) and bin centres (Q, 2)."""
+    ab = ab.float()
+    c = centers.to(ab.device, torch.float32)
+    a2 = (ab**2).sum(1, keepdim=True)
+    c2 = (c**2).sum(1).view(1, -1, 1, 1)
+    cross = torch.einsum("nchw,qc->nqhw", ab, c)
+    return (a2 + c2 - 2 * cross).clamp(min=0)
+
+
+def soft_encode(ab: Tensor, centers: Tensor, k: int = 5, sigma: float = 5.0) -> Tensor:
+    """Soft-encode true ab (N, 2, H, W, Lab units) over the bins: Gaussian weights on the k nearest.
+
+    Zhang et al. use k=5, sigma=5: the target is smooth, so nearby bins are not punished as hard as
+    far ones. Returns (N, Q, H, W) that sums to 1 over Q.
+    """
+    d2 = _pairwise_sq_dist(ab, centers)
+    near_d2, near_idx = d2.topk(k, dim=1, largest=False)
+    w = torch.exp(-near_d2 / (2 * sigma**2))
+    w = w / w.sum(1, keepdim=True)
+    out = torch.zeros_like(d2)
+    return out.scatter_(1, near_idx, w)
+
+
+def hard_encode(ab: Tensor, centers: Tensor) -> Tensor:
+    """Index (N, H, W) of the nearest bin of each pixel's ab."""
+    return _pairwise_sq_dist(ab, centers).argmin(1)
+
+
+def annealed_mean(logits: Tensor, centers: Tensor, temperature: float = 0.38) -> Tensor:
+    """Decode a distribution (N, Q, H, W logits) to ab (N, 2, H, W) by the annealed mean.
+
+    T=1 is the mean (desaturated, PSNR-friendly), T->0 the mode (vivid but patchy); Zhang et al.
+    pick T=0.38. Computed in fp32 because a bf16 softmax over 262 bins is visibly banded.
+    """
+    t = max(float(temperature), 1e-3)
+    p = torch.softmax(logits.float() / t, dim=1)
+    return torch.einsum("nqhw,qc->nchw", p, centers.to(logits.device, torch.float32))
+
+
+class ColorPrior:
+    """Empirical distribution of ab bins in a training set, smoothed as in Zhang et al. (sigma 5).
+
+    Stored with the model so training's class rebalancing and evaluation's rebalanced AuC use the
+    same prior.
+    """
+
+    def __init__(self, probabilities: Tensor, grid: int = 10) -> None:
+        p = probabilities.double().clamp(min=0)
+        self.probabilities = (p / p.sum()).float()
+        self.grid = grid
+
+    @classmethod
+    def uniform(cls, grid: int = 10) -> "ColorPrior":
+        q = ab_bin_centers(grid).shape[0]
+        return cls(torch.full((q,), 1.0 / q), grid)
+
+    @classmethod
+    def from_counts(cls, counts: Tensor, grid: int = 10, smooth_sigma: float = 5.0) -> "ColorPrior":
+        """Smooth raw bin counts with a Gaussian over ab distance (sigma in Lab units)."""
+        centers = ab_bin_centers(grid).double()
+        p = counts.double() / counts.sum().clamp(min=1)
+        if smooth_sigma > 0:
+            d2 = ((centers[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+            kernel = torch.exp(-d2 / (2 * smooth_sigma**2))
+            p = kernel @ p
+        return cls(p.float(), grid)
+
+    @staticmethod
+    def count_bins(ab: Tensor, grid: int = 10) -> Tensor:
+        """Histogram (Q,) of the nearest bins of ab (N, 2, H, W) in Lab units."""
+        centers = ab_bin_centers(grid, ab.device)
+        idx = hard_encode(ab, centers)
+        return torch.bincount(idx.flatten(), minlength=centers.shape[0]).double().cpu()
+
+    def weights(self, lam: float = 0.5) -> Tensor:
+        """Class-rebalancing weights, see :func:`rebalance_weights`."""
+        return rebalance_weights(self.probabilities, lam)
+
+    def to_list(self) -> list[float]:
+        return [round(float(v), 8) for v in self.probabilities]
+
+
+def rebalance_weights(prior: Tensor, lam: float = 0.5) -> Tensor:
+    """Zhang et al.'s weights ``w ∝ ((1 - lam) p + lam / Q)^-1``, normalised so ``E_p[w] = 1``.
+
+    Rare (saturated) colours get large weights, so the loss is not dominated by the gray-brown
+    background colours that make up most pixels.
+
+    >>> w = rebalance_weights(torch.tensor([0.7, 0.2, 0.1]))
+    >>> round(float((torch.tensor([0.7, 0.2, 0.1]) * w).sum()), 5)
+    1.0
+    """
+    p = prior.double() / prior.double().sum()
+    q = p.numel()
+    w = 1.0 / ((1 - lam) * p + lam / q)
+    w = w / (p * w).sum()
+    return w.float()

@@ -1,0 +1,558 @@
+"""``colorize train``: fast, resumable training on one CPU, one GPU or many (torchrun + DDP).
+
+The loop in :func:`train` reads top to bottom: set up the device and (under torchrun) the process
+group; list the data and measure its colour prior; build the model, losses, optimiser and
+schedule; restore a checkpoint if resuming; then step. Each step converts a uint8 batch to the
+model's colour space on the device (fp32), runs the model under autocast (bf16 on CPU: ~2x faster
+with channels_last here), and applies the selected losses. An optional adversarial phase (PatchGAN,
+hinge loss) fine-tunes the generator after the non-adversarial steps, as DeOldify's NoGAN does.
+
+Checkpoints hold everything needed to continue *exactly*: model, optimiser, scheduler, discriminator,
+RNG states and the data stream position (one integer; see :class:`colorize.data.ResumableSampler`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .color import get_chroma_space
+from .data import (
+    ColorPhotoDataset,
+    ResumableSampler,
+    collate_uint8,
+    describe_sources,
+    filter_colorful,
+    scan_sources,
+    source_weights,
+    split_holdout,
+)
+from .losses import (
+    BlurredChromaLoss,
+    PatchDiscriminator,
+    RebalancedDistributionLoss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    parse_loss_weights,
+)
+from .models import ColorModel, create_model
+from .models.weights import save_model
+from .progress import training_progress
+from .quantization import ColorPrior
+
+log = logging.getLogger("colorize.train")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; saved in every checkpoint so ``--resume`` needs only the folder."""
+
+    data: list[str] = field(default_factory=list)
+    out: str = "runs/colorize"
+    model: str = "compact"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    backbone_weights: str | None = None
+    losses: str = "distribution"  # e.g. "blur", "distribution", "distribution=1,blur=0.5"
+    rebalance_lambda: float = 0.5
+    optimizer: str = "adamw"  # "sgd" (the seed: lr 0.1, momentum 0.9) or "adamw"
+    lr: float | None = None  # default: 0.1 for SGD, 1e-3 for AdamW
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    steps: int = 2000  # total non-adversarial steps the schedule is planned for
+    stop_at: int | None = None  # pause at this step (checkpointed); resume later to continue
+    gan_steps: int = 0  # adversarial fine-tune steps after ``steps``
+    gan_weight: float = 0.02
+    batch_size: int = 32
+    crop: int = 128
+    balance: float = 0.5
+    min_colorfulness: float = 0.0
+    hint_probability: float = 0.5  # share of samples that get simulated hints (models with hints=True)
+    workers: int = 2
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = True
+    channels_last: bool = True
+    checkpoint_every: int = 500
+    log_every: int = 20
+    preview_every: int = 500
+    preview_count: int = 8
+    prior_images: int = 2000
+    half_weights: bool = True
+    threads: int | None = None
+
+    def resolved_lr(self) -> float:
+        return self.lr if self.lr is not None else (0.1 if self.optimizer == "sgd" else 1e-3)
+
+
+# ----------------------------------------------------------------------------- device and DDP
+
+
+@dataclass
+class Runtime:
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA GPU")
+    return torch.device(name)
+
+
+def setup_runtime(cfg: TrainConfig) -> Runtime:
+    """Single process, or one rank of a torchrun job (gloo on CPU, NCCL on GPUs)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(cfg.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    if device.type == "cpu":
+        threads = cfg.threads or max(1, (os.cpu_count() or 1) // max(world, 1))
+        torch.set_num_threads(threads)
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Runtime(device, rank, world, local_rank)
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast (CPU, and GPUs that support it), fp16 on older GPUs; or nothing."""
+    if not enabled:
+        return contextlib.nullcontext()
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast("cpu", dtype=torch.bfloat16)
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+def measure_prior(dataset: ColorPhotoDataset, count: int, seed: int, grid: int = 10) -> ColorPrior:
+    """Empirical ab prior of ``count`` random training crops (downsampled 4x: colour is smooth)."""
+    space = get_chroma_space("lab")
+    rng = random.Random(seed)
+    counts = None
+    n = min(count, len(dataset))
+    for i in range(n):
+        img = dataset[(rng.randrange(len(dataset)), rng.randrange(2**31))].float().div(255)
+        img = F.avg_pool2d(img[None], 4)
+        ab = space.chroma_units(space.split(img)[1])
+        c = ColorPrior.count_bins(ab, grid)
+        counts = c if counts is None else counts + c
+    assert counts is not None
+    return ColorPrior.from_counts(counts, grid)
+
+
+def simulate_hints(chroma: Tensor, probability: float, generator: torch.Generator) -> Tensor:
+    """Random user hints from the true chroma (Zhang et al. 2017), as a (N, 3, H, W) map.
+
+    Per image, with ``probability`` draw a geometric number of points (p = 1/8); each point copies
+    the mean true chroma of a small patch (1-9 px square) into the hint channels and sets the mask.
+    The other images get no hints, so the same model still colorizes automatically.
+    """
+    n, _, h, w = chroma.shape
+    hints = torch.zeros(n, 3, h, w, device=chroma.device)
+    for i in range(n):
+        if torch.rand((), generator=generator) >= probability:
+            continue
+        u = float(torch.rand((), generator=generator).clamp(min=1e-6))
+        count = int(math.log(u) / math.log(1 - 1 / 8)) + 1  # geometric, mean 8
+        for _ in range(min(count, 64)):
+            size = int(torch.randint(0, 5, (1,), generator=generator)) * 2 + 1
+            y = int(torch.randint(0, h - size + 1, (1,), generator=generator))
+            x = int(torch.randint(0, w - size + 1, (1,), generator=generator))
+            patch = chroma[i, :, y : y + size, x : x + size]
+            hints[i, :2, y : y + size, x : x + size] = patch.mean(dim=(1, 2), keepdim=True)
+            hints[i, 2, y : y + size, x : x + size] = 1
+    return hints
+
+
+def make_input(model: ColorModel, luma: Tensor, chroma: Tensor, cfg: TrainConfig, gen: torch.Generator) -> Tensor:
+    if not model.config.hints:
+        return luma
+    return torch.cat([luma, simulate_hints(chroma, cfg.hint_probability, gen)], dim=1)
+
+
+def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    lr = cfg.resolved_lr()
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=0.0)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose sgd or adamw")
+
+
+def build_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up, then cosine decay to 2% over ``steps``; the GAN phase keeps the final rate."""
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_preview(path: Path, luma: Tensor, pred: Tensor, truth: Tensor, space_name: str) -> None:
+    """A grid of triptychs, one row per image: gray | predicted | truth (the seed's validation view)."""
+    from PIL import Image
+
+    space = get_chroma_space(space_name)
+    pred = F.interpolate(pred.float(), size=luma.shape[-2:], mode="bilinear", align_corners=False)
+    gray = space.to_rgb(luma, torch.zeros_like(pred))
+    rows = torch.cat([torch.cat([g, space.to_rgb(luma[i : i + 1], pred[i : i + 1])[0], t], dim=2) for i, (g, t) in enumerate(zip(gray, truth))], dim=1)
+    arr = (rows.permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    tmp = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(arr).save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def plot_losses(csv_path: Path, png_path: Path) -> None:
+    """Loss curves from the CSV log (matplotlib, imported only here)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    keys = [k for k in rows[0] if k.startswith("loss")]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps = [int(r["step"]) for r in rows]
+    for k in keys:
+        vals = [float(r[k]) if r[k] else math.nan for r in rows]
+        ax.plot(steps, vals, label=k)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = png_path.with_name(f".{png_path.name}.tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, png_path)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def _config_from_checkpoint(out: Path) -> TrainConfig:
+    ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
+    return TrainConfig(**ckpt["train_config"])
+
+
+def _provenance(cfg: TrainConfig, sources: dict[str, int], step: int, images_seen: int, elapsed: float,
+                final_loss: float | None, device: str) -> dict[str, Any]:
+    return {
+        "trained": True,
+        "complete": step >= cfg.steps + cfg.gan_steps,
+        "data": [str(d) for d in cfg.data],
+        "data_sources": sources,
+        "model_options": cfg.model_options,
+        "steps": step,
+        "planned_steps": cfg.steps + cfg.gan_steps,
+        "images_seen": images_seen,
+        "batch_size": cfg.batch_size,
+        "crop": cfg.crop,
+        "losses": cfg.losses,
+        "optimizer": cfg.optimizer,
+        "lr": cfg.resolved_lr(),
+        "gan_steps": cfg.gan_steps,
+        "final_loss": final_loss,
+        "wall_time_s": round(elapsed, 1),
+        "device": device,
+        "torch": torch.__version__,
+        "licence": "trained on research-licensed data: for research and personal use only",
+    }
+
+
+def export_checkpoint(out: str | os.PathLike[str], dest: str | os.PathLike[str] | None = None) -> Path:
+    """Export the weights of a (possibly paused) run's last checkpoint; provenance says how far it got."""
+    out = Path(out)
+    ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
+    cfg = TrainConfig(**ckpt["train_config"])
+    model = create_model(cfg.model, **cfg.model_options)
+    model.load_state_dict(ckpt["model"])
+    sources = describe_sources(scan_sources(cfg.data)) if all(Path(d).exists() for d in cfg.data) else {}
+    prov = _provenance(cfg, sources, ckpt["step"], ckpt.get("images_seen", 0), ckpt.get("elapsed", 0.0), None, "checkpoint")
+    _, json_path = save_model(model, dest or out / f"model_step{ckpt['step']}", provenance=prov, prior=ckpt["prior"], half=cfg.half_weights)
+    return json_path
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path | None:
+    """Run (or continue) training; returns the exported weights' JSON path on rank 0 at the end."""
+    out = Path(cfg.out)
+    rt = setup_runtime(cfg)
+    torch.manual_seed(cfg.seed + rt.rank)
+    random.seed(cfg.seed + rt.rank)
+    np.random.seed(cfg.seed + rt.rank)
+    if rt.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    ckpt = None
+    ckpt_path = out / "checkpoint.pt"
+    if resume:
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"{ckpt_path}: no checkpoint to resume from")
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+
+    # Data
+    examples = scan_sources(cfg.data)
+    if cfg.min_colorfulness > 0:
+        examples = filter_colorful(examples, cfg.min_colorfulness)
+    # Hold a few photos out for the preview triptychs; tiny data sets keep them all for training.
+    holdout = min(cfg.preview_count, len(examples) // 20)
+    train_examples, preview_examples = split_holdout(examples, holdout, cfg.seed)
+    if not preview_examples:
+        preview_examples = train_examples[: cfg.preview_count]
+    dataset = ColorPhotoDataset(train_examples, crop=cfg.crop, min_colorfulness=cfg.min_colorfulness)
+    preview_set = ColorPhotoDataset(preview_examples, crop=cfg.crop, scale_jitter=(1.0, 1.0), flip=False)
+
+    # Model, prior, losses
+    model = create_model(cfg.model, backbone_weights=cfg.backbone_weights, **cfg.model_options)
+    space = get_chroma_space(model.config.space)
+    weights = parse_loss_weights(cfg.losses)
+    if "distribution" in weights and model.config.head != "distribution":
+        raise ValueError("the distribution loss needs a model with head='distribution'")
+    if ckpt is not None:
+        prior = ColorPrior(torch.tensor(ckpt["prior"]), model.config.grid)
+    elif "distribution" in weights or model.config.space == "lab":
+        t0 = time.time()
+        prior = measure_prior(dataset, cfg.prior_images, cfg.seed, model.config.grid)
+        if rt.is_main:
+            log.info("colour prior from %d crops in %.1fs", cfg.prior_images, time.time() - t0)
+    else:
+        prior = ColorPrior.uniform(model.config.grid)
+    model = model.to(rt.device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    blur_loss = BlurredChromaLoss()
+    dist_loss = RebalancedDistributionLoss(model.head.bin_centers, prior.weights(cfg.rebalance_lambda)).to(rt.device)
+
+    disc = PatchDiscriminator().to(rt.device) if cfg.gan_steps > 0 else None
+    ddp_model: nn.Module = model
+    if rt.distributed:
+        ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
+    optimizer = build_optimizer(model.parameters(), cfg)
+    schedule = build_schedule(optimizer, cfg)
+    d_opt = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.0, 0.99)) if disc is not None else None
+
+    step, elapsed_before, images_before = 0, 0.0, 0
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        schedule.load_state_dict(ckpt["schedule"])
+        if disc is not None and ckpt.get("discriminator"):
+            disc.load_state_dict(ckpt["discriminator"])
+            d_opt.load_state_dict(ckpt["d_optimizer"])  # type: ignore[union-attr]
+        step = ckpt["step"]
+        elapsed_before = ckpt.get("elapsed", 0.0)
+        images_before = ckpt.get("images_seen", step * cfg.batch_size * rt.world)
+        rng = ckpt["rng"][rt.rank] if isinstance(ckpt["rng"], list) else ckpt["rng"]
+        _set_rng_state(rng)
+
+    total = cfg.steps + cfg.gan_steps
+    stop = min(total, cfg.stop_at) if cfg.stop_at else total
+    per_step = cfg.batch_size * rt.world
+    sampler = ResumableSampler(source_weights(train_examples, cfg.balance), cfg.seed, step * per_step, rt.rank, rt.world)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+        collate_fn=collate_uint8, pin_memory=rt.device.type == "cuda", persistent_workers=False,
+        prefetch_factor=4 if cfg.workers > 0 else None,
+    )
+    hint_gen = torch.Generator().manual_seed(cfg.seed * 7919 + rt.rank)
+    if ckpt is not None and ckpt.get("hint_rng") is not None and not rt.distributed:
+        hint_gen.set_state(ckpt["hint_rng"])
+
+    csv_path = out / "log.csv"
+    fields = ["step", "images_seen", "epoch", "lr", "images_per_s", "elapsed_s", "loss", "loss_blur", "loss_distribution", "loss_gan_g", "loss_gan_d"]
+    if rt.is_main:
+        if not resume or not csv_path.exists():
+            with open(csv_path, "w", newline="") as f:
+                csv.writer(f).writerow(fields)
+        (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+        log.info("data: %d photos from %s", len(train_examples), describe_sources(train_examples))
+        log.info("model %s: %.2fM parameters, space %s, head %s, device %s x%d", cfg.model, model.num_parameters() / 1e6, model.config.space, model.config.head, rt.device, rt.world)
+
+    def checkpoint() -> None:
+        rngs: Any = _rng_state()
+        if rt.distributed:
+            gathered: list[Any] = [None] * rt.world
+            torch.distributed.all_gather_object(gathered, rngs)
+            rngs = gathered
+        if not rt.is_main:
+            return
+        _atomic_torch_save(
+            {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "discriminator": disc.state_dict() if disc is not None else None,
+                "d_optimizer": d_opt.state_dict() if d_opt is not None else None,
+                "step": step, "rng": rngs, "hint_rng": hint_gen.get_state(), "prior": prior.probabilities.tolist(),
+                "elapsed": elapsed_before + (time.time() - t_start), "images_seen": images_before + (step - start_step) * per_step,
+                "train_config": dataclasses.asdict(cfg),
+            },
+            ckpt_path,
+        )
+        plot_losses(csv_path, out / "loss.png")
+
+    def preview() -> None:
+        if not rt.is_main or len(preview_set) == 0:
+            return
+        model.eval()
+        with torch.no_grad():
+            rgb = torch.stack([preview_set[(i, i)] for i in range(len(preview_set))]).float().div(255).to(rt.device)
+            luma, chroma = space.split(rgb)
+            with autocast(rt.device, cfg.bf16):
+                pred = model.predict_chroma(make_input(model, luma, chroma, dataclasses.replace(cfg, hint_probability=0.0), torch.Generator()))
+            save_preview(out / f"preview_step{step:07d}.png", luma.cpu(), pred.cpu(), rgb.cpu(), space.name)
+        model.train()
+
+    start_step = step
+    t_start = time.time()
+    t_window, n_window = time.time(), 0
+    model.train()
+    iterator = iter(loader)
+    with training_progress(total=stop, start=step, enabled=progress and rt.is_main) as bar:
+        while step < stop:
+            batch = next(iterator).to(rt.device, non_blocking=True)
+            rgb = batch.float().div_(255)
+            with torch.no_grad():
+                luma, chroma = space.split(rgb)
+            x = make_input(model, luma, chroma, cfg, hint_gen)
+            if cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            adversarial = disc is not None and step >= cfg.steps
+            with autocast(rt.device, cfg.bf16):
+                out_head = ddp_model(x)
+            terms: dict[str, Tensor] = {}
+            if "distribution" in weights:
+                terms["distribution"] = dist_loss(out_head, chroma)
+            if "blur" in weights or adversarial:
+                pred = model.head.decode(out_head) if model.config.head == "distribution" else out_head
+            if "blur" in weights:
+                terms["blur"] = blur_loss(pred, chroma)
+            loss = sum(weights[k] * v for k, v in terms.items())
+            d_loss_value = math.nan
+            if adversarial:
+                assert disc is not None and d_opt is not None
+                # Critic step on detached fakes, then the generator's adversarial term.
+                with autocast(rt.device, cfg.bf16):
+                    d_loss = hinge_discriminator_loss(disc(luma, chroma), disc(luma, pred.detach()))
+                d_opt.zero_grad(set_to_none=True)
+                d_loss.backward()
+                d_opt.step()
+                d_loss_value = float(d_loss)
+                with autocast(rt.device, cfg.bf16):
+                    terms["gan_g"] = hinge_generator_loss(disc(luma, pred))
+                loss = loss + cfg.gan_weight * terms["gan_g"]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            if step < cfg.steps:
+                schedule.step()
+            step += 1
+            n_window += per_step
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"loss became {loss_value} at step {step}; lower --lr")
+            if rt.is_main and (step % cfg.log_every == 0 or step == stop):
+                now = time.time()
+                ips = n_window / max(now - t_window, 1e-9)
+                t_window, n_window = now, 0
+                seen = images_before + (step - start_step) * per_step
+                row = {
+                    "step": step, "images_seen": seen, "epoch": f"{seen / len(train_examples):.3f}",
+                    "lr": f"{optimizer.param_groups[0]['lr']:.6g}", "images_per_s": f"{ips:.1f}",
+                    "elapsed_s": f"{elapsed_before + now - t_start:.1f}", "loss": f"{loss_value:.5f}",
+                    "loss_blur": f"{float(terms['blur'].detach()):.5f}" if "blur" in terms else "",
+                    "loss_distribution": f"{float(terms['distribution'].detach()):.5f}" if "distribution" in terms else "",
+                    "loss_gan_g": f"{float(terms['gan_g'].detach()):.5f}" if "gan_g" in terms else "",
+                    "loss_gan_d": f"{d_loss_value:.5f}" if adversarial else "",
+                }
+                with open(csv_path, "a", newline="") as f:
+                    csv.DictWriter(f, fieldnames=fields).writerow(row)
+                bar.update(step, loss=loss_value, images_per_s=ips)
+            else:
+                bar.update(step)
+            if step % cfg.checkpoint_every == 0 or step == stop:
+                checkpoint()
+            if cfg.preview_every and (step % cfg.preview_every == 0 or step == stop):
+                preview()
+
+    result = None
+    if rt.is_main and step >= total:
+        elapsed = elapsed_before + time.time() - t_start
+        seen = images_before + (step - start_step) * per_step
+        provenance = _provenance(cfg, describe_sources(train_examples), step, seen, elapsed,
+                                 loss_value if step > start_step else None, f"{rt.device.type} x{rt.world}")
+        _, result = save_model(model, out / "model", provenance=provenance, prior=prior.to_list(), half=cfg.half_weights)
+        log.info("exported %s", result)
+    if rt.distributed:
+        # DDP keeps replicas in lock-step; record a checksum per rank so that is checkable.
+        digest = hashlib.sha256(b"".join(p.detach().cpu().float().numpy().tobytes() for p in model.parameters())).hexdigest()
+        digests: list[Any] = [None] * rt.world
+        torch.distributed.all_gather_object(digests, digest)
+        if rt.is_main:
+            (out / "ranks.json").write_text(json.dumps({"world": rt.world, "sha256": digests, "identical": len(set(digests)) == 1}, indent=2))
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return result

@@ -1,0 +1,1167 @@
+"""Video: colorize films with colours that stay put from frame to frame (issue #5).
+
+::
+
+    from colorize import Colorizer
+    from colorize.video import TemporalOptions, colorize_video
+
+    colorizer = Colorizer.from_pretrained("default")
+    report = colorize_video("film.mp4", "film_color.mp4", colorizer, temporal=TemporalOptions(strength=0.8))
+    print(report.frames, report.scene_cuts, report.processing_fps)
+
+or ``colorize film.mp4 -o film_color.mp4`` on the command line.
+
+How it works, per batch of decoded frames (memory stays flat whatever the film's length):
+
+1. decode with PyAV and take each frame's luma (the Y plane, full range);
+2. shrink it to the render size and let the model predict YUV chroma for the whole batch;
+3. **temporal consistency**, at render size and on chroma only (cheap): estimate the motion from the
+   previous frame to this one (OpenCV DIS optical flow on the gray frames, both directions), warp the
+   previous frame's *output* chroma onto this frame and blend it with the new prediction. The blend
+   weight is ``strength`` times a per-pixel confidence: forward-backward flow consistency times a
+   photometric check (the warped previous luma must match this luma), zero where the motion points
+   outside the frame. A scene cut (the luma histograms of consecutive frames differ by more than
+   ``scene_threshold``) resets the memory. Blending keeps the chroma magnitude (the weighted mean of
+   the two magnitudes), so averaging two hues never greys the picture;
+4. full-resolution guided upsampling and gamut-safe recombination with the original luma
+   (:meth:`colorize.pipeline.Colorizer.colorize_gray`), exactly as for photos;
+5. encode (H.264/yuv420p by default) with each frame's original timestamp, copying the audio packets.
+
+The output is written to a hidden temporary name beside the target and moved into place at the end,
+so an error or Ctrl-C never leaves a half-written film.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .io import ImageError, OutputExistsError
+
+if TYPE_CHECKING:  # heavy imports stay lazy: torch, av and cv2 load when a video is processed
+    import argparse
+
+    from torch import Tensor
+
+    from .pipeline import ColorizeOptions, Colorizer
+
+__all__ = [
+    "VIDEO_SUFFIXES",
+    "VideoError",
+    "TemporalOptions",
+    "VideoReport",
+    "TemporalColorizer",
+    "colorize_video",
+    "temporal_warp_error",
+    "is_sequence_pattern",
+    "run_video_jobs",
+]
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogv", ".gif"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+_KEEP_CONTAINER = {".mp4", ".mov", ".mkv", ".m4v", ".webm"}  # default output keeps these; others -> .mp4
+_DEFAULT_CODECS = {".webm": "libvpx-vp9", ".ogv": "libtheora", ".gif": "gif", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
+_CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1"}
+_PATTERN = re.compile(r"%(0?)(\d*)d")
+DEFAULT_SEQUENCE_FPS = 25.0
+_CUBIC = os.environ.get("COLORIZE_VIDEO_CUBIC", "1") == "1"
+_DETAIL_SIGMA = float(os.environ.get("COLORIZE_VIDEO_DETAIL", "0"))
+
+
+class VideoError(ImageError):
+    """A film could not be read or written; ``str()`` is one line: ``"<path>: <reason>"``."""
+
+
+@dataclass
+class TemporalOptions:
+    """The temporal-consistency knobs (see the module docstring)."""
+
+    enabled: bool = True
+    strength: float = 0.8
+    """Weight of the propagated colour where the motion is fully trusted (0 = independent frames, <1)."""
+    scene_threshold: float = 0.35
+    """Luma-histogram distance (total variation, 0..1) between consecutive frames that counts as a cut."""
+    flow: str = "dis"
+    """``"dis"`` (OpenCV DIS optical flow, fast) or ``"farneback"``."""
+    consistency: float = 0.5
+    """Forward-backward flow mismatch, in render-size pixels, at which the confidence falls to 1/e."""
+    photometric: float = 0.05
+    """Luma difference (0..1, after warping) at which the confidence falls to 1/e."""
+    keep_saturation: bool = True
+    """Blend chroma directions but keep the weighted mean of the chroma magnitudes."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.strength < 1.0:
+            raise ValueError(f"temporal strength must be in [0, 1), got {self.strength}")
+        if self.scene_threshold < 0:
+            raise ValueError(f"scene threshold must be >= 0, got {self.scene_threshold}")
+        if self.flow not in ("dis", "farneback"):
+            raise ValueError(f"flow must be 'dis' or 'farneback', got {self.flow!r}")
+
+
+@dataclass
+class VideoReport:
+    """What :func:`colorize_video` did."""
+
+    input: str
+    output: str
+    frames: int = 0
+    fps: float = 0.0
+    """The film's frame rate (average, for variable-frame-rate films)."""
+    seconds: float = 0.0
+    """Wall time of the whole job."""
+    width: int = 0
+    height: int = 0
+    rotation: int = 0
+    """Display rotation (degrees counter-clockwise) copied to the output."""
+    scene_cuts: list[int] = field(default_factory=list)
+    """Frame indices at which the temporal memory was reset."""
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    """``{"frame": i, "error": reason}`` for every frame that could not be decoded (``on_error="skip"``)."""
+    audio: list[str] = field(default_factory=list)
+    """One note per audio stream, e.g. ``"aac: copied"``."""
+    temporal: bool = True
+    mean_confidence: float = 0.0
+    """Mean per-pixel motion confidence over the frames that had a predecessor (diagnostic)."""
+
+    @property
+    def processing_fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["processing_fps"] = round(self.processing_fps, 2)
+        d["seconds"] = round(self.seconds, 3)
+        d["fps"] = round(self.fps, 4)
+        d["mean_confidence"] = round(self.mean_confidence, 4)
+        return d
+
+
+# ============================================================================ optical flow
+
+
+class _Flow:
+    """Dense optical flow between uint8 gray images: ``a(x) ~ b(x + flow(x))``."""
+
+    def __init__(self, method: str = "dis", preset: str = "medium") -> None:
+        import cv2
+
+        self.cv2 = cv2
+        self.method = method if (method != "dis" or hasattr(cv2, "DISOpticalFlow_create")) else "farneback"
+        if self.method == "dis":
+            presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                       "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+            self.dis = cv2.DISOpticalFlow_create(presets[preset])
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if self.method == "dis":
+            return self.dis.calc(a, b, None)
+        return self.cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.2, 0)
+
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return gx, gy
+
+
+def _warp(img: np.ndarray, flow: np.ndarray, grid: tuple[np.ndarray, np.ndarray], cubic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Sample ``img`` at ``x + flow(x)`` (bilinear, or bicubic: less blur when warped again and again);
+    also returns the in-frame mask of the sample points."""
+    import cv2
+
+    mx = grid[0] + flow[..., 0]
+    my = grid[1] + flow[..., 1]
+    h, w = flow.shape[:2]
+    inside = (mx >= -0.5) & (mx <= w - 0.5) & (my >= -0.5) & (my <= h - 0.5)
+    mode = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
+    return cv2.remap(img, mx, my, mode, borderMode=cv2.BORDER_REPLICATE), inside
+
+
+def _motion_confidence(cur: np.ndarray, prev: np.ndarray, bw: np.ndarray, fw: np.ndarray, grid: tuple[np.ndarray, np.ndarray],
+                       consistency: float, photometric: float) -> np.ndarray:
+    """Per-pixel trust (0..1) in the backward flow ``bw`` (cur -> prev); ``cur``/``prev`` float luma."""
+    import cv2
+
+    fw_at, inside = _warp(fw, bw, grid)
+    mismatch = np.square(bw + fw_at).sum(-1)
+    scale = 0.01 * (np.square(bw).sum(-1) + np.square(fw_at).sum(-1)) + consistency**2
+    conf = np.exp(-mismatch / scale)
+    prev_at, _ = _warp(prev, bw, grid)
+    diff = cv2.blur(np.abs(cur - prev_at), (3, 3))
+    conf *= np.exp(-np.square(diff / photometric))
+    conf *= inside
+    return cv2.blur(conf.astype(np.float32), (3, 3))
+
+
+def _rms(uv: np.ndarray) -> float:
+    """Colourfulness of a chroma field, Hasler & Süsstrunk style: spread plus 0.3 times the mean's length."""
+    flat = uv.reshape(-1, 2).astype(np.float64)
+    return float(np.sqrt(flat.var(0).sum()) + 0.3 * np.linalg.norm(flat.mean(0)))
+
+
+def _luma_histogram(y8: np.ndarray, bins: int = 32) -> np.ndarray:
+    h = np.bincount((y8 >> 3).ravel() if bins == 32 else (y8.astype(np.int32) * bins // 256).ravel(), minlength=bins)
+    return h.astype(np.float64) / max(1, y8.size)
+
+
+def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Total-variation distance (0..1) between the 32-bin luma histograms of two uint8 gray images."""
+    return 0.5 * float(np.abs(_luma_histogram(a) - _luma_histogram(b)).sum())
+
+
+# ============================================================================ frame-level API
+
+
+class TemporalColorizer:
+    """Colorize consecutive frames of one film, keeping colours consistent over time.
+
+    Stateful: call :meth:`colorize_frames` (numpy) or :meth:`colorize_gray` (torch) with consecutive
+    batches; :meth:`reset` forgets the previous frame (a new film). ``scene_cuts`` lists the frame
+    indices (counted from the first frame given since construction) where the memory was reset.
+
+    >>> tc = TemporalColorizer(colorizer)                      # doctest: +SKIP
+    >>> rgb = tc.colorize_frames(gray_frames)                  # doctest: +SKIP  (N,H,W,3) float32
+    """
+
+    def __init__(self, colorizer: Colorizer, options: ColorizeOptions | None = None, temporal: TemporalOptions | None = None,
+                 *, flow_preset: str = "medium") -> None:
+        self.colorizer = colorizer
+        self.options = options or colorizer.options
+        self.temporal = temporal if temporal is not None else TemporalOptions()
+        self._flow = _Flow(self.temporal.flow, flow_preset) if self.temporal.enabled else None
+        self.frame_index = 0
+        self.scene_cuts: list[int] = []
+        self.confidences: list[float] = []
+        self._grid: tuple[np.ndarray, np.ndarray] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous frame: the next one is colorized on its own."""
+        self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (y8, y float, uv (h,w,2))
+        self._rms = 0.0  # smoothed RMS chroma of the raw predictions
+
+    # ------------------------------------------------------------------ render-size steps
+
+    def render_gray(self, y: Tensor) -> Tensor:
+        """(N,1,H,W) luma -> render-size luma, exactly as :meth:`Colorizer.colorize_gray` shrinks it."""
+        import torch.nn.functional as F
+
+        from .pipeline import render_shape
+
+        rh, rw = render_shape(y.shape[-2], y.shape[-1], self.options.render_size)
+        return F.interpolate(y, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+    def predict(self, y_low: Tensor, rotation: int = 0) -> Tensor:
+        """Model chroma (N,2,h,w) for render-size luma; ``rotation`` (CCW degrees) is undone for the model."""
+        import torch
+
+        k = (int(round(rotation / 90)) % 4) if rotation % 90 == 0 else 0
+        if k:
+            uv = self.colorizer.predict_uv(torch.rot90(y_low, k, dims=(-2, -1)).contiguous(), self.options).cpu()
+            return torch.rot90(uv, -k, dims=(-2, -1)).contiguous()
+        return self.colorizer.predict_uv(y_low, self.options).cpu()
+
+    def step(self, y_low: np.ndarray, uv_pred: np.ndarray) -> np.ndarray:
+        """One frame of temporal blending at render size: luma (h,w) in [0,1], chroma (h,w,2) -> chroma (h,w,2)."""
+        t = self.temporal
+        index = self.frame_index
+        self.frame_index += 1
+        uv = np.ascontiguousarray(uv_pred, dtype=np.float32)
+        if not t.enabled:
+            return uv
+        y = np.ascontiguousarray(y_low, dtype=np.float32)
+        y8 = (y * 255 + 0.5).astype(np.uint8)
+        prev = self._prev
+        if prev is not None and prev[0].shape != y8.shape:
+            prev = None
+        if prev is not None and histogram_distance(y8, prev[0]) > t.scene_threshold:
+            self.scene_cuts.append(index)
+            prev = None
+        out = uv
+        if prev is not None and t.strength > 0:
+            p8, py, puv = prev
+            if self._grid is None or self._grid[0].shape != y8.shape:
+                self._grid = _grid(*y8.shape)
+            assert self._flow is not None
+            bw = self._flow(y8, p8)
+            fw = self._flow(p8, y8)
+            conf = _motion_confidence(y, py, bw, fw, self._grid, t.consistency, t.photometric)
+            self.confidences.append(float(conf.mean()))
+            warped, _ = _warp(puv, bw, self._grid, cubic=_CUBIC)
+            w = (t.strength * conf)[..., None]
+            out = (1 - w) * uv + w * warped
+            if _DETAIL_SIGMA > 0:  # keep this frame's fine chroma detail (aligned with its own luma edges)
+                import cv2
+
+                detail = uv - cv2.GaussianBlur(uv, (0, 0), _DETAIL_SIGMA)
+                out = out + w * (detail - (warped - cv2.GaussianBlur(warped, (0, 0), _DETAIL_SIGMA)))
+            if t.keep_saturation:
+                # per pixel: blend the directions, keep the weighted mean of the magnitudes (two hues never average to grey)
+                target = (1 - w[..., 0]) * np.linalg.norm(uv, axis=-1) + w[..., 0] * np.linalg.norm(warped, axis=-1)
+                norm = np.linalg.norm(out, axis=-1)
+                gain = np.minimum(target / np.maximum(norm, 1e-6), 4.0)
+                out = out * np.where(norm > 1e-4, gain, 1.0)[..., None]
+                # per frame: averaging over time removes the chroma variance that flickered; give the frame back the
+                # (temporally smoothed) chroma energy of the raw predictions so the film is not duller than its frames
+                a = t.strength * float(conf.mean())
+                rms_target = (1 - a) * _rms(uv) + a * self._rms
+                rms_out = _rms(out)
+                if rms_out > 1e-6:
+                    out = out * float(np.clip(rms_target / rms_out, 0.8, 1.25))
+                self._rms = rms_target
+            out = out.astype(np.float32)
+        else:
+            self._rms = _rms(uv)
+        self._prev = (y8, y, out)
+        return out
+
+    def blend(self, y_low: Tensor, uv_pred: Tensor) -> Tensor:
+        """:meth:`step` over a batch, in order: (N,1,h,w) and (N,2,h,w) tensors -> (N,2,h,w)."""
+        import torch
+
+        if not self.temporal.enabled:
+            self.frame_index += y_low.shape[0]
+            return uv_pred
+        ys = y_low[:, 0].numpy()
+        uvs = uv_pred.permute(0, 2, 3, 1).numpy()
+        out = [self.step(ys[i], uvs[i]) for i in range(ys.shape[0])]
+        return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
+
+    # ------------------------------------------------------------------ full frames
+
+    def colorize_gray_iter(self, y: Tensor, rotation: int = 0) -> Iterator[Tensor]:
+        """Like :meth:`colorize_gray`, yielding frames (1,3,H,W) one by one (full-res memory for one frame)."""
+        y = y.float().cpu()
+        y_low = self.render_gray(y)
+        uv = self.blend(y_low, self.predict(y_low, rotation))
+        for i in range(y.shape[0]):
+            yield self.colorizer.colorize_gray(y[i : i + 1], self.options, uv_low=uv[i : i + 1])
+
+    def colorize_gray(self, y: Tensor, rotation: int = 0) -> Tensor:
+        """Consecutive luma frames (N,1,H,W) in [0,1] -> sRGB (N,3,H,W); one model pass for the batch."""
+        import torch
+
+        return torch.cat(list(self.colorize_gray_iter(y, rotation)))
+
+    def colorize_frames(self, frames: Sequence[np.ndarray] | np.ndarray, rotation: int = 0) -> np.ndarray:
+        """Consecutive frames (gray HxW or RGB HxWx3, uint8/uint16/float) -> (N,H,W,3) float32 sRGB."""
+        import torch
+
+        from .pipeline import gray_of
+
+        if len(frames) == 0:
+            return np.zeros((0, 0, 0, 3), np.float32)
+        y = torch.from_numpy(np.stack([gray_of(f) for f in frames]).astype(np.float32))[:, None]
+        return self.colorize_gray(y, rotation).permute(0, 2, 3, 1).numpy()
+
+
+# ============================================================================ consistency metric
+
+
+def temporal_warp_error(rgb_frames: Sequence[np.ndarray], gray_frames: Sequence[np.ndarray] | None = None, *,
+                        flows: Sequence[np.ndarray | None] | None = None, masks: Sequence[np.ndarray | None] | None = None,
+                        return_per_frame: bool = False) -> Any:
+    """Mean CIELAB ab distance between frame t's chroma and frame t-1's chroma warped onto frame t.
+
+    The motion comes from ``flows`` (known backward flows ``t -> t-1``, e.g. of a synthetic pan; entry
+    ``t`` for the pair (t-1, t)) or is estimated with Farneback on ``gray_frames`` (the ground-truth or
+    input luma, never the colorized frames, so every method is judged on the same motion). Only
+    confident pixels count: inside the frame and, for estimated motion, forward-backward consistent
+    (Sundaram et al. 2010) with a matching warped luma (within 0.05). ``rgb_frames`` are HxWx3 float
+    in [0, 1] or uint8. Returns the mean over all counted pixels (or also the per-pair means).
+    """
+    import cv2
+
+    from .metrics import rgb_to_lab_np
+    from .pipeline import gray_of
+
+    n = len(rgb_frames)
+    if n < 2:
+        return (0.0, []) if return_per_frame else 0.0
+    grays = [gray_of(g) for g in (gray_frames if gray_frames is not None else rgb_frames)]
+    h, w = grays[0].shape
+    grid = _grid(h, w)
+    flow = _Flow("farneback")
+    total, count, per = 0.0, 0, []
+    prev_ab = rgb_to_lab_np(_unit(rgb_frames[0]))[..., 1:].astype(np.float32)
+    for t in range(1, n):
+        ab = rgb_to_lab_np(_unit(rgb_frames[t]))[..., 1:].astype(np.float32)
+        known = flows[t] if flows is not None else None
+        if known is not None:
+            bw = known.astype(np.float32)
+            _, mask = _warp(grays[t - 1], bw, grid)
+        else:
+            a8 = (grays[t] * 255 + 0.5).astype(np.uint8)
+            b8 = (grays[t - 1] * 255 + 0.5).astype(np.uint8)
+            bw = flow(a8, b8)
+            fw = flow(b8, a8)
+            fw_at, inside = _warp(fw, bw, grid)
+            ok = np.square(bw + fw_at).sum(-1) < 0.01 * (np.square(bw).sum(-1) + np.square(fw_at).sum(-1)) + 0.5
+            prev_at, _ = _warp(grays[t - 1], bw, grid)
+            mask = inside & ok & (cv2.blur(np.abs(grays[t] - prev_at), (3, 3)) < 0.05)
+        if masks is not None and masks[t] is not None:
+            mask = mask & masks[t]
+        warped, _ = _warp(prev_ab, bw, grid)
+        err = np.linalg.norm(ab - warped, axis=-1)[mask]
+        per.append(float(err.mean()) if err.size else float("nan"))
+        total += float(err.sum())
+        count += int(err.size)
+        prev_ab = ab
+    mean = total / count if count else float("nan")
+    return (mean, per) if return_per_frame else mean
+
+
+def _unit(rgb: np.ndarray) -> np.ndarray:
+    a = np.asarray(rgb)
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255
+    return a.astype(np.float32, copy=False)
+
+
+# ============================================================================ sources
+
+
+@dataclass
+class _Frame:
+    gray: np.ndarray  # HxW uint8, uint16 or float32 in [0, 1]
+    pts: int | None
+    time_base: Fraction | None
+    repeat_of_error: str | None = None
+
+
+def is_sequence_pattern(text: str | os.PathLike[str]) -> bool:
+    """``frames/frame_%05d.png``: a printf-style image-sequence pattern."""
+    return bool(_PATTERN.search(Path(text).name))
+
+
+def _pattern_name(pattern: str, number: int) -> str:
+    return _PATTERN.sub(lambda m: f"{number:{'0' if m.group(1) else ''}{m.group(2) or ''}d}", pattern, count=1)
+
+
+def _natural_key(p: Path) -> list[Any]:
+    return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", p.name)]
+
+
+class _SequenceSource:
+    """A folder of frames, or a ``%05d`` pattern, read in (natural / numeric) order with :func:`read_image`."""
+
+    kind = "sequence"
+
+    def __init__(self, path: Path, fps: float | None) -> None:
+        self.path = path
+        if is_sequence_pattern(path):
+            folder, name = path.parent, path.name
+            m = _PATTERN.search(name)
+            assert m is not None
+            regex = re.compile(re.escape(name[: m.start()]) + r"(\d+)" + re.escape(name[m.end():]) + r"\Z")
+            numbered = []
+            if folder.is_dir():
+                for f in folder.iterdir():
+                    mm = regex.match(f.name)
+                    if mm and f.is_file():
+                        numbered.append((int(mm.group(1)), f))
+            self.files = [f for _, f in sorted(numbered)]
+            self.start_number = min((n for n, _ in numbered), default=0)
+            if not self.files:
+                raise VideoError(path, "no frames match this pattern")
+        elif path.is_dir():
+            self.files = sorted((f for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                                 and not f.name.startswith(".")), key=_natural_key)
+            self.start_number = 0
+            if not self.files:
+                raise VideoError(path, "no frames (images) in this folder")
+        else:
+            raise VideoError(path, "no such file or folder")
+        self.rate = Fraction(fps if fps else DEFAULT_SEQUENCE_FPS).limit_denominator(1001)
+        self.time_base = 1 / self.rate
+        self.total = len(self.files)
+        self.audio_streams: list[Any] = []
+        self.rotation, self.display_matrix = 0, None
+        first = self._read(0)
+        self.height, self.width = first.shape
+        self._first = first
+
+    def _read(self, i: int) -> np.ndarray:
+        from .io import read_image
+
+        img = read_image(self.files[i])
+        return img.gray
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        for i in range(self.total):
+            try:
+                g = self._first if i == 0 else self._read(i)
+                if g.shape != (self.height, self.width):
+                    raise ImageError(self.files[i], f"is {g.shape[1]}x{g.shape[0]}, the sequence is {self.width}x{self.height}")
+            except ImageError as exc:
+                yield "error", (i, str(exc))
+                continue
+            yield "frame", _Frame(g, i, self.time_base)
+
+    def close(self) -> None:
+        pass
+
+
+class _AvSource:
+    """A film read with PyAV: the first video stream, plus its audio streams for copying."""
+
+    kind = "video"
+
+    def __init__(self, path: Path) -> None:
+        import av
+
+        self.path = path
+        if not path.exists():
+            raise VideoError(path, "no such file")
+        if path.is_dir():
+            raise VideoError(path, "is a folder (to colorize a folder of frames as one film, give --sequence or a video -o)")
+        try:
+            self.container = av.open(str(path), metadata_errors="ignore")
+        except av.error.FFmpegError as exc:
+            raise VideoError(path, f"not a readable video ({_av_reason(exc)})") from None
+        except OSError as exc:
+            raise VideoError(path, f"cannot read file ({exc.strerror or exc})") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise VideoError(path, "no video stream")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO" if self.stream.codec_context.name not in ("png", "ffv1") else "SLICE"
+        self.audio_streams = [s for s in self.container.streams.audio]
+        cc = self.stream.codec_context
+        self.width, self.height = int(cc.width), int(cc.height)
+        self.rate = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate or Fraction(25)
+        self.time_base = self.stream.time_base or (1 / Fraction(self.rate))
+        self.total = int(self.stream.frames or 0) or self._estimate_frames()
+        self.rotation, self.display_matrix = 0, None
+        self.decode_errors = 0
+
+    def _estimate_frames(self) -> int | None:
+        try:
+            if self.stream.duration and self.stream.time_base:
+                return int(round(float(self.stream.duration * self.stream.time_base * self.rate)))
+            if self.container.duration:
+                return int(round(self.container.duration / 1e6 * float(self.rate)))
+        except (TypeError, ValueError, ZeroDivisionError):
+            pass
+        return None
+
+    def _gray(self, frame: Any) -> np.ndarray:
+        if (frame.width, frame.height) != (self.width, self.height):
+            frame = frame.reformat(width=self.width, height=self.height)
+        deep = any(c.bits > 8 for c in frame.format.components)
+        if deep:
+            return frame.to_ndarray(format="gray16le").astype(np.float32) / 65535
+        return frame.to_ndarray(format="gray")
+
+    def _take_display(self, frame: Any) -> None:
+        if self.display_matrix is not None:
+            return
+        try:
+            self.rotation = int(frame.rotation)
+            for sd in frame.side_data:
+                if "DISPLAYMATRIX" in str(sd.type):
+                    m = np.frombuffer(bytes(sd), dtype="<i4")
+                    if m.size == 9:
+                        self.display_matrix = [int(v) for v in m]
+        except Exception:  # side data is best effort: never fail a film over it
+            pass
+        if self.display_matrix is None:
+            self.display_matrix = []
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """Yields ("audio", packet), ("frame", _Frame) and ("error", (pts, reason)) in file order."""
+        import av
+
+        streams = [self.stream, *self.audio_streams]
+        demux = self.container.demux(*streams)
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:
+                yield "error", (None, f"unreadable container data, reading stopped ({_av_reason(exc)})")
+                yield "stop", None
+                break
+            if packet.stream.type == "audio":
+                if packet.dts is not None and packet.size:
+                    yield "audio", packet
+                continue
+            pts = packet.pts
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                yield "error", (pts, f"corrupt video data ({_av_reason(exc)})")
+                continue
+            for f in frames:
+                self._take_display(f)
+                yield "frame", _Frame(self._gray(f), f.pts, f.time_base)
+        try:  # demux ends with empty packets that flush the decoder; this only catches what is left
+            for f in self.stream.decode(None):
+                self._take_display(f)
+                yield "frame", _Frame(self._gray(f), f.pts, f.time_base)
+        except av.error.EOFError:
+            pass
+        except av.error.FFmpegError as exc:
+            yield "error", (None, f"corrupt video data at the end ({_av_reason(exc)})")
+
+    def close(self) -> None:
+        try:
+            self.container.close()
+        except Exception:
+            pass
+
+
+def _av_reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split()).rstrip(":") or type(exc).__name__
+
+
+def _open_source(src: Path, fps: float | None) -> _AvSource | _SequenceSource:
+    if is_sequence_pattern(src) or src.is_dir():
+        return _SequenceSource(src, fps)
+    return _AvSource(src)
+
+
+# ============================================================================ sinks
+
+
+def _temp_name(out: Path, suffix: str = "") -> Path:
+    return out.parent / f".{out.stem[:180]}.{secrets.token_hex(4)}.tmp{suffix}"
+
+
+def _prepare_parent(out: Path) -> None:
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise VideoError(out, f"cannot create folder {parent}: part of the path is a file") from None
+    except PermissionError:
+        raise VideoError(out, f"cannot create folder {parent}: permission denied") from None
+    except OSError as exc:
+        raise VideoError(out, f"cannot create folder {parent} ({exc.strerror or exc})") from None
+    probe = _temp_name(out)
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.unlink(probe)
+    except PermissionError:
+        raise VideoError(out, f"cannot write to folder {parent}: permission denied") from None
+    except OSError as exc:
+        raise VideoError(out, f"cannot write to folder {parent} ({exc.strerror or exc})") from None
+
+
+@dataclass
+class _StreamInfo:
+    width: int
+    height: int
+    rate: Fraction
+    time_base: Fraction
+    rotation: int = 0
+    display_matrix: list[int] | None = None
+
+
+class _AvSink:
+    """Encode frames into a temporary file beside ``out``; :meth:`commit` moves it into place."""
+
+    def __init__(self, out: Path, info: _StreamInfo, audio_in: Sequence[Any], *, codec: str | None, crf: int | None,
+                 preset: str | None, overwrite: bool) -> None:
+        import av
+
+        self.out, self.overwrite = out, overwrite
+        self.tmp = _temp_name(out, out.suffix)
+        self.audio_notes: list[str] = []
+        try:
+            self.container = av.open(str(self.tmp), "w")
+        except (av.error.FFmpegError, OSError) as exc:
+            self.tmp.unlink(missing_ok=True)
+            raise VideoError(out, f"cannot write video ({_av_reason(exc)})") from None
+        try:
+            self._setup(info, audio_in, codec, crf, preset)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _setup(self, info: _StreamInfo, audio_in: Sequence[Any], codec: str | None, crf: int | None, preset: str | None) -> None:
+        import av
+
+        name = codec or _DEFAULT_CODECS.get(self.out.suffix.lower(), "libx264")
+        if name not in av.codecs_available:
+            raise VideoError(self.out, f"video encoder {name!r} is not available in this FFmpeg build")
+        try:
+            supported = [f.name for f in (av.Codec(name, "w").video_formats or [])]
+        except Exception as exc:
+            raise VideoError(self.out, f"{name!r} is not a video encoder ({_av_reason(exc)})") from None
+        odd = info.width % 2 or info.height % 2
+        pix_fmt = next((f for f in (("yuv444p", "yuv420p") if odd else ("yuv420p",)) if f in supported), None)
+        pix_fmt = pix_fmt or (supported[0] if supported else "yuv420p")
+        options: dict[str, str] = {}
+        if crf is not None and name in _CRF_CODECS:
+            options["crf"] = str(crf)
+            if name in ("libvpx-vp9", "libvpx"):
+                options["b"] = "0"
+        elif crf is not None:
+            options["qscale"] = str(max(1, min(31, crf // 2)))
+        if preset and name in ("libx264", "libx265"):
+            options["preset"] = preset
+        try:
+            vs = self.container.add_stream(name, rate=info.rate, options=options)
+        except (ValueError, av.error.FFmpegError) as exc:
+            raise VideoError(self.out, f"cannot encode {name} in {self.out.suffix or 'this container'} ({_av_reason(exc)})") from None
+        vs.width, vs.height, vs.pix_fmt = info.width, info.height, pix_fmt
+        vs.codec_context.time_base = info.time_base
+        vs.time_base = info.time_base
+        cc = vs.codec_context
+        if pix_fmt.startswith("yuv"):
+            try:
+                cc.colorspace, cc.color_range = 6, 1  # BT.601 matrix (what swscale writes), limited range
+                cc.color_primaries, cc.color_trc = 1, 1  # BT.709 = sRGB primaries
+            except (AttributeError, ValueError):
+                pass
+        if info.display_matrix:
+            vs.set_display_matrix(info.display_matrix)
+        elif info.rotation:
+            vs.set_display_rotation(info.rotation)
+        self.video = vs
+        self.audio: dict[int, tuple[Any, str, Any]] = {}
+        for a in audio_in:
+            cname = a.codec_context.name
+            if cname in self.container.supported_codecs:
+                try:
+                    oa = self.container.add_stream_from_template(a)
+                    self.audio[a.index] = (oa, "copy", None)
+                    self.audio_notes.append(f"{cname}: copied")
+                    continue
+                except (ValueError, av.error.FFmpegError):
+                    pass
+            target = self.container.default_audio_codec
+            if not target or target == "none":
+                self.audio_notes.append(f"{cname}: dropped (the {self.out.suffix} container takes no audio)")
+                continue
+            oa = self.container.add_stream(target, rate=a.codec_context.sample_rate)
+            try:
+                oa.layout = a.codec_context.layout
+            except (AttributeError, ValueError):
+                pass
+            self.audio[a.index] = (oa, "encode", a)
+            self.audio_notes.append(f"{cname}: re-encoded as {target} ({cname} cannot go in {self.out.suffix})")
+        self._last_pts: int | None = None
+        self.frames = 0
+
+    def mux_audio(self, packet: Any) -> None:
+        import av
+
+        entry = self.audio.get(packet.stream.index)
+        if entry is None:
+            return
+        oa, mode, _ = entry
+        if mode == "copy":
+            packet.stream = oa
+            self.container.mux(packet)
+            return
+        try:
+            for frame in packet.decode():
+                frame.pts = None
+                for p in oa.encode(frame):
+                    self.container.mux(p)
+        except av.error.FFmpegError:
+            pass  # a damaged audio packet is dropped, the picture goes on
+
+    def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction | None) -> None:
+        import av
+
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        tb = self.video.codec_context.time_base
+        if pts is not None and time_base is not None and time_base != tb:
+            pts = int(round(pts * time_base / tb))
+        if pts is None:
+            step = max(1, int(round(1 / (float(self.video.codec_context.framerate or 25) * float(tb)))))
+            pts = 0 if self._last_pts is None else self._last_pts + step
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # encoders need strictly increasing timestamps
+        frame.pts, frame.time_base = pts, tb
+        self._last_pts = pts
+        for p in self.video.encode(frame):
+            self.container.mux(p)
+        self.frames += 1
+
+    def commit(self) -> None:
+        for p in self.video.encode(None):
+            self.container.mux(p)
+        for oa, mode, _ in self.audio.values():
+            if mode == "encode":
+                for p in oa.encode(None):
+                    self.container.mux(p)
+        self.container.close()
+        _move_into_place(self.tmp, self.out, self.overwrite)
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except Exception:
+            pass
+        self.tmp.unlink(missing_ok=True)
+
+
+def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, out)
+        return
+    try:
+        os.link(tmp, out)  # no-clobber: fails if the output appeared meanwhile
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        raise OutputExistsError(out) from None
+    except OSError:
+        if os.path.lexists(out):
+            tmp.unlink(missing_ok=True)
+            raise OutputExistsError(out) from None
+        os.replace(tmp, out)
+        return
+    tmp.unlink(missing_ok=True)
+
+
+class _SequenceSink:
+    """Write frames into a hidden temporary folder; :meth:`commit` moves them to their names."""
+
+    def __init__(self, out: Path, names: list[str] | None, fmt: str, start_number: int, overwrite: bool) -> None:
+        self.out, self.overwrite = out, overwrite
+        if is_sequence_pattern(out):
+            self.folder, self.pattern = out.parent, out.name
+        else:
+            self.folder, self.pattern = out, None
+        self.names = names
+        self.fmt = fmt
+        self.start = start_number
+        try:
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = self.folder.parent / f".{self.folder.name}.{secrets.token_hex(4)}.tmp"
+            self.tmp.mkdir()
+        except OSError as exc:
+            raise VideoError(out, f"cannot write frames ({exc.strerror or exc})") from None
+        self.written: list[str] = []
+        self.audio_notes: list[str] = []
+        self.frames = 0
+
+    def name(self, i: int) -> str:
+        if self.pattern:
+            return _pattern_name(self.pattern, self.start + i)
+        if self.names and i < len(self.names):
+            return f"{self.names[i]}.{self.fmt}"
+        return f"frame_{i + self.start:06d}.{self.fmt}"
+
+    def mux_audio(self, packet: Any) -> None:
+        pass
+
+    def write(self, rgb: np.ndarray, pts: Any, time_base: Any) -> None:
+        from .io import write_image
+
+        name = self.name(self.frames)
+        write_image(self.tmp / name, rgb, overwrite=True)
+        self.written.append(name)
+        self.frames += 1
+
+    def commit(self) -> None:
+        if not self.folder.exists():
+            os.replace(self.tmp, self.folder)
+            return
+        if not self.overwrite:
+            clash = next((n for n in self.written if (self.folder / n).exists()), None)
+            if clash:
+                raise OutputExistsError(self.folder / clash)
+        for n in self.written:
+            os.replace(self.tmp / n, self.folder / n)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _is_frames_output(dst: Path) -> bool:
+    return is_sequence_pattern(dst) or dst.suffix.lower() not in VIDEO_SUFFIXES
+
+
+# ============================================================================ the job
+
+
+def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], colorizer: Colorizer,
+                   options: ColorizeOptions | None = None, temporal: TemporalOptions | None = None, progress: bool = True,
+                   overwrite: bool = False, *, codec: str | None = None, crf: int | None = 18, preset: str | None = None,
+                   batch_size: int = 8, on_error: str = "stop", fps: float | None = None,
+                   frame_format: str = "png") -> VideoReport:
+    """Colorize the film ``src`` into ``dst`` and return a :class:`VideoReport`.
+
+    ``src``: any file FFmpeg reads, a folder of frames or a pattern like ``frames/frame_%05d.png``.
+    ``dst``: a video file (container from the extension; ``codec`` default H.264/yuv420p at ``crf``),
+    a folder or a pattern (frames as ``frame_format`` images). Frame count, timestamps (variable frame
+    rate included), resolution and rotation metadata are kept; audio packets are copied unchanged.
+    ``fps`` is the frame rate of a frame-sequence input (default 25). ``on_error``: ``"stop"`` raises
+    :class:`VideoError` at the first undecodable frame, ``"skip"`` repeats the last good frame in its
+    place and lists it in ``report.errors``. Raises :class:`VideoError` (``"path: reason"``) for bad
+    input or output; ``dst`` is only created when the whole film was written.
+    """
+    from .progress import progress_bar
+
+    if on_error not in ("stop", "skip"):
+        raise ValueError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
+    t0 = time.time()
+    src, dst = Path(src), Path(dst)
+    options = options or colorizer.options
+    temporal = temporal if temporal is not None else TemporalOptions()
+    frames_out = _is_frames_output(dst)
+    if not frames_out and dst.is_dir():
+        raise VideoError(dst, "is a folder")
+    if not frames_out and not overwrite and os.path.lexists(dst):
+        raise OutputExistsError(dst)
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise VideoError(dst, "output would replace the input")
+    if not frames_out:
+        _prepare_parent(dst)
+    source = _open_source(src, fps)
+    sink: _AvSink | _SequenceSink | None = None
+    report = VideoReport(str(src), str(dst), width=source.width, height=source.height, fps=float(source.rate),
+                         temporal=temporal.enabled)
+    tc = TemporalColorizer(colorizer, options, temporal)
+    pending: list[_Frame] = []
+    audio_backlog: list[Any] = []
+    lost: list[tuple[int | None, str]] = []  # undecodable frames before the first good one
+    last_good: np.ndarray | None = None
+    index = 0
+
+    def open_sink() -> _AvSink | _SequenceSink:
+        if frames_out:
+            names = [f.stem for f in source.files] if isinstance(source, _SequenceSource) and not is_sequence_pattern(src) else None
+            fmt = dst.suffix.lstrip(".").lower() if is_sequence_pattern(dst) else frame_format
+            start = source.start_number if isinstance(source, _SequenceSource) else 0
+            frames = _SequenceSink(dst, names, fmt, start, overwrite)
+            if not overwrite and (frames.folder / frames.name(0)).exists():
+                frames.abort()
+                raise OutputExistsError(frames.folder / frames.name(0))
+            return frames
+        info = _StreamInfo(source.width, source.height, Fraction(source.rate), Fraction(source.time_base),
+                           source.rotation, source.display_matrix or None)
+        return _AvSink(dst, info, source.audio_streams, codec=codec, crf=crf, preset=preset, overwrite=overwrite)
+
+    def flush(bar: Any) -> None:
+        nonlocal sink
+        if not pending:
+            return
+        if sink is None:
+            sink = open_sink()
+            report.rotation = source.rotation
+            for p in audio_backlog:
+                sink.mux_audio(p)
+            audio_backlog.clear()
+        import torch
+
+        grays = [f.gray for f in pending]
+        if grays[0].dtype == np.uint8:
+            y = torch.from_numpy(np.stack(grays)).float().div_(255)[:, None]
+        else:
+            y = torch.from_numpy(np.stack(grays).astype(np.float32))[:, None]
+        for j, rgb in enumerate(tc.colorize_gray_iter(y, source.rotation)):
+            u8 = rgb[0].mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+            sink.write(u8, pending[j].pts, pending[j].time_base)
+        bar.advance(len(pending), rate=(tc.frame_index / max(1e-6, time.time() - t0)))
+        pending.clear()
+
+    total = source.total
+    label = src.name or str(src)
+    try:
+        if frames_out:
+            sink = open_sink()
+        with progress_bar(total, label[:40], enabled=progress, unit="frame", extra="{task.fields[rate]:.1f} fps") as bar:
+            for kind, item in source.items():
+                if kind == "audio":
+                    if sink is None:
+                        audio_backlog.append(item)
+                    else:
+                        sink.mux_audio(item)
+                    continue
+                if kind == "stop":
+                    break
+                if kind == "error":
+                    pts, reason = item
+                    if on_error == "stop":
+                        raise VideoError(src, f"frame {index}: {reason}")
+                    report.errors.append({"frame": index, "error": reason})
+                    if last_good is None:
+                        lost.append((pts, reason))
+                    else:
+                        pending.append(_Frame(last_good, pts, source.time_base if pts is not None else None, reason))
+                        index += 1
+                else:
+                    frame: _Frame = item
+                    if lost:  # frames lost before the first good one: repeat the first good frame
+                        for pts, reason in lost:
+                            pending.append(_Frame(frame.gray, pts, source.time_base if pts is not None else None, reason))
+                            index += 1
+                        lost.clear()
+                    last_good = frame.gray
+                    pending.append(frame)
+                    index += 1
+                if len(pending) >= batch_size:
+                    flush(bar)
+            flush(bar)
+        if sink is None or sink.frames == 0:
+            if report.errors:
+                raise VideoError(src, f"no decodable video frames ({report.errors[0]['error']})")
+            raise VideoError(src, "no video frames")
+        sink.commit()
+    except BaseException as exc:
+        if sink is not None:
+            sink.abort()
+        if isinstance(exc, (ImageError, KeyboardInterrupt, SystemExit)) or not isinstance(exc, Exception):
+            raise
+        import av
+
+        if isinstance(exc, av.error.FFmpegError):
+            raise VideoError(dst, f"cannot encode the video ({_av_reason(exc)})") from None
+        if isinstance(exc, OSError):
+            raise VideoError(dst, f"cannot write ({exc.strerror or exc})") from None
+        raise
+    finally:
+        source.close()
+    report.frames = sink.frames
+    report.audio = list(sink.audio_notes)
+    report.scene_cuts = sorted(set(tc.scene_cuts))
+    report.mean_confidence = float(np.mean(tc.confidences)) if tc.confidences else 0.0
+    report.seconds = time.time() - t0
+    return report
+
+
+# ============================================================================ command line
+
+
+def _video_output(src: Path, args: argparse.Namespace, many: bool) -> Path:
+    """Where ``colorize`` writes a film (see docs/video.md: output naming)."""
+    suffix = getattr(args, "suffix", "_colorized")
+    fmt = getattr(args, "out_format", None)
+    is_seq = is_sequence_pattern(src) or src.is_dir()
+    if is_seq:
+        folder = src.parent if is_sequence_pattern(src) else src
+        name = folder.name or "frames"
+    else:
+        name = src.stem
+    ext = src.suffix.lower() if src.suffix.lower() in _KEEP_CONTAINER else ".mp4"
+    if args.output:
+        out = Path(args.output)
+        if is_sequence_pattern(out) or out.suffix.lower() in VIDEO_SUFFIXES:
+            return out
+        if out.suffix.lower() in IMAGE_SUFFIXES:
+            raise VideoError(out, "a film needs a video file (.mp4), a folder or a frame pattern (frames/%05d.png) as output")
+        if many:
+            return out / (name if (is_seq or fmt) else f"{name}{ext}")
+        if is_seq or fmt:
+            return out
+        return out / f"{name}{ext}"
+    if is_seq:
+        return folder.with_name(f"{name}{suffix}")
+    if fmt:
+        return src.with_name(f"{name}{suffix}")
+    return src.with_name(f"{name}{suffix}{ext}")
+
+
+def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Namespace) -> int:
+    """The ``colorize`` command for films (files, frame folders, frame patterns); returns the exit code."""
+    import json
+
+    t0 = time.time()
+    json_out = bool(getattr(args, "json", False))
+    quiet = bool(getattr(args, "quiet", False))
+    show = not quiet and not json_out
+    failures: list[tuple[str, str]] = []
+    many = len(videos) > 1
+    planned: list[tuple[Path, Path]] = []
+    if many and args.output and (Path(args.output).suffix.lower() in VIDEO_SUFFIXES or is_sequence_pattern(args.output)):
+        failures.append((args.output, "several films need an output folder, not a file name"))
+        videos = []
+    seen: set[Path] = set()
+    for src, _base in videos:
+        try:
+            dst = _video_output(Path(src), args, many)
+        except VideoError as exc:
+            failures.append((exc.path, exc.reason))
+            continue
+        if not Path(src).exists() and not is_sequence_pattern(src):
+            failures.append((str(src), "no such file"))
+            continue
+        if dst.exists() and Path(src).exists() and dst.resolve() == Path(src).resolve():
+            failures.append((str(src), "output would replace the input; choose another -o or --suffix"))
+            continue
+        if not _is_frames_output(dst) and dst.exists() and not args.overwrite:
+            failures.append((str(dst), "already exists (use --overwrite)"))
+            continue
+        if dst in seen:
+            failures.append((str(src), f"another input already writes {dst}"))
+            continue
+        seen.add(dst)
+        planned.append((Path(src), dst))
+    if not json_out:
+        for p, r in failures:
+            print(f"{p}: {r}", file=sys.stderr)
+
+    colorizer = None
+    if planned:
+        try:
+            from .cli import _load_colorizer
+
+            colorizer = _load_colorizer(args)
+        except Exception as exc:  # WeightsError, RuntimeError(device)
+            print(f"colorize: error: {exc}", file=sys.stderr)
+            return 1
+    from .pipeline import ColorizeOptions
+
+    options = ColorizeOptions(**{k: v for k, v in {
+        "render_size": getattr(args, "render_size", None), "saturation": getattr(args, "saturation", None),
+        "temperature": getattr(args, "temperature", None)}.items() if v is not None})
+    knobs = {k: v for k, v in {"strength": getattr(args, "temporal_strength", None),
+                                "scene_threshold": getattr(args, "scene_threshold", None)}.items() if v is not None}
+    try:
+        temporal = TemporalOptions(enabled=not getattr(args, "no_temporal", False), **knobs)
+    except ValueError as exc:
+        print(f"colorize: error: {exc}", file=sys.stderr)
+        return 2
+    reports: list[VideoReport] = []
+    for src, dst in planned:
+        try:
+            report = colorize_video(src, dst, colorizer, options, temporal,  # type: ignore[arg-type]
+                                    progress=show and sys.stderr.isatty(), overwrite=bool(args.overwrite),
+                                    codec=getattr(args, "codec", None), crf=getattr(args, "crf", 18),
+                                    preset=getattr(args, "preset", None), batch_size=max(1, int(getattr(args, "batch_size", 8) or 8)),
+                                    on_error=getattr(args, "on_error", "stop") or "stop", fps=getattr(args, "fps", None),
+                                    frame_format=getattr(args, "out_format", None) or "png")
+        except ImageError as exc:
+            failures.append((exc.path, exc.reason))
+            if not json_out:
+                print(f"{exc.path}: {exc.reason}", file=sys.stderr)
+            continue
+        reports.append(report)
+        if show:
+            cuts = f", {len(report.scene_cuts)} scene cut(s)" if report.scene_cuts else ""
+            print(f"{src} -> {dst}: {report.frames} frames at {report.fps:.3g} fps in {report.seconds:.1f}s "
+                  f"({report.processing_fps:.1f} frames/s{cuts})", file=sys.stderr)
+        if not json_out and not quiet:
+            for e in report.errors:
+                print(f"{src}: frame {e['frame']}: {e['error']} (repeated the previous frame)", file=sys.stderr)
+
+    if json_out:
+        print(json.dumps({
+            "ok": len(reports), "failed": len(failures), "seconds": round(time.time() - t0, 3),
+            "model": getattr(colorizer, "info", {}).get("name", args.model) if colorizer else args.model,
+            "outputs": [r.as_dict() for r in reports], "errors": [{"input": i, "error": e} for i, e in failures],
+        }, indent=2))
+    return 0 if reports and not failures else 1

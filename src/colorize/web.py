@@ -1,0 +1,815 @@
+"""``colorize web``: a local web page and an HTTP API on one server (FastAPI + Gradio, offline).
+
+::
+
+    colorize web                                  # http://127.0.0.1:7860
+    colorize web --model runs/mine/model.json --port 8000 --max-upload-mb 20
+
+* ``/`` -- the Gradio page: drop one or many photos, compare before/after with a slider, adjust
+  render size / saturation / temperature, optionally match a reference photo's colours or click
+  colour hints (when :mod:`colorize.hints` is installed), download a full-resolution PNG/JPEG (a
+  ZIP for several photos).
+* ``POST /api/colorize`` -- multipart image upload + form fields, returns the image bytes;
+  ``GET /api/health``, ``GET /api/models``; OpenAPI at ``/api/openapi.json``, docs at ``/api/docs``.
+
+Everything is local: Gradio analytics are off, the theme uses system fonts (no Google Fonts), no
+share link, bound to 127.0.0.1 unless ``--host`` says otherwise. One model call runs at a time
+(the page's queue and the API share a lock; 2-core laptops gain nothing from parallel calls).
+Every failure is reported as one message (``gr.Error`` on the page, a JSON ``detail`` from the
+API); the server never crashes on a bad upload. See docs/web.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("colorize.web")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+DEFAULT_MAX_UPLOAD_MB = 50.0
+DEFAULT_MAX_PIXELS = 24_000_000  # a 6000x4000 camera frame; the pipeline needs ~1.5 GB at this size
+DEFAULT_MAX_FILES = 100
+PREVIEW_MAX_SIDE = 2048  # the page's before/after images; downloads are always full resolution
+KEEP_OUTPUTS_S = 3600  # results are deleted from the server's work folder after an hour
+
+# format name -> (file suffix, media type)
+OUTPUT_FORMATS = {"png": (".png", "image/png"), "jpeg": (".jpg", "image/jpeg"), "webp": (".webp", "image/webp")}
+_FORMAT_ALIASES = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp"}
+
+RENDER_SIZE_RANGE = (64, 2048)
+SATURATION_RANGE = (0.0, 3.0)
+TEMPERATURE_RANGE = (0.01, 2.0)
+
+
+def _offline_environment() -> None:
+    """Before gradio is imported: no analytics, no telemetry, no hub access."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+class WebError(Exception):
+    """A problem to show the user as one line; ``status`` is the HTTP status for the API."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Limits:
+    max_upload_bytes: int = int(DEFAULT_MAX_UPLOAD_MB * 1024 * 1024)
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_files: int = DEFAULT_MAX_FILES
+
+    def describe(self) -> str:
+        mp = f", {self.max_pixels / 1e6:g} megapixels" if self.max_pixels else ""
+        return f"up to {self.max_upload_bytes / 2**20:g} MB{mp} per photo, {self.max_files} photos at a time"
+
+
+def hints_available() -> bool:
+    """The click-to-add colour hints control is offered when :mod:`colorize.hints` exists."""
+    try:
+        return importlib.util.find_spec("colorize.hints") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _format_mb(n: int) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
+def parse_color(value: Any) -> tuple[float, float, float]:
+    """``"#rrggbb"``, ``"#rgb"``, ``"rgb(r, g, b)"``/``"rgba(...)"`` or a tuple -> RGB floats in [0, 1]."""
+    if isinstance(value, (tuple, list)) and len(value) >= 3:
+        vals = [float(v) for v in value[:3]]
+        return tuple(v / 255 if max(vals) > 1 else v for v in vals)  # type: ignore[return-value]
+    text = str(value or "").strip().lower()
+    if text.startswith("#"):
+        h = text[1:]
+        if len(h) in (3, 4):
+            h = "".join(c * 2 for c in h[:3])
+        if len(h) in (6, 8):
+            return tuple(int(h[i : i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
+    m = re.match(r"rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)", text)
+    if m:
+        return tuple(min(255.0, float(g)) / 255 for g in m.groups())  # type: ignore[return-value]
+    raise WebError(f"not a colour: {value!r}")
+
+
+# ----------------------------------------------------------------------------- the service (no gradio here)
+
+
+@dataclass
+class Result:
+    name: str
+    output: Path
+    before_preview: Path
+    after_preview: Path
+    width: int
+    height: int
+    seconds: float
+
+
+@dataclass
+class ColorizeService:
+    """One loaded colorizer, the limits, a lock and a work folder; shared by the page and the API."""
+
+    colorizer: Any
+    model_name: str
+    limits: Limits = field(default_factory=Limits)
+    workdir: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="colorize-web-"))
+            atexit.register(shutil.rmtree, self.workdir, True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.started = time.time()
+        self.requests = 0
+
+    # -------------------------------------------------------------- facts
+
+    @property
+    def head(self) -> str:
+        return str(self.colorizer.model.config.head)
+
+    @property
+    def takes_hint_channels(self) -> bool:
+        return bool(self.colorizer.model.config.hints)
+
+    def model_summary(self) -> dict[str, Any]:
+        info = dict(self.colorizer.info or {})
+        prov = info.get("provenance") or {}
+        return {
+            "name": self.model_name,
+            "arch": info.get("arch"),
+            "space": self.colorizer.model.config.space,
+            "head": self.head,
+            "hints": self.takes_hint_channels,
+            "parameters": int(self.colorizer.model.num_parameters()),
+            "trained": bool(prov.get("trained", False)),
+            "backend": getattr(self.colorizer, "backend", "torch"),
+            "device": str(self.colorizer.device),
+            "defaults": {"render_size": self.colorizer.options.render_size, "saturation": self.colorizer.options.saturation,
+                         "temperature": self.colorizer.options.temperature},
+        }
+
+    # -------------------------------------------------------------- steps
+
+    def check_options(self, render_size: Any, saturation: Any, temperature: Any) -> dict[str, Any]:
+        o = self.colorizer.options
+        try:
+            rs = int(render_size) if render_size not in (None, "") else o.render_size
+            sat = float(saturation) if saturation not in (None, "") else o.saturation
+            temp = float(temperature) if temperature not in (None, "") else o.temperature
+        except (TypeError, ValueError):
+            raise WebError("render_size must be an integer, saturation and temperature numbers", 422) from None
+        for name, v, (lo, hi) in (("render_size", rs, RENDER_SIZE_RANGE), ("saturation", sat, SATURATION_RANGE),
+                                  ("temperature", temp, TEMPERATURE_RANGE)):
+            if not lo <= v <= hi or v != v:
+                raise WebError(f"{name} must be between {lo:g} and {hi:g} (got {v:g})", 422)
+        return {"render_size": rs, "saturation": sat, "temperature": temp}
+
+    def load(self, source: str | os.PathLike[str] | bytes, name: str) -> Any:
+        """Read an upload (path or bytes) as a :class:`colorize.io.LoadedImage`, enforcing the limits."""
+        from .io import ImageError, read_image
+
+        size = len(source) if isinstance(source, (bytes, bytearray)) else _file_size(source)
+        if size is None:
+            raise WebError(f"{name}: the upload was lost; please try again")
+        if size > self.limits.max_upload_bytes:
+            raise WebError(f"{name}: file is too large ({_format_mb(size)}; the limit is {_format_mb(self.limits.max_upload_bytes)})", 413)
+        if size == 0:
+            raise WebError(f"{name}: empty file, not an image")
+        try:
+            return read_image(source if isinstance(source, (bytes, bytearray)) else Path(source), max_pixels=self.limits.max_pixels)
+        except ImageError as exc:
+            status = 413 if "more than the limit" in exc.reason else 400
+            reason = exc.reason.replace(" (set --max-pixels / COLORIZE_MAX_PIXELS)", "")
+            raise WebError(f"{name}: {reason}", status) from None
+
+    def colorize(self, loaded: Any, options: dict[str, Any], *, reference: Any = None, reference_strength: float = 1.0,
+                 hints: Sequence[dict[str, Any]] | None = None) -> Any:
+        """Colorize a loaded image -> HxWx3 float32 sRGB; serialised by the service lock."""
+        import numpy as np
+
+        with self.lock:
+            self.requests += 1
+            try:
+                if hints:
+                    rgb = self._colorize_with_hints(loaded, options, hints)
+                else:
+                    rgb = self.colorizer.colorize_array(loaded.rgb, **options)
+                if reference is not None and reference_strength > 0:
+                    rgb = match_reference(rgb, loaded.gray, reference.rgb, reference_strength)
+            except MemoryError:
+                raise WebError("not enough memory for this image; try a smaller one or lower --max-pixels", 413) from None
+        return np.asarray(rgb, dtype=np.float32)
+
+    def _colorize_with_hints(self, loaded: Any, options: dict[str, Any], hints: Sequence[dict[str, Any]]) -> Any:
+        """Clicked hints: ``colorize.hints.colorize_with_hints`` if it exists, else the model's hint channels."""
+        try:
+            from . import hints as hints_module  # type: ignore[attr-defined]
+        except ImportError:
+            hints_module = None
+        fn = getattr(hints_module, "colorize_with_hints", None)
+        if fn is not None:
+            return fn(self.colorizer, loaded.rgb, list(hints), **options)
+        if not self.takes_hint_channels:
+            raise WebError("this model does not take colour hints (train one with 'colorize train --hints')")
+        return colorize_with_hint_map(self.colorizer, loaded.gray, hints, options)
+
+    def save(self, rgb: Any, loaded: Any, name: str, fmt: str, quality: int = 95) -> Path:
+        """Write the full-resolution result into a fresh folder of the work dir (alpha and 16 bits kept for PNG)."""
+        from .io import write_image
+
+        fmt = normalise_format(fmt)
+        suffix = OUTPUT_FORMATS[fmt][0]
+        folder = Path(tempfile.mkdtemp(dir=self.workdir))
+        out = folder / f"{_safe_stem(name)}_colorized{suffix}"
+        depth = loaded.bit_depth if fmt == "png" else 8
+        return write_image(out, rgb, alpha=loaded.alpha, bit_depth=depth, overwrite=True, quality=quality)
+
+    def encode(self, rgb: Any, loaded: Any, fmt: str, quality: int = 95) -> bytes:
+        path = self.save(rgb, loaded, "api", fmt, quality)
+        try:
+            return path.read_bytes()
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
+
+    def preview(self, rgb: Any, folder: Path, name: str) -> Path:
+        """A PNG of at most PREVIEW_MAX_SIDE pixels on the long side, for the page."""
+        import numpy as np
+        from PIL import Image
+
+        arr = np.asarray(rgb)
+        if arr.dtype != np.uint8:
+            arr = (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
+        img = Image.fromarray(arr)
+        if max(img.size) > PREVIEW_MAX_SIDE:
+            img.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE), Image.Resampling.LANCZOS)
+        path = folder / f"{name}.png"
+        img.save(path, compress_level=1)
+        return path
+
+    def prune(self) -> None:
+        """Delete result folders older than KEEP_OUTPUTS_S."""
+        assert self.workdir is not None
+        cutoff = time.time() - KEEP_OUTPUTS_S
+        for d in self.workdir.iterdir():
+            try:
+                if d.stat().st_mtime < cutoff:
+                    shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink()
+            except OSError:
+                pass
+
+    # -------------------------------------------------------------- the page's batch job
+
+    def process_files(self, files: Sequence[str], options: dict[str, Any], fmt: str, *, reference: Any = None,
+                      reference_strength: float = 1.0, hints: Sequence[dict[str, Any]] | None = None,
+                      progress: Any = None) -> tuple[list[Result], list[str], Path | None]:
+        """Colorize uploaded files; returns (results, error messages, download path: the file or a ZIP)."""
+        self.prune()
+        results: list[Result] = []
+        errors: list[str] = []
+        n = len(files)
+        for i, path in enumerate(files):
+            name = _display_name(path)
+            if progress is not None:
+                progress((i, n), desc=f"Colorizing {name}", unit="photos")
+            t0 = time.time()
+            try:
+                loaded = self.load(path, name)
+                rgb = self.colorize(loaded, options, reference=reference, reference_strength=reference_strength,
+                                    hints=hints if i == 0 else None)  # hints are placed on the first photo
+                out = self.save(rgb, loaded, name, fmt)
+                before = self.preview(loaded.rgb, out.parent, "before")
+                after = self.preview(rgb, out.parent, "after")
+            except WebError as exc:
+                errors.append(exc.message)
+                continue
+            except Exception as exc:  # never let one photo take the page down
+                log.exception("colorizing %s failed", name)
+                errors.append(f"{name}: could not be colorized ({type(exc).__name__}: {exc})")
+                continue
+            h, w = loaded.rgb.shape[:2]
+            results.append(Result(name, out, before, after, int(w), int(h), time.time() - t0))
+        if progress is not None:
+            progress((n, n), desc="Done", unit="photos")
+        download: Path | None = None
+        if len(results) == 1:
+            download = results[0].output
+        elif len(results) > 1:
+            download = _zip_results(results, Path(tempfile.mkdtemp(dir=self.workdir)) / "colorized.zip")
+        return results, errors, download
+
+
+def _file_size(path: str | os.PathLike[str]) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
+def _display_name(path: Any) -> str:
+    return Path(str(path)).name or "upload"
+
+
+def _safe_stem(name: str) -> str:
+    stem = Path(name).stem or "image"
+    stem = re.sub(r"[^\w.\- ]+", "_", stem).strip(" .") or "image"
+    return stem[:100]
+
+
+def normalise_format(fmt: str | None) -> str:
+    key = (fmt or "png").strip().lower().lstrip(".")
+    if key not in _FORMAT_ALIASES:
+        raise WebError(f"format must be one of png, jpeg, webp (got {fmt!r})", 422)
+    return _FORMAT_ALIASES[key]
+
+
+def _zip_results(results: Sequence[Result], path: Path) -> Path:
+    used: set[str] = set()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:  # PNG/JPEG are compressed already
+        for r in results:
+            arc = r.output.name
+            k = 1
+            while arc in used:
+                arc = f"{r.output.stem}_{k}{r.output.suffix}"
+                k += 1
+            used.add(arc)
+            zf.write(r.output, arc)
+    return path
+
+
+# ----------------------------------------------------------------------------- reference photo and hints
+
+
+def match_reference(rgb: Any, gray: Any, reference_rgb: Any, strength: float = 1.0) -> Any:
+    """Shift the result's chroma statistics towards a reference photo's (Reinhard-style, in YUV).
+
+    Per chroma channel, ``uv' = (uv - mean) * std_ref / std + mean_ref`` (scale capped at 4x), blended
+    with the prediction by ``strength``; luminance stays exactly the input's (gamut-safe recombine).
+    """
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from .color import combine_yuv_gamut_safe, rgb_to_yuv
+
+    out = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+    ref = torch.from_numpy(np.ascontiguousarray(reference_rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+    if max(ref.shape[-2:]) > 512:  # statistics do not need full resolution
+        s = 512 / max(ref.shape[-2:])
+        ref = F.interpolate(ref, scale_factor=s, mode="area")
+    uv = rgb_to_yuv(out)[:, 1:]
+    ref_uv = rgb_to_yuv(ref)[:, 1:]
+    mu, sd = uv.mean(dim=(2, 3), keepdim=True), uv.std(dim=(2, 3), keepdim=True)
+    mu_r, sd_r = ref_uv.mean(dim=(2, 3), keepdim=True), ref_uv.std(dim=(2, 3), keepdim=True)
+    scale = (sd_r / sd.clamp(min=1e-4)).clamp(max=4.0)
+    target = (uv - mu) * scale + mu_r
+    s = float(min(max(strength, 0.0), 1.0))
+    mixed = uv + s * (target - uv)
+    y = torch.from_numpy(np.ascontiguousarray(gray, dtype=np.float32))[None, None]
+    return combine_yuv_gamut_safe(y, mixed)[0].permute(1, 2, 0).numpy()
+
+
+def colorize_with_hint_map(colorizer: Any, gray: Any, hints: Sequence[dict[str, Any]], options: dict[str, Any]) -> Any:
+    """Hints for a model with hint channels: 3x3 patches of the clicked colour's chroma + mask at render size.
+
+    ``hints``: ``{"x": 0..1, "y": 0..1, "color": (r, g, b) in [0, 1]}`` (x, y relative to the image).
+    The map follows ``colorize.train.simulate_hints`` (normalised chroma of the model's space, mask = 1).
+    """
+    import dataclasses
+
+    import numpy as np
+    import torch
+
+    from .color import get_chroma_space
+    from .pipeline import render_shape
+
+    o = dataclasses.replace(colorizer.options, **options)
+    y = torch.from_numpy(np.ascontiguousarray(gray, dtype=np.float32))[None, None]
+    rh, rw = render_shape(y.shape[-2], y.shape[-1], o.render_size)
+    space = get_chroma_space(colorizer.model.config.space)
+    hint_map = torch.zeros(1, 3, rh, rw)
+    for h in hints:
+        rgb = torch.tensor(parse_color(h["color"]), dtype=torch.float32).view(1, 3, 1, 1)
+        chroma = space.split(rgb)[1][0, :, 0, 0]
+        cx = min(rw - 1, max(0, int(float(h["x"]) * rw)))
+        cy = min(rh - 1, max(0, int(float(h["y"]) * rh)))
+        ys, xs = slice(max(0, cy - 1), cy + 2), slice(max(0, cx - 1), cx + 2)
+        hint_map[0, :2, ys, xs] = chroma.view(2, 1, 1)
+        hint_map[0, 2, ys, xs] = 1
+    out = colorizer.colorize_gray(y, o, hint_map=hint_map)
+    return out[0].permute(1, 2, 0).numpy()
+
+
+# ----------------------------------------------------------------------------- the Gradio page
+
+
+_CSS = """
+#status p { margin: 0.25em 0; }
+#status .error { color: var(--error-text-color, #b91c1c); font-weight: 600; }
+footer { display: none !important; }
+"""
+
+
+def _theme():
+    import gradio as gr
+
+    # System fonts: the default theme would load Inter / IBM Plex Mono from fonts.googleapis.com.
+    return gr.themes.Default(
+        font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    )
+
+
+def _status_markdown(results: Sequence[Result], errors: Sequence[str]) -> str:
+    lines = []
+    if results:
+        total = sum(r.seconds for r in results)
+        lines.append(f"Colorized {len(results)} photo{'s' if len(results) != 1 else ''} in {total:.1f} s "
+                     f"({', '.join(f'{r.name} {r.width}x{r.height}' for r in results[:5])}{' ...' if len(results) > 5 else ''}).")
+    for e in errors:
+        lines.append(f'<span class="error">Error: {_escape(e)}</span>')
+    return "\n\n".join(lines)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def build_demo(service: ColorizeService):
+    """The Gradio Blocks of the page (queued, one job at a time)."""
+    _offline_environment()
+    import gradio as gr
+
+    show_hints = hints_available()
+    o = service.colorizer.options
+    distribution = service.head == "distribution"
+    summary = service.model_summary()
+
+    def on_files(files: list[str] | None):
+        hint_preview = None
+        if files and show_hints:
+            try:
+                hint_preview = str(service.preview(service.load(files[0], _display_name(files[0])).rgb,
+                                                   Path(tempfile.mkdtemp(dir=service.workdir)), "hints"))
+            except WebError:
+                hint_preview = None
+        return hint_preview, [], hint_preview
+
+    def add_hint(base: str | None, hints: list[dict[str, Any]], color: str, evt: gr.SelectData):
+        if not base:
+            raise gr.Error("Drop a photo first, then click on it to place a colour hint.")
+        from PIL import Image, ImageDraw
+
+        img = Image.open(base).convert("RGB")
+        x, y = evt.index[0], evt.index[1]
+        hints = list(hints or []) + [{"x": x / img.width, "y": y / img.height, "color": color}]
+        draw = ImageDraw.Draw(img)
+        r = max(4, min(img.size) // 80)
+        for h in hints:
+            px, py = h["x"] * img.width, h["y"] * img.height
+            c = tuple(int(v * 255) for v in parse_color(h["color"]))
+            draw.ellipse((px - r, py - r, px + r, py + r), fill=c, outline=(255, 255, 255), width=2)
+        return img, hints
+
+    def clear_hints(base: str | None):
+        return base, []
+
+    def run(files, render_size, saturation, temperature, fmt, reference, reference_strength, hints,
+            progress=gr.Progress()):
+        if not files:
+            raise gr.Error("Drop one or more photos first.")
+        if isinstance(files, (str, os.PathLike)):
+            files = [files]
+        if len(files) > service.limits.max_files:
+            raise gr.Error(f"Too many photos at once ({len(files)}; the limit is {service.limits.max_files}).")
+        try:
+            options = service.check_options(render_size, saturation, temperature)
+            ref = service.load(reference, "reference photo") if reference else None
+        except WebError as exc:
+            raise gr.Error(exc.message) from None
+        try:
+            results, errors, download = service.process_files(
+                [str(f) for f in files], options, str(fmt).lower(), reference=ref,
+                reference_strength=float(reference_strength or 0), hints=hints or None, progress=progress)
+        except Exception as exc:  # pragma: no cover - process_files already catches per photo
+            log.exception("web job failed")
+            raise gr.Error(f"Could not colorize: {type(exc).__name__}: {exc}") from None
+        if not results:
+            raise gr.Error(" ".join(errors) if len(errors) <= 3 else f"{errors[0]} (and {len(errors) - 1} more errors)")
+        if errors:
+            gr.Warning(f"{len(errors)} of {len(files)} photos failed; see the messages below the result.")
+        pairs = [(str(r.before_preview), str(r.after_preview)) for r in results]
+        gallery = [(str(r.after_preview), r.name) for r in results]
+        return (
+            pairs[0],
+            gr.Gallery(value=gallery, visible=len(results) > 1),
+            str(download) if download else None,
+            _status_markdown(results, errors),
+            pairs,
+        )
+
+    def pick(pairs: list[tuple[str, str]], evt: gr.SelectData):
+        if not pairs or evt.index is None:
+            return gr.skip()
+        i = evt.index if isinstance(evt.index, int) else evt.index[0]
+        return pairs[min(int(i), len(pairs) - 1)]
+
+    with gr.Blocks(title="colorize", analytics_enabled=False, delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPUTS_S)) as demo:
+        gr.Markdown(
+            "## colorize\nBring black-and-white photos to colour. Luminance is kept exactly; only colour is added. "
+            f"Model **{_escape(summary['name'])}** ({summary['arch']}, {summary['head']} head, "
+            f"{'trained' if summary['trained'] else 'untrained: random weights'}, {summary['backend']}). "
+            f"Limits: {service.limits.describe()}. HTTP API: `POST /api/colorize` (docs at [/api/docs](/api/docs))."
+        )
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                files = gr.File(label="Photos (drop one or many)", file_count="multiple", file_types=["image"],
+                                type="filepath", elem_id="photos", height=150)
+                run_btn = gr.Button("Colorize", variant="primary", elem_id="run")
+                with gr.Accordion("Options", open=True):
+                    render_size = gr.Slider(128, 1024, value=o.render_size, step=32, label="Render size (px, long side)",
+                                            info="the size at which the model sees the photo; larger = finer colour detail, slower")
+                    saturation = gr.Slider(0.0, 2.0, value=o.saturation, step=0.05, label="Saturation")
+                    temperature = gr.Slider(0.05, 1.0, value=o.temperature, step=0.01, label="Temperature",
+                                            info="lower = more vivid (distribution models only)", interactive=distribution)
+                    fmt = gr.Radio(["PNG", "JPEG"], value="PNG", label="Download format")
+                with gr.Accordion("Reference photo (optional)", open=False):
+                    reference = gr.Image(label="Reference photo: its colour palette is matched", type="filepath",
+                                         sources=["upload", "clipboard"], elem_id="reference", height=160)
+                    reference_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Reference strength")
+                with gr.Accordion("Colour hints", open=False, visible=show_hints):
+                    color = gr.ColorPicker(value="#3b82f6", label="Hint colour")
+                    hint_canvas = gr.Image(label="Click on the photo to place a hint (first photo)", type="filepath",
+                                           interactive=False, elem_id="hint-canvas", height=240)
+                    clear_btn = gr.Button("Clear hints", size="sm")
+            with gr.Column(scale=2, min_width=400):
+                slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="result", max_height=520)
+                gallery = gr.Gallery(label="All results (click to compare)", visible=False, columns=6, height=140,
+                                     elem_id="gallery", allow_preview=False)
+                download = gr.File(label="Download (full resolution)", elem_id="download", interactive=False)
+                status = gr.Markdown(elem_id="status")
+        hint_state = gr.State([])
+        hint_base = gr.State(None)
+        pairs_state = gr.State([])
+
+        files.change(on_files, [files], [hint_canvas, hint_state, hint_base], queue=False, show_progress="hidden")
+        hint_canvas.select(add_hint, [hint_base, hint_state, color], [hint_canvas, hint_state], queue=False)
+        clear_btn.click(clear_hints, [hint_base], [hint_canvas, hint_state], queue=False)
+        run_btn.click(run, [files, render_size, saturation, temperature, fmt, reference, reference_strength, hint_state],
+                      [slider, gallery, download, status, pairs_state], api_name="colorize_files")
+        gallery.select(pick, [pairs_state], [slider], queue=False)
+    demo.queue(default_concurrency_limit=1, max_size=64)
+    return demo
+
+
+# ----------------------------------------------------------------------------- the FastAPI app
+
+
+def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limits | None = None, backend: str = "auto",
+               device: str = "cpu", ui: bool = True):
+    """The FastAPI app: ``/api/*`` routes plus (``ui=True``) the Gradio page at ``/``.
+
+    ``model``: a bundled name, a weights path, or a ready :class:`colorize.pipeline.Colorizer`.
+    """
+    _offline_environment()
+    from fastapi import FastAPI, File, Form, Request, UploadFile
+    from fastapi.responses import JSONResponse, Response
+
+    from . import __version__
+
+    limits = limits or Limits()
+    if hasattr(model, "colorize_array"):
+        colorizer, name = model, str(getattr(model, "info", {}).get("name", "custom"))
+    else:
+        from .pipeline import Colorizer
+
+        colorizer = Colorizer.from_pretrained(model, device=device, backend=backend)
+        name = str(model)
+    service = ColorizeService(colorizer, name, limits)
+
+    app = FastAPI(
+        title="colorize",
+        version=__version__,
+        description="Colorize black-and-white photos. The page is at `/`; this API is under `/api`.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.service = service
+
+    @app.middleware("http")
+    async def refuse_large_bodies(request: Request, call_next):  # before the multipart body is read
+        if request.url.path == "/api/colorize":
+            length = request.headers.get("content-length")
+            if length and length.isdigit() and int(length) > limits.max_upload_bytes + 64 * 1024:
+                return JSONResponse({"detail": f"upload is too large ({_format_mb(int(length))}; the limit is "
+                                               f"{_format_mb(limits.max_upload_bytes)})"}, status_code=413)
+        return await call_next(request)
+
+    @app.get("/api/health", tags=["api"], summary="Is the server up, and which model does it run?")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "model": name, "backend": service.model_summary()["backend"],
+                "busy": service.lock.locked(), "uptime_s": round(time.time() - service.started, 1)}
+
+    @app.get("/api/models", tags=["api"], summary="The loaded model, the bundled models and the limits")
+    def models() -> dict[str, Any]:
+        from .pipeline import bundled_models
+
+        try:
+            bundled = [{"name": b["name"], "arch": b.get("arch"), "space": b.get("space"), "head": b.get("head"),
+                        "trained": bool((b.get("provenance") or {}).get("trained"))} for b in bundled_models()]
+        except Exception:  # a broken bundled file must not break the endpoint
+            bundled = []
+        return {"loaded": service.model_summary(), "bundled": bundled,
+                "limits": {"max_upload_bytes": limits.max_upload_bytes, "max_pixels": limits.max_pixels,
+                           "max_files": limits.max_files}}
+
+    @app.post(
+        "/api/colorize",
+        tags=["api"],
+        summary="Colorize one image; returns the image bytes",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}},
+                         "description": "the colorized image, same size as the upload"},
+                   400: {"description": "not an image"}, 413: {"description": "file or pixel count over the limit"},
+                   422: {"description": "bad form field"}},
+    )
+    def colorize_endpoint(
+        image: UploadFile = File(..., description="the photo (JPEG, PNG, WebP, TIFF, BMP, GIF)"),
+        render_size: int | None = Form(None, description="long side at which the model sees the photo (default: the model's, 256)"),
+        saturation: float | None = Form(None, description="scale the predicted colour (default 1.0)"),
+        temperature: float | None = Form(None, description="annealed-mean temperature, distribution models (default 0.38)"),
+        format: str = Form("png", description="png (default; keeps alpha and 16 bits), jpeg or webp"),
+        quality: int = Form(95, ge=1, le=100, description="JPEG/WebP quality"),
+    ) -> Response:
+        label = _display_name(image.filename or "upload")
+        try:
+            fmt = normalise_format(format)
+            options = service.check_options(render_size, saturation, temperature)
+            data = image.file.read(limits.max_upload_bytes + 1)
+            t0 = time.time()
+            loaded = service.load(data, label)
+            rgb = service.colorize(loaded, options)
+            body = service.encode(rgb, loaded, fmt, quality)
+        except WebError as exc:
+            return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        except Exception as exc:
+            log.exception("API colorize failed")
+            return JSONResponse({"detail": f"{label}: could not be colorized ({type(exc).__name__}: {exc})"}, status_code=500)
+        suffix, media = OUTPUT_FORMATS[fmt]
+        h, w = loaded.rgb.shape[:2]
+        headers = {"Content-Disposition": f'attachment; filename="{_safe_stem(label)}_colorized{suffix}"',
+                   "X-Colorize-Seconds": f"{time.time() - t0:.3f}", "X-Colorize-Size": f"{w}x{h}"}
+        return Response(content=body, media_type=media, headers=headers)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def docs():
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="colorize API", **_swagger_assets(app))
+
+    if ui:
+        import gradio as gr
+
+        demo = build_demo(service)
+        gr.mount_gradio_app(
+            app, demo, path="/", server_name="127.0.0.1", footer_links=["api", "settings"],
+            allowed_paths=[str(service.workdir)], max_file_size=limits.max_upload_bytes, ssr_mode=False,
+            theme=_theme(), css=_CSS, show_error=True,
+        )
+    return app
+
+
+def _swagger_assets(app: Any) -> dict[str, str]:
+    """Serve Swagger UI's JS/CSS locally when the ``swagger-ui-bundle`` package is installed (else its CDN)."""
+    try:
+        import swagger_ui_bundle  # type: ignore[import-not-found]
+    except ImportError:
+        return {}
+    if not getattr(app.state, "swagger_mounted", False):
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/api/_swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+        app.router.routes.insert(0, app.router.routes.pop())  # before the page's catch-all mount at "/"
+        app.state.swagger_mounted = True
+    return {"swagger_js_url": "/api/_swagger/swagger-ui-bundle.js", "swagger_css_url": "/api/_swagger/swagger-ui.css",
+            "swagger_favicon_url": "/api/_swagger/favicon-32x32.png"}
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def build_web_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="colorize web",
+        description="Start the local web page and HTTP API (offline; bound to 127.0.0.1 by default). "
+        "There is no public share link and no authentication: only expose it with --host on a network you trust.",
+        epilog="API: POST /api/colorize (multipart: image, render_size, saturation, temperature, format), "
+        "GET /api/health, GET /api/models; docs at /api/docs. See docs/web.md.",
+    )
+    p.add_argument("--host", default=DEFAULT_HOST, help="interface to listen on (default: %(default)s; 0.0.0.0 = every interface)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s)")
+    p.add_argument("-m", "--model", default="default", help="bundled model name or weights path (default: %(default)s)")
+    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
+                   help="network runtime (default: auto = torch on GPUs and bf16-capable CPUs, else onnxruntime when installed)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB, help="largest upload per photo, in MB (default: %(default)g)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help="refuse photos with more pixels (default: %(default)s; 0 = no limit)")
+    p.add_argument("--max-files", type=int, default=DEFAULT_MAX_FILES, help="photos per batch on the page (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only print errors")
+    return p
+
+
+def run_web_cli(argv: Sequence[str]) -> int:
+    args = build_web_parser().parse_args(argv)
+    if args.max_upload_mb <= 0 or args.max_files < 1 or args.max_pixels < 0:
+        print("colorize web: error: --max-upload-mb, --max-files must be positive and --max-pixels >= 0", file=sys.stderr)
+        return 2
+    if not 0 < args.port < 65536:
+        print(f"colorize web: error: --port {args.port} is not a valid port", file=sys.stderr)
+        return 2
+    problem = _port_problem(args.host, args.port)
+    if problem:
+        print(f"colorize web: error: {problem}", file=sys.stderr)
+        return 1
+    _offline_environment()
+    limits = Limits(max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_pixels=args.max_pixels or None,
+                    max_files=args.max_files)
+    try:
+        import uvicorn
+    except ImportError:
+        print("colorize web: error: the web page needs gradio (and its uvicorn): pip install 'colorize[web]'", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"colorize web: loading model {args.model} ...", file=sys.stderr)
+    try:
+        app = create_app(args.model, limits=limits, backend=args.backend, device=args.device)
+    except ImportError as exc:
+        print(f"colorize web: error: missing package {exc.name!r}: pip install 'colorize[web]'", file=sys.stderr)
+        return 1
+    except Exception as exc:  # WeightsError, ValueError(backend/device)
+        print(f"colorize web: error: {exc}", file=sys.stderr)
+        return 1
+    service: ColorizeService = app.state.service
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{args.port}/"
+    if not args.quiet:
+        s = service.model_summary()
+        print(f"colorize web: {s['name']} ({s['arch']}, {s['backend']}) on {url}  -  API {url}api/colorize, docs {url}api/docs"
+              "  (Ctrl+C to stop)", file=sys.stderr)
+        if not _is_loopback(args.host):
+            print(f"colorize web: warning: listening on {args.host}: anyone who can reach this machine can use the page "
+                  "(there is no authentication)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="error" if args.quiet else "warning", access_log=False)
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (98, 48, 10048):  # EADDRINUSE (Linux, macOS, Windows)
+                return f"port {port} on {host} is already in use (another 'colorize web'?); choose another with --port"
+            return f"cannot listen on {host}:{port} ({exc.strerror or exc})"
+    return None
+
+
+__all__ = [
+    "ColorizeService", "Limits", "WebError", "build_demo", "create_app", "run_web_cli", "match_reference",
+    "colorize_with_hint_map", "hints_available", "parse_color",
+]
+

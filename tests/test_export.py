@@ -1,0 +1,155 @@
+"""ONNX export round trip and the onnxruntime backend (issue #7, part 3)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from colorize.export import ExportError, cached_onnx_path, export_onnx  # noqa: E402
+from colorize.models import create_model  # noqa: E402
+from colorize.models.weights import load_model  # noqa: E402
+from colorize.onnx_backend import OnnxChromaRunner, resolve_backend  # noqa: E402
+from colorize.pipeline import Colorizer  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLORIZE_CACHE_DIR", str(tmp_path / "cache"))  # never ~/.cache in tests
+
+
+def _torch_chroma(model, x, temperature):
+    with torch.no_grad():
+        return model.float().eval().predict_chroma(x, temperature=temperature)
+
+
+def _check_round_trip(model, path, sizes=((64, 96), (96, 64)), temperatures=(0.38,)):
+    runner = OnnxChromaRunner(path)
+    gen = torch.Generator().manual_seed(1)
+    for h, w in sizes:
+        x = torch.rand(2, model.in_channels, h, w, generator=gen)
+        if model.in_channels > 1:
+            x[:, 1:] = 0
+            x[0, 1:3, 8:11, 8:11] = 0.3  # one hint patch
+            x[0, 3, 8:11, 8:11] = 1
+        for t in temperatures:
+            want = _torch_chroma(model, x, t)
+            got = runner.predict_chroma(x, temperature=t)
+            assert got.shape == want.shape == (2, 2, h // 4, w // 4)
+            assert float((got - want).abs().max()) < 1e-4, (h, w, t)
+
+
+def test_export_round_trip_distribution_model(tiny_model_path, tmp_path):
+    model, _ = load_model(tiny_model_path)
+    out = export_onnx(model, tmp_path / "model.onnx")
+    proto = onnx.load(str(out))
+    onnx.checker.check_model(proto, full_check=True)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["model.onnx"]  # single file, no external data
+    assert all(t.data_location != onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
+    inputs = {i.name: i for i in proto.graph.input}
+    assert set(inputs) == {"luma", "temperature"}
+    dims = inputs["luma"].type.tensor_type.shape.dim
+    assert [d.dim_param for d in dims] == ["batch", "", "height", "width"] and dims[1].dim_value == 1
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["colorize_head"] == "distribution"
+    _check_round_trip(model, out, temperatures=(0.38, 0.1, 1.0))
+
+
+def test_export_regression_and_hint_models(tiny_hint_model_path, tmp_path):
+    torch.manual_seed(0)
+    regression = create_model("compact-small", head="regression", space="yuv").eval()
+    out = export_onnx(regression, tmp_path / "regression.onnx")
+    assert [i.name for i in onnx.load(str(out)).graph.input] == ["luma"]  # no temperature for regression heads
+    _check_round_trip(regression, out)
+
+    hinted, _ = load_model(tiny_hint_model_path)
+    out = export_onnx(hinted, tmp_path / "hints.onnx")
+    _check_round_trip(hinted, out, sizes=((64, 96),))
+
+
+def test_export_refuses_to_overwrite(tiny_model_path, tmp_path):
+    model, _ = load_model(tiny_model_path)
+    out = export_onnx(model, tmp_path / "m.onnx")
+    with pytest.raises(ExportError, match="already exists"):
+        export_onnx(model, out)
+    export_onnx(model, out, overwrite=True)
+
+
+def _pipeline_diff(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    d = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1)
+    return float((d <= 2).mean()), int(d.max())
+
+
+def test_onnxruntime_backend_matches_torch_fp32(tiny_model_path, colour_photo, monkeypatch):
+    monkeypatch.setenv("COLORIZE_BF16", "0")  # compare against PyTorch in fp32
+    ref = Colorizer.from_pretrained(tiny_model_path, device="cpu")
+    ort = Colorizer.from_pretrained(tiny_model_path, device="cpu", backend="onnxruntime")
+    assert (ref.backend, ort.backend) == ("torch", "onnxruntime")
+    for img in (colour_photo, colour_photo.transpose(1, 0, 2).copy()):  # 96x128 and 128x96
+        for opts in ({}, {"render_size": 128, "temperature": 0.2}):
+            a, b = ref(img, **opts), ort(img, **opts)
+            assert a.shape == b.shape == img.shape
+            within, worst = _pipeline_diff(a, b)
+            assert within >= 0.999 and worst <= 2, (opts, within, worst)
+
+
+def test_onnx_cache_is_keyed_by_weights_and_reused(tiny_model_path, tmp_path):
+    model, _ = load_model(tiny_model_path)
+    first = cached_onnx_path(model, tiny_model_path)
+    stamp = first.stat().st_mtime_ns
+    assert first.parent == tmp_path / "cache" / "onnx"
+    Colorizer.from_pretrained(tiny_model_path, device="cpu", backend="onnxruntime")
+    assert list(first.parent.glob("*.onnx")) == [first] and first.stat().st_mtime_ns == stamp
+    torch.manual_seed(5)
+    other = create_model("compact-small")
+    assert cached_onnx_path(other) != first  # different weights, different file
+
+
+def test_auto_backend_rule(monkeypatch):
+    monkeypatch.delenv("COLORIZE_BACKEND", raising=False)
+    monkeypatch.setenv("COLORIZE_BF16", "0")  # a CPU without native bf16: onnxruntime is the faster fp32 runtime
+    assert resolve_backend("auto", "cpu") == "onnxruntime"
+    monkeypatch.setenv("COLORIZE_BF16", "1")  # native bf16: torch's bf16 autocast + channels_last is faster
+    assert resolve_backend("auto", "cpu") == "torch"
+    assert resolve_backend("auto", "cuda") == "torch"
+    assert resolve_backend("torch", "cpu") == "torch"
+    monkeypatch.setenv("COLORIZE_BACKEND", "onnxruntime")
+    assert resolve_backend("auto", "cpu") == "onnxruntime"
+    with pytest.raises(ValueError, match="unknown backend"):
+        resolve_backend("tensorrt", "cpu")
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        resolve_backend("onnxruntime", "cuda")
+
+
+def test_export_cli(tiny_model_path, tmp_path, capsys):
+    from colorize.cli import main
+
+    out = tmp_path / "tiny.onnx"
+    assert main(["export", str(out), "--model", tiny_model_path, "--opset", "17", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["inputs"] == ["luma", "temperature"] and summary["max_abs_diff_vs_torch"] < 1e-4
+    onnx.checker.check_model(onnx.load(str(out)))
+    assert main(["export", str(out), "--model", tiny_model_path]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["export", str(out), "--model", tiny_model_path, "--overwrite", "--no-verify"]) == 0
+    assert main(["export", str(tmp_path / "x.pt"), "--model", tiny_model_path]) == 2
+    assert main(["export", str(tmp_path / "y.onnx"), "--model", str(tmp_path / "missing.json")]) == 1
+
+
+def test_cli_backend_flag(tiny_model_path, tmp_path):
+    from PIL import Image
+
+    from colorize.cli import main
+
+    src = tmp_path / "gray.png"
+    Image.fromarray((np.mgrid[0:64, 0:80][1] * 3).astype(np.uint8)).save(src)
+    for backend in ("onnxruntime", "torch", "auto"):
+        out = tmp_path / f"out_{backend}.png"
+        assert main([str(src), "-o", str(out), "--model", tiny_model_path, "--backend", backend, "-q"]) == 0
+        with Image.open(out) as im:
+            assert im.size == (80, 64) and im.mode == "RGB"

@@ -1,0 +1,93 @@
+"""The inference pipeline: same size out, luminance kept, alpha kept, batches equal singles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorize.filters import guided_upsample
+from colorize.models import WeightsError
+from colorize.pipeline import Colorizer, render_shape
+
+
+def luma_u8(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.float64)
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+@pytest.fixture(scope="module")
+def colorizer(tiny_model_path) -> Colorizer:
+    return Colorizer.from_pretrained(tiny_model_path, device="cpu", saturation=4.0)  # exaggerated: a random model is faint
+
+
+def test_same_size_out_and_luminance_preserved(colorizer, colour_photo):
+    gray = luma_u8(colour_photo).round().astype(np.uint8)
+    for shape in [(96, 128), (37, 201), (300, 17)]:
+        g = np.array(Image.fromarray(gray).resize(shape[::-1]))
+        out = colorizer(g)
+        assert out.shape == (*shape, 3) and out.dtype == np.uint8
+        diff = np.abs(luma_u8(out) - g)
+        assert (diff <= 1).mean() >= 0.99, diff.max()
+        assert (out[..., 0] != out[..., 1]).any()  # colour was added
+
+
+def test_colour_input_is_recolorized_from_its_luminance(colorizer, colour_photo):
+    out = colorizer(colour_photo)
+    assert (np.abs(luma_u8(out) - luma_u8(colour_photo)) <= 1).mean() >= 0.99
+    gray_out = colorizer(luma_u8(colour_photo).round().astype(np.uint8))
+    assert np.abs(out.astype(int) - gray_out.astype(int)).max() <= 2
+
+
+def test_pil_rgba_keeps_alpha_and_path_input(colorizer, colour_photo, tmp_path):
+    alpha = np.tile(np.linspace(0, 255, colour_photo.shape[1]).astype(np.uint8), (colour_photo.shape[0], 1))
+    img = Image.fromarray(np.dstack([colour_photo, alpha]), "RGBA")
+    out = colorizer(img)
+    assert out.mode == "RGBA" and out.size == img.size
+    np.testing.assert_array_equal(np.asarray(out)[..., 3], alpha)
+    p = tmp_path / "g.png"
+    Image.fromarray(colour_photo).convert("L").save(p)
+    assert colorizer(str(p)).size == (colour_photo.shape[1], colour_photo.shape[0])
+
+
+def test_batch_equals_single(colorizer, colour_photo):
+    g = luma_u8(colour_photo).astype(np.float32) / 255
+    g2 = g[::-1].copy()
+    batch = colorizer.colorize_batch([g, g2, g[:50]])
+    for single, b in zip([g, g2, g[:50]], batch):
+        np.testing.assert_allclose(colorizer.colorize_array(single), b, atol=2e-2)
+
+
+def test_saturation_zero_is_gray_and_knobs_change_output(colorizer, colour_photo):
+    g = luma_u8(colour_photo).astype(np.float32) / 255
+    gray = colorizer.colorize_array(g, saturation=0.0)
+    assert np.abs(gray[..., 0] - gray[..., 2]).max() < 1e-5
+    a = colorizer.colorize_array(g, render_size=64)
+    b = colorizer.colorize_array(g, render_size=128)
+    assert not np.allclose(a, b)
+
+
+def test_render_shape():
+    assert render_shape(3000, 4000, 256) == (192, 256)
+    assert render_shape(10, 5000, 256) == (16, 256)
+    h, w = render_shape(480, 640, 384)
+    assert h % 16 == 0 and w % 16 == 0 and w == 384
+
+
+def test_guided_upsampling_keeps_colour_edges_on_luminance_edges():
+    y = torch.zeros(1, 1, 256, 256)
+    y[..., :, 128:] = 0.8
+    y_low = torch.nn.functional.interpolate(y, size=(32, 32), mode="area")
+    uv_low = torch.zeros(1, 2, 32, 32)
+    uv_low[:, 1, :, 16:] = 0.3  # colour on the bright side only
+    sharp = guided_upsample(y_low, uv_low, y)
+    blurry = torch.nn.functional.interpolate(uv_low, size=(256, 256), mode="bilinear", align_corners=False)
+    leak_sharp = sharp[0, 1, :, 120:128].abs().mean()
+    leak_blurry = blurry[0, 1, :, 120:128].abs().mean()
+    assert leak_sharp < 0.02 < leak_blurry
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(WeightsError, match="no such weights file or bundled model"):
+        Colorizer.from_pretrained("does-not-exist")
