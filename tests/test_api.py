@@ -19,7 +19,7 @@ httpx = pytest.importorskip("httpx")
 
 from PIL import Image  # noqa: E402
 
-from colorize.web import ColorizeService, Limits, WebError, create_app, match_reference, parse_color  # noqa: E402
+from colorize.web import ColorizeService, Limits, WebError, create_app, hints_available, parse_color, to_hex  # noqa: E402
 
 MAX_BYTES = 150_000
 MAX_PIXELS = 300_000
@@ -42,8 +42,19 @@ def _gray(h: int = 80, w: int = 120) -> np.ndarray:
     return ((xx * 2 + yy) % 256).astype(np.uint8)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """OpenMP with 2 threads collapses on an oversubscribed machine (see benchmarks/bench_backends.py)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
-def server(tiny_model_path):
+def server(tiny_model_path, _one_thread):
     app = create_app(tiny_model_path, backend="torch", limits=Limits(max_upload_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, max_files=5))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
@@ -127,7 +138,15 @@ def test_openapi_docs_and_offline_page(server):
     client, _ = server
     spec = client.get("/api/openapi.json").json()
     assert {"/api/colorize", "/api/health", "/api/models"} <= set(spec["paths"])
-    assert client.get("/api/docs").status_code == 200
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200 and "/api/openapi.json" in docs.text
+    try:
+        import swagger_ui_bundle  # noqa: F401  (optional: Swagger UI served locally, not from a CDN)
+    except ImportError:
+        pass
+    else:
+        assert "cdn.jsdelivr.net" not in docs.text
+        assert client.get("/api/_swagger/swagger-ui-bundle.js").status_code == 200
     page = client.get("/")
     assert page.status_code == 200 and "<html" in page.text.lower()
     for external in ("fonts.googleapis.com", "fonts.gstatic.com", "cdn.jsdelivr.net", "unpkg.com", "googletagmanager"):
@@ -164,19 +183,69 @@ def test_page_job_mixes_good_and_bad_files(tiny_model_path, tmp_path):
         service.check_options(10_000, 1, 0.38)
 
 
-def test_reference_and_hints_keep_luminance(tiny_hint_model_path, colour_photo):
-    from colorize.pipeline import Colorizer, gray_of
-    from colorize.web import colorize_with_hint_map
+needs_guided = pytest.mark.skipif(not hints_available(), reason="colorize.hints / colorize.reference are not installed")
 
-    colorizer = Colorizer.from_pretrained(tiny_hint_model_path, device="cpu")
-    gray = gray_of(colour_photo)
-    plain = colorizer.colorize_array(colour_photo)
-    hinted = colorize_with_hint_map(colorizer, gray, [{"x": 0.3, "y": 0.4, "color": "#ff0000"}], {})
-    assert hinted.shape == plain.shape and not np.allclose(hinted, plain)
-    np.testing.assert_allclose(gray_of(hinted), gray, atol=2e-3)
-    reference = np.zeros((30, 40, 3), np.float32)
-    reference[..., 0], reference[..., 1], reference[..., 2] = 0.9, 0.4, 0.1  # orange
-    matched = match_reference(plain, gray, reference)
-    np.testing.assert_allclose(gray_of(matched), gray, atol=2e-3)
-    assert matched[..., 0].mean() > plain[..., 0].mean()  # warmer
-    assert parse_color("rgba(255, 0, 0, 1)") == (1.0, 0.0, 0.0) and parse_color("#00f") == (0.0, 0.0, 1.0)
+
+def _orange_reference() -> np.ndarray:
+    yy, xx = np.mgrid[0:40, 0:60]
+    ref = np.zeros((40, 60, 3), np.uint8)
+    ref[..., 0], ref[..., 1], ref[..., 2] = 200 + yy, 110 + xx // 2, 30
+    return ref
+
+
+@needs_guided
+def test_api_hints_and_reference(server):
+    client, _ = server
+    gray = _gray()
+    plain = client.post("/api/colorize", files={"image": ("a.png", _png(gray), "image/png")})
+    hinted = client.post("/api/colorize", files={"image": ("a.png", _png(gray), "image/png")},
+                         data={"hints": "20,20=red; 100,60=#0000ff"})
+    assert plain.status_code == hinted.status_code == 200, hinted.text
+    a, b = (np.asarray(Image.open(io.BytesIO(r.content))).astype(np.int16) for r in (plain, hinted))
+    assert np.abs(a - b).max() > 10  # the hints changed the colours
+    luma = b.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    assert np.abs(luma - gray).max() <= 1.5  # but not the luminance
+    r = client.post("/api/colorize", files={"image": ("a.png", _png(gray), "image/png"),
+                                            "reference": ("ref.png", _png(_orange_reference()), "image/png")},
+                    data={"reference_strength": "1"})
+    assert r.status_code == 200, r.text
+    warm = np.asarray(Image.open(io.BytesIO(r.content))).astype(np.float32)
+    assert (warm[..., 0] - warm[..., 2]).mean() > (a[..., 0] - a[..., 2]).mean()  # warmer, like the reference
+    r = client.post("/api/colorize", files={"image": ("a.png", _png(gray), "image/png")}, data={"hints": "20,20=notacolour"})
+    assert r.status_code == 422 and "unknown colour" in r.json()["detail"]
+    r = client.post("/api/colorize", files={"image": ("a.png", _png(gray), "image/png")}, data={"hints": "500,20=red"})
+    assert r.status_code == 400 and "outside" in r.json()["detail"]
+    r = client.post("/api/colorize", files={"image": ("a.png", _png(gray), "image/png"),
+                                            "reference": ("g.png", _png(gray), "image/png")})
+    assert r.status_code == 400 and "gray" in r.json()["detail"]
+
+
+@needs_guided
+def test_page_job_with_clicked_hints(tiny_hint_model_path, tmp_path):
+    from colorize.pipeline import Colorizer
+
+    service = ColorizeService(Colorizer.from_pretrained(tiny_hint_model_path, device="cpu"), "hints", workdir=tmp_path / "w")
+    photo = tmp_path / "p.png"
+    Image.fromarray(_gray()).save(photo)
+    options = service.check_options(None, None, None)
+    (plain,), _, _ = service.process_files([str(photo)], options, "png")
+    clicks = [{"x": 0.25, "y": 0.5, "color": "rgb(255, 0, 0)"}, {"x": 0.75, "y": 0.5, "color": "#00ff00"}]
+    (hinted,), errors, _ = service.process_files([str(photo)], options, "png", hints=clicks)
+    assert not errors
+    a, b = (np.asarray(Image.open(r.output)).astype(np.int16) for r in (plain, hinted))
+    assert np.abs(a - b).max() > 10
+    assert parse_color("rgba(255, 0, 0, 1)") == (1.0, 0.0, 0.0) and to_hex("#00f") == "#0000ff"
+
+
+def test_web_cli_refuses_bad_arguments(tmp_path, capsys):
+    from colorize.web import run_web_cli
+
+    assert run_web_cli(["--port", "0"]) == 2
+    assert run_web_cli(["--max-upload-mb", "0"]) == 2
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert run_web_cli(["--port", str(busy.getsockname()[1])]) == 1
+        assert "already in use" in capsys.readouterr().err
+    assert run_web_cli(["--port", str(_free_port()), "--model", str(tmp_path / "missing.json")]) == 1
+    assert "missing.json" in capsys.readouterr().err

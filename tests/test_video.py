@@ -168,6 +168,17 @@ def test_variable_frame_rate_and_pcm_audio_in_mkv(colorizer, tmp_path):
     assert dst["audio_packets"] == probe(clip)["audio_packets"]
 
 
+def test_audio_the_container_cannot_hold_is_reencoded(clip, colorizer, tmp_path):
+    if "libvpx-vp9" not in av.codecs_available or "libopus" not in av.codecs_available:
+        pytest.skip("FFmpeg without VP9/Opus")
+    report = colorize_video(clip, tmp_path / "out.webm", colorizer, progress=False)
+    out = probe(tmp_path / "out.webm")
+    assert out["audio"] == ["opus"] and report.audio == ["aac: re-encoded as opus (aac cannot go in .webm)"]
+    assert len(out["times"]) == 6 and out["codec"] == "vp9"
+    with pytest.raises(VideoError, match="needs a video file"):
+        colorize_video(clip, tmp_path / "still.png", colorizer, progress=False)
+
+
 # ----------------------------------------------------------------------------- temporal behaviour
 
 

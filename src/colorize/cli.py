@@ -79,7 +79,7 @@ def build_colorize_parser() -> argparse.ArgumentParser:
     g.add_argument("--hints", metavar="HINTS.png", help="hints image: coloured strokes on a transparent background, the photo's size")
     g.add_argument("--hint-method", choices=["model", "propagate", "both"], default=None,
                    help="model: learned hints (needs a hints model); propagate: spread hints by luminance (no model); "
-                   "both: model prediction refined by propagation (default: model for hints models, else both)")
+                   "both (default): propagation with the model's prediction (using the hints if it can) as prior")
     g.add_argument("--reference", metavar="PATH", help="a colour photo whose colours to use (any size or content)")
     g.add_argument("--reference-strength", type=float, default=None, metavar="0-1",
                    help="how strongly the reference's colours override the automatic ones (default: 0.8)")
@@ -87,7 +87,7 @@ def build_colorize_parser() -> argparse.ArgumentParser:
     v.add_argument("--codec", default=None, help="video encoder (default: libx264 yuv420p; libvpx-vp9 for .webm)")
     v.add_argument("--crf", type=int, default=18, help="encoder quality, lower = better (default: %(default)s)")
     v.add_argument("--temporal-strength", type=float, default=None, metavar="S",
-                   help="0..<1: how strongly colour follows the motion from frame to frame (default: 0.8)")
+                   help="0..<1: how strongly colour follows the motion from frame to frame (default: 0.85)")
     v.add_argument("--no-temporal", action="store_true", help="colorize every frame independently")
     v.add_argument("--scene-threshold", type=float, default=None, metavar="T",
                    help="luma-histogram change (0..1) that counts as a scene cut and resets the colour memory (default: 0.35)")
@@ -197,7 +197,9 @@ def run_colorize(argv: Sequence[str]) -> int:
     from .pipeline import ColorizeOptions
     from .progress import progress_bar
 
-    options = ColorizeOptions(**{k: v for k, v in {
+    import dataclasses
+
+    options = dataclasses.replace(colorizer.options if colorizer else ColorizeOptions(), **{k: v for k, v in {
         "render_size": args.render_size, "saturation": args.saturation, "temperature": args.temperature,
     }.items() if v is not None})
     if guided:
@@ -373,6 +375,7 @@ def run_train(argv: Sequence[str]) -> int:
             return 1
         from .train import _config_from_checkpoint
 
+        overrides.setdefault("stop_at", None)  # a pause applies once; resuming runs on unless --stop-at is given again
         cfg = dataclasses.replace(_config_from_checkpoint(out), **overrides)
     else:
         if not args.data:

@@ -6,7 +6,7 @@ transparent background, the photo's size; every opaque pixel is a hint). A hint 
 brightness**: its chroma is taken at the photo's own luminance (the hint colour, joined with the
 photo's luma and scaled into the sRGB gamut, as the pipeline does for every pixel).
 
-Two ways to use them, chosen with ``hint_method``:
+Three ways to use them, chosen with ``hint_method`` (default ``"both"``):
 
 ``"model"`` -- learned hints (Zhang et al. 2017, "Real-Time User-Guided Image Colorization with
     Learned Deep Priors"): models trained with ``--hints`` take a hint map (the hint chroma in the
@@ -15,10 +15,12 @@ Two ways to use them, chosen with ``hint_method``:
     Optimization"): neighbouring pixels of similar luma should have similar chroma. We solve the
     symmetric (graph-Laplacian) form: minimise
     ``sum_rs w_rs (u_r - u_s)^2 + lambda sum_hints (u_r - h_r)^2 + mu sum_r u_r^2`` with
-    ``w_rs = exp(-(Y_r - Y_s)^2 / (2 sigma^2))`` over the 3x3 window, a sparse SPD system.
-``"both"`` -- the model's automatic prediction (with learned hints when the model takes them) is
-    refined by propagating the *residual* (hint minus prediction) the same way: regions without hints
-    keep the prediction, a hinted region takes the hint's colour up to its luminance edges.
+    ``w_rs = exp(-(Y_r - Y_s)^2 / (2 sigma^2))`` over the 3x3 window, a sparse SPD system. The small
+    ``mu`` pulls regions no hint can reach (cut off by strong luma edges) to gray.
+``"both"`` -- the same solve with the model's prediction (made with the learned hints when the model
+    takes them) as the weak prior instead of gray: where hints reach through smooth luma their
+    colour wins, elsewhere the automatic colours stay. (Propagating only the residual hint minus
+    prediction, keeping the prediction's detail, measured worse: see docs/guided.md.)
 
 Everything is solved at the render size (256 px long side by default) and brought to full resolution
 by the pipeline's edge-aware guided upsampling, so a 12-megapixel photo costs about as much as a small
@@ -103,14 +105,16 @@ CSS_COLORS: dict[str, int] = {
 """The 148 named colours of CSS Color Module Level 4 (``rebeccapurple`` included), as 0xRRGGBB."""
 
 # Propagation defaults (render-size pixels, luma in [0, 1]); chosen on the benchmark, see docs/guided.md.
-PROPAGATE_SIGMA = 0.05
-"""Luma difference scale of the affinities: ``w = exp(-dY^2 / (2 sigma^2))``."""
+PROPAGATE_SIGMA = 0.025
+"""Luma difference scale of the affinities: ``w = exp(-dY^2 / (2 sigma^2))`` (about 6 gray levels)."""
 PROPAGATE_LAMBDA = 100.0
 """Weight of a hint constraint (large: hints are near-hard constraints)."""
-PROPAGATE_MU = 1e-4
-"""Pull towards gray without a model: colour spreads ~1/sqrt(mu) = 100 render pixels in a flat region."""
-RESIDUAL_MU = 1e-3
-"""Pull towards the model's prediction when refining it (``"both"``): corrections spread ~30 px."""
+PROPAGATE_MU = 1e-5
+"""Pull towards gray without a model: in a flat region colour spreads ~1/sqrt(mu) = 300 render pixels,
+i.e. over the whole image, but a region cut off by strong luma edges stays gray."""
+PRIOR_MU = 1e-5
+"""Weight of the model's prediction as a prior when refining it (``"both"``): where hints reach (through
+smooth luma), their colour wins; regions they cannot reach keep the prediction."""
 DEFAULT_POINT_RADIUS = 1.5
 """Radius, in render-size pixels, of a point hint without an explicit radius: a 3x3 patch, as in training."""
 DIRECT_SOLVE_MAX = 400_000
@@ -459,14 +463,15 @@ def propagate(
     sigma: float = PROPAGATE_SIGMA,
     lam: float = PROPAGATE_LAMBDA,
     mu: float = PROPAGATE_MU,
+    prior: np.ndarray | None = None,
     x0: np.ndarray | None = None,
     rtol: float = 1e-6,
 ) -> np.ndarray:
     """Spread ``target`` values (h,w,C) given where ``mask`` (h,w) is set over luma ``y`` (h,w).
 
-    Solves ``(L + lam M + mu I) x = lam M target`` (M = diag(mask)): x varies smoothly where the luma
-    is smooth and may jump where the luma jumps; far from any hint (or behind a strong edge) it decays
-    to 0. For a prior ``p``, propagate the residual ``target - p`` and add ``p`` back.
+    Solves ``(L + lam M + mu I) x = lam M target + mu prior`` (M = diag(mask)): x varies smoothly where
+    the luma is smooth and may jump where the luma jumps; far from any hint (or behind a strong edge)
+    it decays to ``prior`` (h,w,C; default 0).
     Up to :data:`DIRECT_SOLVE_MAX` pixels it factorises once (SuperLU, symmetric ordering) for all
     channels; above, each channel is solved by Jacobi-preconditioned CG warm-started from ``x0``.
     """
@@ -477,10 +482,13 @@ def propagate(
     h, w = y.shape
     t = np.asarray(target, np.float64).reshape(h * w, -1)
     m = np.asarray(mask, bool).ravel()
+    p = None if prior is None else np.asarray(prior, np.float64).reshape(h * w, -1)
     if not m.any():
-        return np.zeros((h, w, t.shape[1]), np.float32)
+        return np.zeros((h, w, t.shape[1]), np.float32) if p is None else p.reshape(h, w, -1).astype(np.float32)
     A = (_affinity_laplacian(y, sigma) + sp.diags(lam * m + mu)).tocsc()
     b = lam * m[:, None] * t
+    if p is not None:
+        b = b + mu * p
     if h * w <= DIRECT_SOLVE_MAX:
         lu = spl.splu(A, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
         x = lu.solve(b)
@@ -500,9 +508,9 @@ def propagate(
 
 
 def resolve_method(colorizer: "Colorizer", hint_method: str | None) -> str:
-    """``None`` -> ``"model"`` for hints models, ``"both"`` otherwise; an explicit ``"model"`` needs a hints model."""
+    """``None`` -> ``"both"``; ``"model"`` needs a hints model (``config.hints``)."""
     if hint_method is None:
-        return "model" if colorizer.model.config.hints else "both"
+        return "both"
     if hint_method not in HINT_METHODS:
         raise HintError(f"unknown hint method {hint_method!r}; choose one of {', '.join(HINT_METHODS)}")
     if hint_method == "model" and not colorizer.model.config.hints:
@@ -564,10 +572,10 @@ def colorize_guided(
         uv = apply_reference(colorizer, y_low, uv, reference, strength=strength, method=reference_method)
 
     if h_obj and method in ("propagate", "both"):
-        target = hint_uv(y_low, rgb_h)
-        residual = (target - uv)[0].permute(1, 2, 0).numpy()
-        mu = PROPAGATE_MU if (method == "propagate" and reference is None) else RESIDUAL_MU
-        uv = uv + torch.from_numpy(propagate(y_low[0, 0].numpy(), residual, mask_h, mu=mu)).permute(2, 0, 1)[None]
+        target = hint_uv(y_low, rgb_h)[0].permute(1, 2, 0).numpy()
+        prior = uv[0].permute(1, 2, 0).numpy()  # zeros (gray) for "propagate" without a reference
+        mu = PROPAGATE_MU if method == "propagate" else PRIOR_MU
+        uv = torch.from_numpy(propagate(y_low[0, 0].numpy(), target, mask_h, mu=mu, prior=prior)).permute(2, 0, 1)[None]
     return colorizer.colorize_gray(y, options, uv_low=uv)
 
 

@@ -4,7 +4,7 @@
 onnxruntime``) exports the weights to the cache on first use (keyed by the weights' SHA-256) and
 runs that file with onnxruntime's CPU provider. Only the network's forward pass and chroma decode
 move; everything else in the pipeline is unchanged, so outputs match the fp32 PyTorch backend
-(chroma differences ~1e-6; see ``tests/test_export.py``).
+(chroma differences below 1e-6; see ``tests/test_export.py``).
 
 ``backend="auto"`` -- the rule, from ``benchmarks/bench_backends.py`` (docs/web.md has the table):
 
@@ -12,10 +12,10 @@ move; everything else in the pipeline is unchanged, so outputs match the fp32 Py
 2. a non-CPU device (CUDA) -> ``torch``;
 3. a CPU with native bf16 dot products (AVX512-BF16 or AMX; the same test, and the same
    ``COLORIZE_BF16`` override, as the torch backend's bf16 autocast) -> ``torch``: bf16 autocast with
-   channels_last was the fastest measured (about 1.6x faster than onnxruntime fp32 at equal threads);
-4. otherwise ``onnxruntime`` when ``onnxruntime`` and ``onnx`` are installed: in fp32 it beat PyTorch
-   eager fp32 by about 1.4x at equal threads (and kept working far better when the cores are
-   oversubscribed); else ``torch``;
+   channels_last was the fastest measured (1.4-1.6x faster than onnxruntime fp32 at equal threads);
+4. otherwise ``onnxruntime`` when ``onnxruntime`` and ``onnx`` are installed: in fp32 it was as fast
+   as PyTorch eager fp32 or faster at equal threads (1.0-1.4x), and 2.7-9x faster when the cores
+   were oversubscribed (OpenMP threads stall there); else ``torch``;
 5. if the export fails, fall back to PyTorch with a warning.
 
 ``torch.compile`` is not offered: it helps bf16 further, but costs ~40 s of compilation per process

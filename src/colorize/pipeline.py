@@ -131,6 +131,10 @@ class Colorizer:
 
         path = resolve_weights(name_or_path)
         model, info = load_model(path, device="cpu")
+        # The weights' JSON may carry the settings its evaluation chose (e.g. temperature); call options win.
+        known = set(ColorizeOptions.__dataclass_fields__)
+        defaults = {k: v for k, v in (info.get("inference") or {}).items() if k in known}
+        options = {**defaults, **{k: v for k, v in options.items() if v is not None}}
         return cls(model, device=device, info=info, options=ColorizeOptions(**options), backend=backend, weights_path=path)
 
     @property

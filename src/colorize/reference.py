@@ -70,7 +70,7 @@ class ReferenceImageError(ValueError):
 
 
 def load_reference(reference: Any, label: str | None = None) -> np.ndarray:
-    """A path, PIL image or HxWx3 array (uint8 or float [0, 1]) -> HxWx3 float32 sRGB; refuses gray photos."""
+    """A path, PIL image or HxWx3 array (uint8, uint16 or float [0, 1]) -> HxWx3 float32 sRGB; refuses gray photos."""
     from PIL import Image
 
     if isinstance(reference, (str, os.PathLike)):
@@ -94,7 +94,8 @@ def load_reference(reference: Any, label: str | None = None) -> np.ndarray:
         arr = np.asarray(reference)
         if arr.ndim != 3 or arr.shape[2] not in (3, 4):
             raise ReferenceImageError(f"{label}: a reference must be a colour image (HxWx3), got shape {arr.shape}")
-        rgb = arr[..., :3].astype(np.float32) / 255 if arr.dtype == np.uint8 else arr[..., :3].astype(np.float32)
+        scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(arr.dtype, 1.0)
+        rgb = np.clip(arr[..., :3].astype(np.float32) / scale, 0, 1)
     if rgb.ndim != 3 or rgb.shape[0] < 4 or rgb.shape[1] < 4:
         raise ReferenceImageError(f"{label}: the reference is too small ({rgb.shape[1]}x{rgb.shape[0]})")
     if _colour_fraction(rgb) < 0.01:
@@ -122,17 +123,13 @@ def _lab_of_uv(y: "Tensor", uv: "Tensor") -> "Tensor":
 
 def _uv_of_ab(y: "Tensor", ab: "Tensor") -> "Tensor":
     """Photo luma + a*b* -> YUV chroma (the luma itself is restored later by the pipeline)."""
+    import torch
+
     from .color import lab_to_rgb, rgb_to_lab, rgb_to_yuv
 
     gray = y.expand(-1, 3, -1, -1)
     L = rgb_to_lab(gray)[:, :1]
-    return rgb_to_yuv(lab_to_rgb(torch_cat([L, ab]), clip=True))[:, 1:]
-
-
-def torch_cat(xs: list) -> "Tensor":
-    import torch
-
-    return torch.cat(xs, dim=1)
+    return rgb_to_yuv(lab_to_rgb(torch.cat([L, ab], dim=1), clip=True))[:, 1:]
 
 
 def _resize(x: "Tensor", shape: tuple[int, int]) -> "Tensor":
@@ -294,7 +291,8 @@ def _semantic_features(colorizer: "Colorizer", y: "Tensor", grid: tuple[int, int
 
 
 def semantic_transfer(colorizer: "Colorizer", y: "Tensor", ref_y: "Tensor", ref_ab: "Tensor", *, tau: float = SEMANTIC_TAU,
-                      stride: int = 4, luma_weight: float = 0.5) -> tuple["Tensor", "Tensor"]:
+                      stride: int = 4, luma_weight: float = 0.5, center: bool = True,
+                      confidence: tuple[float, float] | None = None) -> tuple["Tensor", "Tensor"]:
     """Chroma from the reference positions whose encoder features are most similar (cosine).
 
     Returns (a*b* (1,2,h,w), confidence (1,1,h,w) in [0,1]); computed on a 1/``stride`` grid and
@@ -310,6 +308,9 @@ def semantic_transfer(colorizer: "Colorizer", y: "Tensor", ref_y: "Tensor", ref_
     ref_y_m = _luma_remap(ref_y, y).clamp(0, 1)
     ft = _semantic_features(colorizer, y, g_t, luma_weight)
     fr = _semantic_features(colorizer, ref_y_m, g_r, luma_weight)
+    if center:  # post-ReLU features all look alike (cosines ~0.9); centring on both images' mean separates them
+        mean = torch.cat([ft, fr]).mean(dim=0, keepdim=True)
+        ft, fr = F.normalize(ft - mean, dim=1), F.normalize(fr - mean, dim=1)
     ab_r = F.interpolate(ref_ab, size=g_r, mode="area")[0].reshape(2, -1).T  # (m,2)
     ab_rows, conf_rows = [], []
     for start in range(0, ft.shape[0], 4096):  # bounded memory for big render sizes
@@ -319,7 +320,7 @@ def semantic_transfer(colorizer: "Colorizer", y: "Tensor", ref_y: "Tensor", ref_
         conf_rows.append(sim.max(dim=1).values)
     ab = torch.cat(ab_rows).T.reshape(1, 2, *g_t)
     best = torch.cat(conf_rows).reshape(1, 1, *g_t)
-    lo, hi = SEMANTIC_CONFIDENCE
+    lo, hi = confidence or SEMANTIC_CONFIDENCE
     conf = ((best - lo) / (hi - lo)).clamp(0, 1)
     y_small = F.interpolate(y, size=g_t, mode="area")
     out = guided_upsample(y_small, torch.cat([ab, conf], dim=1), y, radius=1, eps=1e-3)

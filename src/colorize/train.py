@@ -411,6 +411,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
 
     total = cfg.steps + cfg.gan_steps
     stop = min(total, cfg.stop_at) if cfg.stop_at else total
+    if rt.is_main and step >= stop:
+        log.info("nothing to do: the run is at step %d and stops at %d", step, stop)
     per_step = cfg.batch_size * rt.world
     sampler = ResumableSampler(source_weights(train_examples, cfg.balance), cfg.seed, step * per_step, rt.rank, rt.world)
     loader = torch.utils.data.DataLoader(

@@ -6,7 +6,7 @@
     from colorize.video import TemporalOptions, colorize_video
 
     colorizer = Colorizer.from_pretrained("default")
-    report = colorize_video("film.mp4", "film_color.mp4", colorizer, temporal=TemporalOptions(strength=0.8))
+    report = colorize_video("film.mp4", "film_color.mp4", colorizer, temporal=TemporalOptions(strength=0.85))
     print(report.frames, report.scene_cuts, report.processing_fps)
 
 or ``colorize film.mp4 -o film_color.mp4`` on the command line.
@@ -77,8 +77,6 @@ _DEFAULT_CODECS = {".webm": "libvpx-vp9", ".ogv": "libtheora", ".gif": "gif", ".
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1"}
 _PATTERN = re.compile(r"%(0?)(\d*)d")
 DEFAULT_SEQUENCE_FPS = 25.0
-_CUBIC = os.environ.get("COLORIZE_VIDEO_CUBIC", "1") == "1"
-_DETAIL_SIGMA = float(os.environ.get("COLORIZE_VIDEO_DETAIL", "0"))
 
 
 class VideoError(ImageError):
@@ -90,15 +88,15 @@ class TemporalOptions:
     """The temporal-consistency knobs (see the module docstring)."""
 
     enabled: bool = True
-    strength: float = 0.8
+    strength: float = 0.85
     """Weight of the propagated colour where the motion is fully trusted (0 = independent frames, <1)."""
     scene_threshold: float = 0.35
     """Luma-histogram distance (total variation, 0..1) between consecutive frames that counts as a cut."""
     flow: str = "dis"
     """``"dis"`` (OpenCV DIS optical flow, fast) or ``"farneback"``."""
-    consistency: float = 0.5
+    consistency: float = 1.0
     """Forward-backward flow mismatch, in render-size pixels, at which the confidence falls to 1/e."""
-    photometric: float = 0.05
+    photometric: float = 0.08
     """Luma difference (0..1, after warping) at which the confidence falls to 1/e."""
     keep_saturation: bool = True
     """Blend chroma directions but keep the weighted mean of the chroma magnitudes."""
@@ -206,7 +204,7 @@ def _motion_confidence(cur: np.ndarray, prev: np.ndarray, bw: np.ndarray, fw: np
     return cv2.blur(conf.astype(np.float32), (3, 3))
 
 
-def _rms(uv: np.ndarray) -> float:
+def _chroma_colourfulness(uv: np.ndarray) -> float:
     """Colourfulness of a chroma field, Hasler & Süsstrunk style: spread plus 0.3 times the mean's length."""
     flat = uv.reshape(-1, 2).astype(np.float64)
     return float(np.sqrt(flat.var(0).sum()) + 0.3 * np.linalg.norm(flat.mean(0)))
@@ -251,7 +249,7 @@ class TemporalColorizer:
     def reset(self) -> None:
         """Forget the previous frame: the next one is colorized on its own."""
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (y8, y float, uv (h,w,2))
-        self._rms = 0.0  # smoothed RMS chroma of the raw predictions
+        self._colourful = 0.0  # running colourfulness of the raw predictions
 
     # ------------------------------------------------------------------ render-size steps
 
@@ -300,14 +298,9 @@ class TemporalColorizer:
             fw = self._flow(p8, y8)
             conf = _motion_confidence(y, py, bw, fw, self._grid, t.consistency, t.photometric)
             self.confidences.append(float(conf.mean()))
-            warped, _ = _warp(puv, bw, self._grid, cubic=_CUBIC)
+            warped, _ = _warp(puv, bw, self._grid, cubic=True)
             w = (t.strength * conf)[..., None]
             out = (1 - w) * uv + w * warped
-            if _DETAIL_SIGMA > 0:  # keep this frame's fine chroma detail (aligned with its own luma edges)
-                import cv2
-
-                detail = uv - cv2.GaussianBlur(uv, (0, 0), _DETAIL_SIGMA)
-                out = out + w * (detail - (warped - cv2.GaussianBlur(warped, (0, 0), _DETAIL_SIGMA)))
             if t.keep_saturation:
                 # per pixel: blend the directions, keep the weighted mean of the magnitudes (two hues never average to grey)
                 target = (1 - w[..., 0]) * np.linalg.norm(uv, axis=-1) + w[..., 0] * np.linalg.norm(warped, axis=-1)
@@ -317,14 +310,14 @@ class TemporalColorizer:
                 # per frame: averaging over time removes the chroma variance that flickered; give the frame back the
                 # (temporally smoothed) chroma energy of the raw predictions so the film is not duller than its frames
                 a = t.strength * float(conf.mean())
-                rms_target = (1 - a) * _rms(uv) + a * self._rms
-                rms_out = _rms(out)
-                if rms_out > 1e-6:
-                    out = out * float(np.clip(rms_target / rms_out, 0.8, 1.25))
-                self._rms = rms_target
+                cf_target = (1 - a) * _chroma_colourfulness(uv) + a * self._colourful
+                cf_out = _chroma_colourfulness(out)
+                if cf_out > 1e-6:
+                    out = out * float(np.clip(cf_target / cf_out, 0.8, 1.25))
+                self._colourful = cf_target
             out = out.astype(np.float32)
         else:
-            self._rms = _rms(uv)
+            self._colourful = _chroma_colourfulness(uv)
         self._prev = (y8, y, out)
         return out
 
@@ -490,9 +483,18 @@ class _SequenceSource:
         self.total = len(self.files)
         self.audio_streams: list[Any] = []
         self.rotation, self.display_matrix = 0, None
-        first = self._read(0)
-        self.height, self.width = first.shape
-        self._first = first
+        self._first: tuple[int, np.ndarray] | None = None  # the first readable frame sets the size
+        first_error: ImageError | None = None
+        for i in range(self.total):
+            try:
+                self._first = (i, self._read(i))
+                break
+            except ImageError as exc:
+                first_error = first_error or exc
+        if self._first is None:
+            assert first_error is not None
+            raise VideoError(path, f"no readable frames ({first_error})")
+        self.height, self.width = self._first[1].shape
 
     def _read(self, i: int) -> np.ndarray:
         from .io import read_image
@@ -501,9 +503,10 @@ class _SequenceSource:
         return img.gray
 
     def items(self) -> Iterator[tuple[str, Any]]:
+        assert self._first is not None
         for i in range(self.total):
             try:
-                g = self._first if i == 0 else self._read(i)
+                g = self._first[1] if i == self._first[0] else self._read(i)
                 if g.shape != (self.height, self.width):
                     raise ImageError(self.files[i], f"is {g.shape[1]}x{g.shape[0]}, the sequence is {self.width}x{self.height}")
             except ImageError as exc:
@@ -546,7 +549,6 @@ class _AvSource:
         self.time_base = self.stream.time_base or (1 / Fraction(self.rate))
         self.total = int(self.stream.frames or 0) or self._estimate_frames()
         self.rotation, self.display_matrix = 0, None
-        self.decode_errors = 0
 
     def _estimate_frames(self) -> int | None:
         try:
@@ -559,6 +561,8 @@ class _AvSource:
         return None
 
     def _gray(self, frame: Any) -> np.ndarray:
+        if not (self.width and self.height):  # the container did not say: the first frame does
+            self.width, self.height = int(frame.width), int(frame.height)
         if (frame.width, frame.height) != (self.width, self.height):
             frame = frame.reformat(width=self.width, height=self.height)
         deep = any(c.bits > 8 for c in frame.format.components)
@@ -751,7 +755,14 @@ class _AvSink:
             if not target or target == "none":
                 self.audio_notes.append(f"{cname}: dropped (the {self.out.suffix} container takes no audio)")
                 continue
-            oa = self.container.add_stream(target, rate=a.codec_context.sample_rate)
+            rate = a.codec_context.sample_rate or 48000
+            try:
+                rates = av.Codec(target, "w").audio_rates or []
+            except Exception:
+                rates = []
+            if rates and rate not in rates:  # e.g. Opus: 8-48 kHz steps only; the encoder resamples
+                rate = min((r for r in rates if r >= rate), default=max(rates))
+            oa = self.container.add_stream(target, rate=rate)
             try:
                 oa.layout = a.codec_context.layout
             except (AttributeError, ValueError):
@@ -922,6 +933,8 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
     options = options or colorizer.options
     temporal = temporal if temporal is not None else TemporalOptions()
     frames_out = _is_frames_output(dst)
+    if frames_out and not is_sequence_pattern(dst) and dst.suffix.lower() in IMAGE_SUFFIXES:
+        raise VideoError(dst, "a film needs a video file (.mp4), a folder or a frame pattern (frames/%05d.png) as output")
     if not frames_out and dst.is_dir():
         raise VideoError(dst, "is a folder")
     if not frames_out and not overwrite and os.path.lexists(dst):
@@ -1036,6 +1049,7 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
     finally:
         source.close()
     report.frames = sink.frames
+    report.width, report.height = source.width, source.height
     report.audio = list(sink.audio_notes)
     report.scene_cuts = sorted(set(tc.scene_cuts))
     report.mean_confidence = float(np.mean(tc.confidences)) if tc.confidences else 0.0

@@ -19,7 +19,6 @@ Every failure is reported as one message (``gr.Error`` on the page, a JSON ``det
 API); the server never crashes on a bad upload. See docs/web.md.
 """
 
-from __future__ import annotations
 
 import argparse
 import atexit
@@ -44,7 +43,7 @@ log = logging.getLogger("colorize.web")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 DEFAULT_MAX_UPLOAD_MB = 50.0
-DEFAULT_MAX_PIXELS = 24_000_000  # a 6000x4000 camera frame; the pipeline needs ~1.5 GB at this size
+DEFAULT_MAX_PIXELS = 24_000_000  # a 6000x4000 camera frame: roughly 1 GB of RAM (extrapolated from 3 MP: +65 MB)
 DEFAULT_MAX_FILES = 100
 PREVIEW_MAX_SIDE = 2048  # the page's before/after images; downloads are always full resolution
 KEEP_OUTPUTS_S = 3600  # results are deleted from the server's work folder after an hour
@@ -87,9 +86,10 @@ class Limits:
 
 
 def hints_available() -> bool:
-    """The click-to-add colour hints control is offered when :mod:`colorize.hints` exists."""
+    """Colour hints and the reference photo are offered when :mod:`colorize.hints` (and
+    :mod:`colorize.reference`, which it uses for references) are installed."""
     try:
-        return importlib.util.find_spec("colorize.hints") is not None
+        return all(importlib.util.find_spec(m) is not None for m in ("colorize.hints", "colorize.reference"))
     except (ImportError, ValueError):
         return False
 
@@ -114,6 +114,11 @@ def parse_color(value: Any) -> tuple[float, float, float]:
     if m:
         return tuple(min(255.0, float(g)) / 255 for g in m.groups())  # type: ignore[return-value]
     raise WebError(f"not a colour: {value!r}")
+
+
+def to_hex(value: Any) -> str:
+    """Any colour :func:`parse_color` reads -> ``"#rrggbb"`` (what :mod:`colorize.hints` takes)."""
+    return "#" + "".join(f"{int(round(c * 255)):02x}" for c in parse_color(value))
 
 
 # ----------------------------------------------------------------------------- the service (no gradio here)
@@ -209,36 +214,35 @@ class ColorizeService:
             reason = exc.reason.replace(" (set --max-pixels / COLORIZE_MAX_PIXELS)", "")
             raise WebError(f"{name}: {reason}", status) from None
 
-    def colorize(self, loaded: Any, options: dict[str, Any], *, reference: Any = None, reference_strength: float = 1.0,
-                 hints: Sequence[dict[str, Any]] | None = None) -> Any:
-        """Colorize a loaded image -> HxWx3 float32 sRGB; serialised by the service lock."""
+    def colorize(self, loaded: Any, options: dict[str, Any], *, reference: Any = None, reference_strength: float | None = None,
+                 hints: Sequence[tuple[float, float, str]] | None = None) -> Any:
+        """Colorize a loaded image -> HxWx3 float32 sRGB; serialised by the service lock.
+
+        ``hints``: ``(x, y, "#rrggbb")`` in pixels of the photo; ``reference``: HxWx3 float sRGB. Both go
+        to :meth:`Colorizer.colorize_array` (:mod:`colorize.hints`, :mod:`colorize.reference`).
+        """
         import numpy as np
 
+        guided: dict[str, Any] = {}
+        if hints or reference is not None:
+            if not hints_available():
+                raise WebError("colour hints and reference photos need the colorize.hints module", 422)
+            if hints:
+                guided["hints"] = list(hints)
+            if reference is not None:
+                guided["reference"] = reference
+                guided["reference_strength"] = reference_strength
         with self.lock:
             self.requests += 1
             try:
-                if hints:
-                    rgb = self._colorize_with_hints(loaded, options, hints)
-                else:
-                    rgb = self.colorizer.colorize_array(loaded.rgb, **options)
-                if reference is not None and reference_strength > 0:
-                    rgb = match_reference(rgb, loaded.gray, reference.rgb, reference_strength)
+                rgb = self.colorizer.colorize_array(loaded.rgb, **guided, **options)
             except MemoryError:
                 raise WebError("not enough memory for this image; try a smaller one or lower --max-pixels", 413) from None
+            except ValueError as exc:
+                if guided and type(exc).__name__ in ("HintError", "ReferenceImageError"):
+                    raise WebError(str(exc)) from None
+                raise
         return np.asarray(rgb, dtype=np.float32)
-
-    def _colorize_with_hints(self, loaded: Any, options: dict[str, Any], hints: Sequence[dict[str, Any]]) -> Any:
-        """Clicked hints: ``colorize.hints.colorize_with_hints`` if it exists, else the model's hint channels."""
-        try:
-            from . import hints as hints_module  # type: ignore[attr-defined]
-        except ImportError:
-            hints_module = None
-        fn = getattr(hints_module, "colorize_with_hints", None)
-        if fn is not None:
-            return fn(self.colorizer, loaded.rgb, list(hints), **options)
-        if not self.takes_hint_channels:
-            raise WebError("this model does not take colour hints (train one with 'colorize train --hints')")
-        return colorize_with_hint_map(self.colorizer, loaded.gray, hints, options)
 
     def save(self, rgb: Any, loaded: Any, name: str, fmt: str, quality: int = 95) -> Path:
         """Write the full-resolution result into a fresh folder of the work dir (alpha and 16 bits kept for PNG)."""
@@ -287,9 +291,12 @@ class ColorizeService:
     # -------------------------------------------------------------- the page's batch job
 
     def process_files(self, files: Sequence[str], options: dict[str, Any], fmt: str, *, reference: Any = None,
-                      reference_strength: float = 1.0, hints: Sequence[dict[str, Any]] | None = None,
+                      reference_strength: float | None = None, hints: Sequence[dict[str, Any]] | None = None,
                       progress: Any = None) -> tuple[list[Result], list[str], Path | None]:
-        """Colorize uploaded files; returns (results, error messages, download path: the file or a ZIP)."""
+        """Colorize uploaded files; returns (results, error messages, download path: the file or a ZIP).
+
+        ``hints`` (``{"x": 0-1, "y": 0-1, "color": ...}``, relative to the image) apply to the first photo.
+        """
         self.prune()
         results: list[Result] = []
         errors: list[str] = []
@@ -301,8 +308,8 @@ class ColorizeService:
             t0 = time.time()
             try:
                 loaded = self.load(path, name)
-                rgb = self.colorize(loaded, options, reference=reference, reference_strength=reference_strength,
-                                    hints=hints if i == 0 else None)  # hints are placed on the first photo
+                points = _hint_points(hints, loaded.rgb.shape[:2]) if hints and i == 0 else None  # first photo only
+                rgb = self.colorize(loaded, options, reference=reference, reference_strength=reference_strength, hints=points)
                 out = self.save(rgb, loaded, name, fmt)
                 before = self.preview(loaded.rgb, out.parent, "before")
                 after = self.preview(rgb, out.parent, "after")
@@ -363,67 +370,33 @@ def _zip_results(results: Sequence[Result], path: Path) -> Path:
     return path
 
 
-# ----------------------------------------------------------------------------- reference photo and hints
+# ----------------------------------------------------------------------------- hints
 
 
-def match_reference(rgb: Any, gray: Any, reference_rgb: Any, strength: float = 1.0) -> Any:
-    """Shift the result's chroma statistics towards a reference photo's (Reinhard-style, in YUV).
-
-    Per chroma channel, ``uv' = (uv - mean) * std_ref / std + mean_ref`` (scale capped at 4x), blended
-    with the prediction by ``strength``; luminance stays exactly the input's (gamut-safe recombine).
-    """
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    from .color import combine_yuv_gamut_safe, rgb_to_yuv
-
-    out = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
-    ref = torch.from_numpy(np.ascontiguousarray(reference_rgb, dtype=np.float32)).permute(2, 0, 1)[None]
-    if max(ref.shape[-2:]) > 512:  # statistics do not need full resolution
-        s = 512 / max(ref.shape[-2:])
-        ref = F.interpolate(ref, scale_factor=s, mode="area")
-    uv = rgb_to_yuv(out)[:, 1:]
-    ref_uv = rgb_to_yuv(ref)[:, 1:]
-    mu, sd = uv.mean(dim=(2, 3), keepdim=True), uv.std(dim=(2, 3), keepdim=True)
-    mu_r, sd_r = ref_uv.mean(dim=(2, 3), keepdim=True), ref_uv.std(dim=(2, 3), keepdim=True)
-    scale = (sd_r / sd.clamp(min=1e-4)).clamp(max=4.0)
-    target = (uv - mu) * scale + mu_r
-    s = float(min(max(strength, 0.0), 1.0))
-    mixed = uv + s * (target - uv)
-    y = torch.from_numpy(np.ascontiguousarray(gray, dtype=np.float32))[None, None]
-    return combine_yuv_gamut_safe(y, mixed)[0].permute(1, 2, 0).numpy()
+def _hint_points(hints: Sequence[dict[str, Any]], shape: tuple[int, int]) -> list[tuple[float, float, str]]:
+    """Page clicks (relative 0-1 coordinates) -> ``(x, y, "#rrggbb")`` in pixels of a ``shape`` (h, w) photo."""
+    h, w = shape
+    return [(min(w - 1.0, max(0.0, float(p["x"]) * w)), min(h - 1.0, max(0.0, float(p["y"]) * h)), to_hex(p["color"]))
+            for p in hints]
 
 
-def colorize_with_hint_map(colorizer: Any, gray: Any, hints: Sequence[dict[str, Any]], options: dict[str, Any]) -> Any:
-    """Hints for a model with hint channels: 3x3 patches of the clicked colour's chroma + mask at render size.
+def parse_hint_field(text: str | None) -> list[tuple[Any, ...]] | None:
+    """The API's ``hints`` field: ``"X,Y=COLOR; X,Y=COLOR"`` (pixels; CSS name or #rrggbb) -> points."""
+    if not text or not text.strip():
+        return None
+    if not hints_available():
+        raise WebError("colour hints need the colorize.hints module", 422)
+    from .hints import HintError, parse_hint
 
-    ``hints``: ``{"x": 0..1, "y": 0..1, "color": (r, g, b) in [0, 1]}`` (x, y relative to the image).
-    The map follows ``colorize.train.simulate_hints`` (normalised chroma of the model's space, mask = 1).
-    """
-    import dataclasses
-
-    import numpy as np
-    import torch
-
-    from .color import get_chroma_space
-    from .pipeline import render_shape
-
-    o = dataclasses.replace(colorizer.options, **options)
-    y = torch.from_numpy(np.ascontiguousarray(gray, dtype=np.float32))[None, None]
-    rh, rw = render_shape(y.shape[-2], y.shape[-1], o.render_size)
-    space = get_chroma_space(colorizer.model.config.space)
-    hint_map = torch.zeros(1, 3, rh, rw)
-    for h in hints:
-        rgb = torch.tensor(parse_color(h["color"]), dtype=torch.float32).view(1, 3, 1, 1)
-        chroma = space.split(rgb)[1][0, :, 0, 0]
-        cx = min(rw - 1, max(0, int(float(h["x"]) * rw)))
-        cy = min(rh - 1, max(0, int(float(h["y"]) * rh)))
-        ys, xs = slice(max(0, cy - 1), cy + 2), slice(max(0, cx - 1), cx + 2)
-        hint_map[0, :2, ys, xs] = chroma.view(2, 1, 1)
-        hint_map[0, 2, ys, xs] = 1
-    out = colorizer.colorize_gray(y, o, hint_map=hint_map)
-    return out[0].permute(1, 2, 0).numpy()
+    points = []
+    for item in re.split(r"[;\n]+", text):
+        if item.strip():
+            try:
+                p = parse_hint(item.strip())
+            except HintError as exc:
+                raise WebError(str(exc).replace("--hint ", "hint "), 422) from None
+            points.append((p.x, p.y, "#%02x%02x%02x" % p.rgb, p.radius))
+    return points or None
 
 
 # ----------------------------------------------------------------------------- the Gradio page
@@ -432,7 +405,6 @@ def colorize_with_hint_map(colorizer: Any, gray: Any, hints: Sequence[dict[str, 
 _CSS = """
 #status p { margin: 0.25em 0; }
 #status .error { color: var(--error-text-color, #b91c1c); font-weight: 600; }
-footer { display: none !important; }
 """
 
 
@@ -459,6 +431,15 @@ def _status_markdown(results: Sequence[Result], errors: Sequence[str]) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _reference_strength() -> float:
+    try:
+        from .reference import REFERENCE_STRENGTH
+
+        return float(REFERENCE_STRENGTH)
+    except ImportError:
+        return 0.8
 
 
 def build_demo(service: ColorizeService):
@@ -510,13 +491,13 @@ def build_demo(service: ColorizeService):
             raise gr.Error(f"Too many photos at once ({len(files)}; the limit is {service.limits.max_files}).")
         try:
             options = service.check_options(render_size, saturation, temperature)
-            ref = service.load(reference, "reference photo") if reference else None
+            ref = service.load(reference, "reference photo").rgb if reference else None
         except WebError as exc:
             raise gr.Error(exc.message) from None
         try:
             results, errors, download = service.process_files(
                 [str(f) for f in files], options, str(fmt).lower(), reference=ref,
-                reference_strength=float(reference_strength or 0), hints=hints or None, progress=progress)
+                reference_strength=float(reference_strength), hints=hints or None, progress=progress)
         except Exception as exc:  # pragma: no cover - process_files already catches per photo
             log.exception("web job failed")
             raise gr.Error(f"Could not colorize: {type(exc).__name__}: {exc}") from None
@@ -540,10 +521,12 @@ def build_demo(service: ColorizeService):
         i = evt.index if isinstance(evt.index, int) else evt.index[0]
         return pairs[min(int(i), len(pairs) - 1)]
 
-    with gr.Blocks(title="colorize", analytics_enabled=False, delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPUTS_S)) as demo:
+    shown_name = Path(summary["name"]).stem if any(c in summary["name"] for c in "/\\.") else summary["name"]
+    with gr.Blocks(title="colorize", analytics_enabled=False, fill_width=True,
+                   delete_cache=(KEEP_OUTPUTS_S, KEEP_OUTPUTS_S)) as demo:
         gr.Markdown(
             "## colorize\nBring black-and-white photos to colour. Luminance is kept exactly; only colour is added. "
-            f"Model **{_escape(summary['name'])}** ({summary['arch']}, {summary['head']} head, "
+            f"Model **{_escape(shown_name)}** ({summary['arch']}, {summary['head']} head, "
             f"{'trained' if summary['trained'] else 'untrained: random weights'}, {summary['backend']}). "
             f"Limits: {service.limits.describe()}. HTTP API: `POST /api/colorize` (docs at [/api/docs](/api/docs))."
         )
@@ -559,10 +542,11 @@ def build_demo(service: ColorizeService):
                     temperature = gr.Slider(0.05, 1.0, value=o.temperature, step=0.01, label="Temperature",
                                             info="lower = more vivid (distribution models only)", interactive=distribution)
                     fmt = gr.Radio(["PNG", "JPEG"], value="PNG", label="Download format")
-                with gr.Accordion("Reference photo (optional)", open=False):
-                    reference = gr.Image(label="Reference photo: its colour palette is matched", type="filepath",
+                with gr.Accordion("Reference photo (optional)", open=False, visible=show_hints):
+                    reference = gr.Image(label="A colour photo whose colours to borrow", type="filepath",
                                          sources=["upload", "clipboard"], elem_id="reference", height=160)
-                    reference_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Reference strength")
+                    reference_strength = gr.Slider(0.0, 1.0, value=_reference_strength(), step=0.05, label="Reference strength",
+                                                   info="0 = the automatic result, 1 = the reference's colours")
                 with gr.Accordion("Colour hints", open=False, visible=show_hints):
                     color = gr.ColorPicker(value="#3b82f6", label="Hint colour")
                     hint_canvas = gr.Image(label="Click on the photo to place a hint (first photo)", type="filepath",
@@ -667,15 +651,23 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
         temperature: float | None = Form(None, description="annealed-mean temperature, distribution models (default 0.38)"),
         format: str = Form("png", description="png (default; keeps alpha and 16 bits), jpeg or webp"),
         quality: int = Form(95, ge=1, le=100, description="JPEG/WebP quality"),
+        hints: str | None = Form(None, description='colour hints "X,Y=COLOR; X,Y=COLOR" (pixels of the photo; '
+                                 'CSS colour name or #rrggbb), when colorize.hints is installed'),
+        reference: UploadFile | None = File(None, description="a colour photo whose colours to borrow (optional)"),
+        reference_strength: float | None = Form(None, ge=0, le=1, description="0 = automatic result, 1 = the reference's colours (default 0.8)"),
     ) -> Response:
         label = _display_name(image.filename or "upload")
         try:
             fmt = normalise_format(format)
             options = service.check_options(render_size, saturation, temperature)
+            points = parse_hint_field(hints)
             data = image.file.read(limits.max_upload_bytes + 1)
             t0 = time.time()
             loaded = service.load(data, label)
-            rgb = service.colorize(loaded, options)
+            ref = None
+            if reference is not None and reference.filename:
+                ref = service.load(reference.file.read(limits.max_upload_bytes + 1), _display_name(reference.filename)).rgb
+            rgb = service.colorize(loaded, options, hints=points, reference=ref, reference_strength=reference_strength)
             body = service.encode(rgb, loaded, fmt, quality)
         except WebError as exc:
             return JSONResponse({"detail": exc.message}, status_code=exc.status)
@@ -688,11 +680,13 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
                    "X-Colorize-Seconds": f"{time.time() - t0:.3f}", "X-Colorize-Size": f"{w}x{h}"}
         return Response(content=body, media_type=media, headers=headers)
 
+    swagger_assets = _mount_swagger_assets(app)
+
     @app.get("/api/docs", include_in_schema=False)
     def docs():
         from fastapi.openapi.docs import get_swagger_ui_html
 
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="colorize API", **_swagger_assets(app))
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="colorize API", **swagger_assets)
 
     if ui:
         import gradio as gr
@@ -706,18 +700,16 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
     return app
 
 
-def _swagger_assets(app: Any) -> dict[str, str]:
-    """Serve Swagger UI's JS/CSS locally when the ``swagger-ui-bundle`` package is installed (else its CDN)."""
+def _mount_swagger_assets(app: Any) -> dict[str, str]:
+    """Serve Swagger UI's JS/CSS from the ``swagger-ui-bundle`` package when installed (offline API docs);
+    without it, FastAPI's default page loads them from cdn.jsdelivr.net (the page itself is still local)."""
     try:
         import swagger_ui_bundle  # type: ignore[import-not-found]
     except ImportError:
         return {}
-    if not getattr(app.state, "swagger_mounted", False):
-        from fastapi.staticfiles import StaticFiles
+    from fastapi.staticfiles import StaticFiles
 
-        app.mount("/api/_swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
-        app.router.routes.insert(0, app.router.routes.pop())  # before the page's catch-all mount at "/"
-        app.state.swagger_mounted = True
+    app.mount("/api/_swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
     return {"swagger_js_url": "/api/_swagger/swagger-ui-bundle.js", "swagger_css_url": "/api/_swagger/swagger-ui.css",
             "swagger_favicon_url": "/api/_swagger/favicon-32x32.png"}
 
@@ -809,7 +801,7 @@ def _port_problem(host: str, port: int) -> str | None:
 
 
 __all__ = [
-    "ColorizeService", "Limits", "WebError", "build_demo", "create_app", "run_web_cli", "match_reference",
-    "colorize_with_hint_map", "hints_available", "parse_color",
+    "ColorizeService", "Limits", "WebError", "build_demo", "create_app", "run_web_cli", "hints_available",
+    "parse_color", "parse_hint_field", "to_hex",
 ]
 
