@@ -202,11 +202,15 @@ def combine_yuv_gamut_safe(y: Tensor, uv: Tensor) -> Tensor:
     uv = _fp32(uv)
     m = _YUV_TO_RGB[:, 1:].to(device=uv.device)  # (3, 2): each RGB channel's offset from y
     d = torch.einsum("ij,...jhw->...ihw", m, uv)
-    tiny = 1e-6
-    head = torch.where(d > tiny, (1 - y) / d.clamp(min=tiny), torch.full_like(d, float("inf")))
-    foot = torch.where(d < -tiny, y / (-d).clamp(min=tiny), torch.full_like(d, float("inf")))
-    s = torch.minimum(head, foot).amin(dim=-3, keepdim=True).clamp(max=1.0)
-    return (y + s * d).clamp(0, 1)
+    rgb = y + d
+    # Scale chroma only if some pixel left the cube (most photos: few pixels, often none).
+    if bool(((rgb < 0) | (rgb > 1)).any()):
+        tiny = 1e-6
+        # per channel, the largest s with 0 <= y + s d <= 1: ((d > 0) - y) / d, inf where d is ~0
+        limit = ((d > 0).to(d.dtype) - y) / torch.where(d.abs() > tiny, d, torch.full_like(d, float("nan")))
+        s = limit.nan_to_num_(nan=1.0).amin(dim=-3, keepdim=True).clamp_(max=1.0)
+        rgb = torch.addcmul(y, s, d)
+    return rgb.clamp_(0, 1)
 
 
 @dataclass(frozen=True)

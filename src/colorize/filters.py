@@ -9,6 +9,8 @@ colour edge exactly on an image edge. Full-resolution cost: one bilinear upsampl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -34,13 +36,36 @@ def guided_filter_coefficients(guide: Tensor, src: Tensor, radius: int = 2, eps:
     return box_filter(a, radius), box_filter(b, radius)
 
 
+def guided_coefficient_strips(
+    guide_low: Tensor, src_low: Tensor, size: tuple[int, int], radius: int = 2, eps: float = 1e-3, rows_per_chunk: int = 256
+) -> Iterator[tuple[slice, Tensor, Tensor]]:
+    """Yield ``(rows, a, b)``: the guided filter's coefficients bilinearly upsampled to full width,
+    one horizontal strip of the full-resolution ``size`` at a time (``q = a * guide + b``).
+
+    Strips keep a 12-megapixel image's temporaries small and in cache; callers can finish each
+    strip (recombine, convert) before the next, instead of holding whole-image float planes.
+    """
+    a, b = guided_filter_coefficients(guide_low, src_low, radius, eps)
+    c = src_low.shape[1]
+    h = src_low.shape[-2]
+    H, W = size
+    coef = torch.cat([a, b], dim=1)
+    # Separable bilinear (align_corners=False): widen once at the low height, then blend row pairs per strip.
+    coef = F.interpolate(coef, size=(h, W), mode="bilinear", align_corners=False)
+    y = ((torch.arange(H, device=coef.device, dtype=torch.float32) + 0.5) * (h / H) - 0.5).clamp(0, h - 1)
+    i0 = y.floor().long()
+    i1 = (i0 + 1).clamp(max=h - 1)
+    t = (y - i0).view(1, 1, H, 1)
+    for top in range(0, H, rows_per_chunk):
+        rows = slice(top, min(H, top + rows_per_chunk))
+        strip = torch.lerp(coef[:, :, i0[rows]], coef[:, :, i1[rows]], t[:, :, rows])
+        yield rows, strip[:, :c], strip[:, c:]
+
+
 def guided_upsample(
-    guide_low: Tensor, src_low: Tensor, guide_high: Tensor, radius: int = 2, eps: float = 1e-3, rows_per_chunk: int = 512
+    guide_low: Tensor, src_low: Tensor, guide_high: Tensor, radius: int = 2, eps: float = 1e-3, rows_per_chunk: int = 256
 ) -> Tensor:
     """Upsample ``src_low`` (N,C,h,w) to the size of ``guide_high`` (N,1,H,W), edges following the guide.
-
-    Processed in horizontal strips of ``rows_per_chunk`` so a 12-megapixel image never holds more
-    than a few strips of float temporaries.
 
     >>> g_hi = torch.zeros(1, 1, 64, 64); g_hi[..., 32:] = 1          # a vertical edge
     >>> g_lo = F.interpolate(g_hi, size=(16, 16), mode="area")
@@ -49,19 +74,9 @@ def guided_upsample(
     >>> bool((out[..., :30] < 0.05).all() and (out[..., 34:] > 0.95).all())
     True
     """
-    a, b = guided_filter_coefficients(guide_low, src_low, radius, eps)
-    n, c, h, w = src_low.shape
+    n, c = src_low.shape[:2]
     H, W = guide_high.shape[-2:]
-    coef = torch.cat([a, b], dim=1)
-    # Separable bilinear (align_corners=False): widen once at the low height, then blend row pairs per strip.
-    coef = F.interpolate(coef, size=(h, W), mode="bilinear", align_corners=False)
-    y = ((torch.arange(H, device=coef.device, dtype=torch.float32) + 0.5) * (h / H) - 0.5).clamp(0, h - 1)
-    i0 = y.floor().long()
-    i1 = (i0 + 1).clamp(max=h - 1)
-    t = (y - i0).view(1, 1, H, 1)
     out = torch.empty(n, c, H, W, dtype=torch.float32, device=src_low.device)
-    for top in range(0, H, rows_per_chunk):
-        rows = slice(top, min(H, top + rows_per_chunk))
-        strip = torch.lerp(coef[:, :, i0[rows]], coef[:, :, i1[rows]], t[:, :, rows])
-        out[:, :, rows] = torch.addcmul(strip[:, c:], strip[:, :c], guide_high[:, :, rows].float())
+    for rows, a, b in guided_coefficient_strips(guide_low, src_low, (H, W), radius, eps, rows_per_chunk):
+        out[:, :, rows] = torch.addcmul(b, a, guide_high[:, :, rows].float())
     return out

@@ -20,7 +20,7 @@ def gaussian_kernel1d(size: int, sigma: float | None = None) -> Tensor:
     """Normalised 1-D Gaussian of odd ``size``; the default sigma is OpenCV's ``0.3((size-1)/2-1)+0.8``.
 
     >>> gaussian_kernel1d(3)
-    tensor([0.2741, 0.4519, 0.2741])
+    tensor([0.2390, 0.5220, 0.2390])
     """
     if size % 2 == 0 or size < 1:
         raise ValueError("kernel size must be odd and positive")

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .color import AB_MAX, U_MAX, V_MAX, combine_yuv_gamut_safe, lab_to_rgb, rgb_to_yuv, srgb_to_linear
-from .filters import guided_upsample
+from .filters import guided_coefficient_strips
 from .models import ColorModel
 from .models.backbones import WeightsError
 
@@ -188,8 +188,14 @@ class Colorizer:
         if uv_low is None:
             uv_low = self.predict_uv(y_low, o, hint_map).cpu()
         uv_low = uv_low * o.saturation
-        uv = guided_upsample(y_low, uv_low, y, radius=o.guided_radius, eps=o.guided_eps)
-        return combine_yuv_gamut_safe(y, uv)
+        # Full resolution, strip by strip: guided chroma, then the gamut-safe join with the original y.
+        # The result is laid out (N, H, W, 3) so that out[i].permute(1, 2, 0) is a contiguous HxWx3 image.
+        n, _, H, W = y.shape
+        out = torch.empty(n, H, W, 3)
+        for rows, a, b in guided_coefficient_strips(y_low, uv_low, (H, W), radius=o.guided_radius, eps=o.guided_eps):
+            ys = y[:, :, rows]
+            out[:, rows] = combine_yuv_gamut_safe(ys, torch.addcmul(b, a, ys)).permute(0, 2, 3, 1)
+        return out.permute(0, 3, 1, 2)
 
     def colorize_array(self, rgb: np.ndarray, options: ColorizeOptions | None = None, *, hints: Any = None,
                        hint_method: str | None = None, reference: Any = None, reference_strength: float | None = None,
