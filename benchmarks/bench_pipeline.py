@@ -86,9 +86,9 @@ def main() -> None:
 
     colorizer = Colorizer.from_pretrained(args.model, device="cpu")
 
-    def colorize_round_trip() -> None:
+    def colorize_round_trip() -> None:  # what `colorize big.jpg` does per file
         img = read_image(big)
-        out = colorizer.colorize_batch([img.gray])[0]
+        out = colorizer.colorize_batch([img.gray], uint8=True)[0]
         write_image(tmp / "big_out.jpg", out, overwrite=True)
 
     colorize_round_trip()  # warm-up
@@ -141,7 +141,10 @@ def main() -> None:
         rows.append((f"forward, our model at {rw}x{rh} ({tag})", f"{ours * 1000:.1f} ms", ""))
         rows.append((f"forward, ECCV16 re-implementation at 256x256 ({tag})", f"{ref * 1000:.1f} ms", f"ours is {ref / ours:.1f}x faster (target >= 5x)"))
 
-    print(f"\nmachine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}\n")
+    from colorize.kernels import fast_kernel_available
+
+    kernel = "compiled C kernel" if fast_kernel_available() else "torch fallback (no compiled kernel)"
+    print(f"\nmachine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, {kernel}\n")
     print("| measurement | value | note |\n|---|---|---|")
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]} |")

@@ -89,6 +89,32 @@ def test_export_a_paused_run(photos, tmp_path):
     assert info["provenance"]["steps"] == 4 and info["provenance"]["complete"] is False
 
 
+def test_fine_tune_from_a_trained_model_keeps_its_lineage(photos, tmp_path):
+    base = tmp_path / "base"
+    r = run_cli("train", str(photos), "--out", str(base), "--steps", "3", "--preview-every", "0", *TINY)
+    assert r.returncode == 0, r.stderr
+    tune = tmp_path / "tune"
+    # lr 0: the trainable weights must come out exactly as loaded (BN running statistics still move)
+    r = run_cli("train", str(photos), "--out", str(tune), "--init-weights", str(base / "model.json"), "--steps", "2",
+                "--lr", "0", "--preview-every", "0", *TINY[2:])
+    assert r.returncode == 0, r.stderr
+    a, b = load_file(base / "model.safetensors"), load_file(tune / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        if "running_" not in k and "num_batches" not in k:
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    base_info, info = json.loads((base / "model.json").read_text()), json.loads((tune / "model.json").read_text())
+    assert info["arch"] == "compact-small" and info["prior"] == base_info["prior"]
+    prov = info["provenance"]
+    assert prov["init_weights"]["source"] == str(base / "model.json") and prov["init_weights"]["images_seen"] == 12
+    assert prov["images_seen"] == 8 and prov["images_seen_total"] == 20
+    # architecture options cannot be mixed with a model to fine-tune, and a missing model is a one-line error
+    bad = run_cli("train", str(photos), "--out", str(tmp_path / "x"), "--init-weights", str(base / "model.json"), "--hints", *TINY[2:])
+    assert bad.returncode == 2 and "--init-weights" in bad.stderr
+    missing = run_cli("train", str(photos), "--out", str(tmp_path / "y"), "--init-weights", str(tmp_path / "nope.json"), *TINY[2:])
+    assert missing.returncode == 2 and "nope.json" in missing.stderr and "Traceback" not in missing.stderr
+
+
 def test_adversarial_phase_and_regression_losses(photos, tmp_path):
     out = tmp_path / "gan"
     r = run_cli("train", str(photos), "--out", str(out), "--steps", "3", "--gan-steps", "3", "--head", "regression",

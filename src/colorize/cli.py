@@ -220,7 +220,10 @@ def run_colorize(argv: Sequence[str]) -> int:
             if not loaded:
                 continue
             t_batch = time.time()
-            outs = colorizer.colorize_batch([img.gray for _, _, img, _ in loaded], options, batch_size=args.batch_size)  # type: ignore[union-attr]
+            # 8-bit outputs (all but 16-bit PNG/TIFF from 16-bit sources) take the fused uint8 path.
+            eight_bit = all(img.bit_depth == 8 or dst.suffix.lower() not in (".png", ".tif", ".tiff") for _, dst, img, _ in loaded)
+            outs = colorizer.colorize_batch([img.gray for _, _, img, _ in loaded], options, batch_size=args.batch_size,  # type: ignore[union-attr]
+                                            uint8=eight_bit)
             per_image = (time.time() - t_batch) / len(loaded)
             for (src, dst, img, _), rgb in zip(loaded, outs):
                 try:
@@ -329,6 +332,8 @@ def run_train(argv: Sequence[str]) -> int:
     p.add_argument("--hints", action="store_true", help="train with simulated user colour hints (Zhang et al. 2017)")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=JSON", help="other config field, e.g. widths=[24,48,96,192]")
     p.add_argument("--backbone-weights", help="torchvision .pth for VGG/ResNet backbones, or 'imagenet' to download")
+    p.add_argument("--init-weights", metavar="MODEL", help="fine-tune a trained colorize model (name or path); "
+                   "its architecture, options and colour prior are used")
     p.add_argument("--losses", default=None, help="e.g. distribution | blur | distribution=1,blur=0.5 (default: by head)")
     p.add_argument("--optimizer", choices=["sgd", "adamw"], default="adamw")
     p.add_argument("--lr", type=float, help="learning rate (default: 0.1 SGD, 1e-3 AdamW)")
@@ -397,19 +402,31 @@ def run_train(argv: Sequence[str]) -> int:
         if args.hints:
             options["hints"] = True
         from .models import model_config
+        from .models.backbones import WeightsError
 
         try:
-            head = model_config(args.model, **options).head
-        except (ValueError, TypeError) as exc:
+            if args.init_weights:
+                from .models.weights import read_model_info
+                from .pipeline import resolve_weights
+
+                if options or args.model != "compact":
+                    _err("--init-weights takes the architecture and options from the model; drop --model/--space/--head/--hints/--model-option")
+                    return 2
+                head = read_model_info(resolve_weights(args.init_weights))["head"]
+            else:
+                head = model_config(args.model, **options).head
+        except (ValueError, TypeError, OSError, WeightsError) as exc:
             _err(str(exc))
             return 2
         losses = args.losses or ("distribution" if head == "distribution" else "blur")
         cfg = TrainConfig(data=list(args.data), out=str(out), model=args.model, model_options=options,
-                          backbone_weights=args.backbone_weights, losses=losses, optimizer=args.optimizer,
+                          backbone_weights=args.backbone_weights, init_weights=args.init_weights, losses=losses, optimizer=args.optimizer,
                           bf16=not args.no_bf16, **overrides)
+    from .models.backbones import WeightsError
+
     try:
         result = train(cfg, resume=args.resume, progress=not args.quiet)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, WeightsError) as exc:
         _err(str(exc))
         return 1
     except KeyboardInterrupt:

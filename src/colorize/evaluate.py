@@ -18,6 +18,11 @@ Means over a set: PSNR, SSIM, ΔE00 and colourfulness are means of the per-image
 ``|ΔCF|`` = mean over images of ``|CF_pred − CF_true|``; AuC and rebalanced AuC come from the
 dataset-level curves (per-bin error histograms summed over the set's images), not from
 per-image AuCs. See :mod:`colorize.metrics` for the metric definitions.
+
+LPIPS and FID are computed only when their weights files are passed (``lpips_weights`` +
+``lpips_vgg_weights``, ``fid_weights``; see :mod:`colorize.perceptual`); nothing is downloaded.
+LPIPS is a per-image metric (mean over the set); FID compares the set of a method's outputs with
+the set of truths, per group and overall.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -41,6 +46,9 @@ from .metrics import (
 )
 from .quantization import ColorPrior
 
+if TYPE_CHECKING:
+    from .perceptual import PerceptualMetrics
+
 __all__ = [
     "ColorizeFn",
     "GRAY",
@@ -51,6 +59,7 @@ __all__ = [
     "EvalResult",
     "find_image_groups",
     "evaluate_folder",
+    "fid_bias_warning",
     "render_table",
     "write_report",
 ]
@@ -101,6 +110,10 @@ class MethodSummary:
     seconds_per_image: float
     curve: list[float] = field(repr=False)
     curve_rebalanced: list[float] = field(repr=False)
+    lpips: float | None = None
+    """Mean LPIPS to the truth; ``None`` unless LPIPS weights were given."""
+    fid: float | None = None
+    """FID of the outputs against the truths; ``None`` unless FID weights were given."""
 
 
 @dataclass
@@ -146,8 +159,21 @@ class EvalResult:
         """The :class:`MethodSummary` of ``method`` over ``group``."""
         return self.groups[group].methods[method]
 
+    @property
+    def has_lpips(self) -> bool:
+        """Whether LPIPS was computed (its weights were given)."""
+        return "lpips" in self.config
+
+    @property
+    def has_fid(self) -> bool:
+        """Whether FID was computed (its weights were given)."""
+        return "fid" in self.config
+
     def to_dict(self, *, curves: bool = True) -> dict[str, Any]:
-        """Plain JSON-able data (no thumbnails); NaN becomes ``None``."""
+        """Plain JSON-able data (no thumbnails); NaN becomes ``None``.
+
+        ``lpips`` and ``fid`` appear only when they were computed.
+        """
         groups = {}
         for name, g in self.groups.items():
             methods = {}
@@ -156,6 +182,9 @@ class EvalResult:
                 if not curves:
                     d.pop("curve")
                     d.pop("curve_rebalanced")
+                for key, wanted in (("lpips", self.has_lpips), ("fid", self.has_fid)):
+                    if not wanted:
+                        d.pop(key)
                 methods[m] = d
             groups[name] = {"images": g.images, "methods": methods}
         data = {
@@ -256,8 +285,9 @@ def _as_prediction(out: Any, shape: tuple[int, ...]) -> np.ndarray:
 class _Accumulator:
     """Running per-method sums of one group."""
 
-    def __init__(self, methods: list[str], grid: int) -> None:
+    def __init__(self, methods: list[str], grid: int, lpips: bool = False) -> None:
         self.images = 0
+        self.lpips = lpips
         self.values: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
         self.hist = {m: ErrorHistogram.empty(grid) for m in methods}
 
@@ -266,6 +296,8 @@ class _Accumulator:
     def add(self, method: str, row: dict[str, Any], hist: ErrorHistogram) -> None:
         for k in self.KEYS:
             self.values[method].setdefault(k, []).append(float(row[k]))
+        if self.lpips:
+            self.values[method].setdefault("lpips", []).append(float(row["lpips"]))
         self.hist[method] = self.hist[method] + hist
 
     def result(self, name: str, prior: ColorPrior | None) -> GroupResult:
@@ -295,6 +327,7 @@ class _Accumulator:
                 seconds_per_image=mean("seconds"),
                 curve=[round(float(v), 6) for v in curve],
                 curve_rebalanced=[round(float(v), 6) for v in rcurve],
+                lpips=mean("lpips") if self.lpips else None,
             )
         return GroupResult(name, self.images, methods)
 
@@ -310,6 +343,9 @@ def evaluate_folder(
     prior: ColorPrior | None = None,
     skip_gray: bool = True,
     thumbnails: int = 12,
+    fid_weights: str | Path | None = None,
+    lpips_weights: str | Path | None = None,
+    lpips_vgg_weights: str | Path | None = None,
 ) -> EvalResult:
     """Score ``colorize_fn`` (and always the gray baseline) on the colour images under ``folder``.
 
@@ -322,6 +358,12 @@ skipped files do not count). Unreadable
     wrong shape are skipped for every method and listed in ``result.warnings``. ``prior``
     switches the rebalanced AuC from "mean over bins present" to weights ``1 / prior(bin)``.
     ``thumbnails`` previews per group are kept for :func:`write_report`. Alpha is ignored.
+
+    LPIPS (per image, every method including gray) needs ``lpips_weights`` (the lpips package's
+    ``weights/v0.1/vgg.pth``) and ``lpips_vgg_weights`` (torchvision's ``vgg16-397923af.pth``);
+    FID (per method and group) needs ``fid_weights`` (pytorch-fid's
+    ``pt_inception-2015-12-05-6726825d.pth``). Without them neither is computed and nothing is
+    downloaded; a bad file raises :class:`colorize.models.WeightsError` before any image is read.
     """
     if colorize_fn is None:
         fns: dict[str, ColorizeFn] = {}
@@ -336,10 +378,16 @@ skipped files do not count). Unreadable
     grid = prior.grid if prior is not None else 10
 
     groups = find_image_groups(folder, recursive=recursive)
+    perceptual: PerceptualMetrics | None = None
+    if fid_weights is not None or lpips_weights is not None or lpips_vgg_weights is not None:
+        from .perceptual import PerceptualMetrics
+
+        perceptual = PerceptualMetrics(fid_weights=fid_weights, lpips_weights=lpips_weights, lpips_vgg_weights=lpips_vgg_weights)
+    with_lpips = perceptual is not None and perceptual.has_lpips
     limit = None if max_images is None else max(0, int(max_images))
-    accs = {g: _Accumulator(methods, grid) for g in groups}
+    accs = {g: _Accumulator(methods, grid, with_lpips) for g in groups}
     if ALL not in accs:
-        accs[ALL] = _Accumulator(methods, grid)
+        accs[ALL] = _Accumulator(methods, grid, with_lpips)
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
     thumbs: list[Thumbnail] = []
@@ -365,7 +413,7 @@ skipped files do not count). Unreadable
                 except ValueError:
                     rel = str(path)
                 try:
-                    item = _evaluate_one(path, rel, group, fns, read_image, image_error, grid, prior, skip_gray)
+                    item = _evaluate_one(path, rel, group, fns, read_image, image_error, grid, prior, skip_gray, perceptual)
                 except _Skip as skip:
                     warnings.append(str(skip))
                     item = None
@@ -392,7 +440,12 @@ skipped files do not count). Unreadable
 
     result_groups = {g: accs[g].result(g, prior) for g in accs if g != ALL}
     result_groups[ALL] = accs[ALL].result(ALL, prior)
-    config = {
+    if perceptual is not None and perceptual.has_fid:
+        for g, res in result_groups.items():
+            scores = perceptual.fid(None if g == ALL else g)
+            for m, summary in res.methods.items():
+                summary.fid = scores.get(m, float("nan"))
+    config: dict[str, Any] = {
         "max_images": max_images,
         "recursive": recursive,
         "skip_gray": skip_gray,
@@ -400,14 +453,33 @@ skipped files do not count). Unreadable
         "gray_input": "BT.601 luma 0.299R+0.587G+0.114B",
         "auc_thresholds": [0, MAX_THRESHOLD],
     }
+    if with_lpips:
+        config["lpips"] = {
+            "version": "0.1", "net": "vgg", "weights": str(lpips_weights), "vgg_weights": str(lpips_vgg_weights),
+            "size": "shorter side <= 256 px, longer <= 768 px",
+        }
+    if perceptual is not None and perceptual.has_fid:
+        from .perceptual import FID_MIN_IMAGES
+
+        n = result_groups[ALL].images
+        config["fid"] = {"weights": str(fid_weights), "features": "Inception-v3 pool3 (2048-d), as pytorch-fid",
+                         "images": n, "min_images": FID_MIN_IMAGES}
+        if n < FID_MIN_IMAGES:
+            config["fid"]["warning"] = fid_bias_warning(n)
     return EvalResult(str(folder), methods, result_groups, rows, warnings, config, thumbs)
+
+
+def fid_bias_warning(images: int) -> str:
+    """The one-line caveat for FID on a small set."""
+    return (f"FID on {images} images is strongly biased (upwards, more so for fewer images): "
+            "compare only runs on the same images, not with published FIDs (which use >= 2000 images)")
 
 
 class _Skip(Exception):
     pass
 
 
-def _evaluate_one(path, rel, group, fns, read_image, image_error, grid, prior, skip_gray):
+def _evaluate_one(path, rel, group, fns, read_image, image_error, grid, prior, skip_gray, perceptual=None):
     try:
         loaded = read_image(path)
         truth = np.asarray(loaded.rgb, dtype=np.float32)[..., :3]  # alpha, if any, is ignored
@@ -441,6 +513,11 @@ def _evaluate_one(path, rel, group, fns, read_image, image_error, grid, prior, s
         s = score_image(pred, prepared, prior=prior)
         hists[method] = s.histogram
         rows.append({"group": group, "path": rel, "method": method, "width": w, "height": h, **s.as_dict(), "seconds": seconds[method]})
+    if perceptual is not None:
+        lpips = perceptual.add(group, preds, truth)
+        if lpips:
+            for row in rows:
+                row["lpips"] = lpips[row["method"]]
     previews = {**preds, "truth": truth}
     return rows, hists, previews
 
@@ -462,6 +539,16 @@ _COLUMNS = [
 ]
 
 
+def _columns(result: EvalResult) -> list[tuple[str, str, str]]:
+    """:data:`_COLUMNS`, with LPIPS and FID when they were computed."""
+    cols = list(_COLUMNS)
+    if result.has_lpips:
+        cols.insert([k for _, k, _ in cols].index("ciede2000") + 1, ("LPIPS", "lpips", "{:.4f}"))
+    if result.has_fid:
+        cols.insert([k for _, k, _ in cols].index("auc_rebalanced") + 1, ("FID", "fid", "{:.2f}"))
+    return cols
+
+
 def _fmt(fmt: str, v: Any) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
@@ -470,10 +557,11 @@ def _fmt(fmt: str, v: Any) -> str:
 
 def _table_rows(result: EvalResult, groups: list[str]) -> list[tuple[str, str, list[str]]]:
     out = []
+    columns = _columns(result)
     for g in groups:
         for m in result.methods:
             s = result.groups[g].methods[m]
-            out.append((g, m, [_fmt(fmt, getattr(s, key)) for _, key, fmt in _COLUMNS]))
+            out.append((g, m, [_fmt(fmt, getattr(s, key)) for _, key, fmt in columns]))
     return out
 
 
@@ -496,7 +584,7 @@ def render_table(result: EvalResult, group: str | None = None):
     if show_set:
         table.add_column("Set")
     table.add_column("Method")
-    for label, _, _ in _COLUMNS:
+    for label, _, _ in _columns(result):
         table.add_column(label, justify="right")
     previous = None
     for g, m, cells in _table_rows(result, groups):
@@ -582,6 +670,20 @@ _DEFINITIONS = [
     "from the dataset-level curve.",
     "AuC rebal.: the same curve averaged over the true ab bins (10-unit grid) present, so every colour counts equally.",
 ]
+_LPIPS_DEFINITION = ("LPIPS: learned perceptual distance to the truth (Zhang et al. 2018, v0.1, VGG16 trunk; lower is "
+                     "better), images resized to a shorter side <= 256 px and longer <= 768 px; mean over images.")
+_FID_DEFINITION = ("FID: Fréchet distance between the Inception-v3 pool3 features (pytorch-fid's network and weights) "
+                   "of a method's outputs and of the truths, over the set (lower is better).")
+
+
+def _definitions(result: EvalResult) -> list[str]:
+    out = list(_DEFINITIONS)
+    if result.has_lpips:
+        out.append(_LPIPS_DEFINITION)
+    if result.has_fid:
+        warning = result.config["fid"].get("warning")
+        out.append(_FID_DEFINITION + (f" Warning: {warning}." if warning else ""))
+    return out
 
 
 def write_report(result: EvalResult, path: str | Path, *, max_images: int = 12) -> dict[str, Path]:
@@ -608,7 +710,7 @@ def write_report(result: EvalResult, path: str | Path, *, max_images: int = 12) 
 
     groups = _report_groups(result, None)
     show_set = len(groups) > 1
-    headers = (["Set"] if show_set else []) + ["Method"] + [label for label, _, _ in _COLUMNS]
+    headers = (["Set"] if show_set else []) + ["Method"] + [label for label, _, _ in _columns(result)]
     body = [([g] if show_set else []) + [m] + cells for g, m, cells in _table_rows(result, groups)]
     if kind == ".md":
         text = _markdown(result, headers, body, written)
@@ -627,7 +729,7 @@ def _markdown(result: EvalResult, headers: list[str], body: list[list[str]], fil
         lines += ["", "## AuC curves", "", f"![AuC curves]({files['plot'].name})"]
     if "samples" in files:
         lines += ["", "## Samples", "", "Columns: " + " | ".join([GRAY, *result.methods[1:], "truth"]), "", f"![samples]({files['samples'].name})"]
-    lines += ["", "## Definitions", ""] + [f"- {d}" for d in _DEFINITIONS]
+    lines += ["", "## Definitions", ""] + [f"- {d}" for d in _definitions(result)]
     if result.warnings:
         lines += ["", f"## Skipped ({len(result.warnings)})", ""] + [f"- {w}" for w in result.warnings]
     return "\n".join(lines) + "\n"
@@ -647,7 +749,7 @@ def _html(result: EvalResult, headers: list[str], body: list[list[str]], files: 
         f"<p>{result.groups[ALL].images} images; methods: {e(', '.join(result.methods))}.</p>",
         "<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in headers) + "</tr></thead><tbody>",
     ]
-    n_text = len(headers) - len(_COLUMNS)
+    n_text = len(headers) - len(_columns(result))
     for row in body:
         cells = "".join(("<td class='n'>" if i >= n_text else "<td>") + f"{e(c)}</td>" for i, c in enumerate(row))
         parts.append(f"<tr>{cells}</tr>")
@@ -657,7 +759,7 @@ def _html(result: EvalResult, headers: list[str], body: list[list[str]], files: 
     if "samples" in files:
         cols = " | ".join([GRAY, *result.methods[1:], "truth"])
         parts += ["<h2>Samples</h2>", f"<p>Columns: {e(cols)}</p>", f'<img src="{e(files["samples"].name)}" alt="samples">']
-    parts += ["<h2>Definitions</h2>", "<ul>"] + [f"<li>{e(d)}</li>" for d in _DEFINITIONS] + ["</ul>"]
+    parts += ["<h2>Definitions</h2>", "<ul>"] + [f"<li>{e(d)}</li>" for d in _definitions(result)] + ["</ul>"]
     if result.warnings:
         parts += [f"<h2>Skipped ({len(result.warnings)})</h2>", "<ul>"] + [f"<li>{e(w)}</li>" for w in result.warnings] + ["</ul>"]
     parts.append("</body></html>")
@@ -689,6 +791,12 @@ def run_evaluate_cli(argv: list[str]) -> int:
     p.add_argument("--no-recursive", action="store_true")
     p.add_argument("--report", help="write a Markdown (.md) or HTML (.html) report with thumbnails and AuC curves")
     p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH", help="print JSON (or write it to PATH)")
+    p.add_argument("--fid-weights", metavar="PATH",
+                   help="also compute FID with pytorch-fid's Inception weights (pt_inception-2015-12-05-6726825d.pth); "
+                   "never downloaded")
+    p.add_argument("--lpips-weights", metavar="PATH",
+                   help="also compute LPIPS with the lpips package's weights/v0.1/vgg.pth (needs --lpips-vgg-weights)")
+    p.add_argument("--lpips-vgg-weights", metavar="PATH", help="torchvision's vgg16-397923af.pth, the LPIPS backbone")
     p.add_argument("--device", default="auto")
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -700,6 +808,12 @@ def run_evaluate_cli(argv: list[str]) -> int:
     if not folder.is_dir():
         print(f"colorize: error: {folder}: no such folder", file=sys.stderr)
         return 1
+    if args.lpips_weights and not args.lpips_vgg_weights:
+        print("colorize: error: --lpips-weights needs --lpips-vgg-weights PATH (torchvision's vgg16-397923af.pth)", file=sys.stderr)
+        return 2
+    if args.lpips_vgg_weights and not args.lpips_weights:
+        print("colorize: error: --lpips-vgg-weights needs --lpips-weights PATH (the lpips package's weights/v0.1/vgg.pth)", file=sys.stderr)
+        return 2
     fns: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     sizes = args.render_size or [None]
     for spec in args.model or ["default"]:
@@ -716,8 +830,15 @@ def run_evaluate_cli(argv: list[str]) -> int:
             if len(sizes) > 1:
                 name = f"{name}@{options.render_size}"
             fns[name] = (lambda c, o: (lambda gray_rgb: c.colorize_array(gray_rgb, o)))(colorizer, options)
-    result = evaluate_folder(folder, fns, max_images=args.max_images, recursive=not args.no_recursive,
-                             progress=not args.quiet and args.json != "-")
+    try:
+        result = evaluate_folder(folder, fns, max_images=args.max_images, recursive=not args.no_recursive,
+                                 progress=not args.quiet and args.json != "-", fid_weights=args.fid_weights,
+                                 lpips_weights=args.lpips_weights, lpips_vgg_weights=args.lpips_vgg_weights)
+    except WeightsError as exc:
+        print(f"colorize: error: {exc}", file=sys.stderr)
+        return 1
+    if result.has_fid and "warning" in result.config["fid"]:
+        print(f"warning: {result.config['fid']['warning']}", file=sys.stderr)
     if args.json == "-":
         print(result.to_json())
     else:

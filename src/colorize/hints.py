@@ -660,7 +660,7 @@ def run_guided_cli(args: "argparse.Namespace", planned: list, failures: list, co
             img = read_image(src, max_pixels=args.max_pixels) if args.max_pixels else read_image(src)
             start = time.time()
             out = colorize_guided(
-                colorizer, torch.from_numpy(img.gray)[None, None], options, hints=hints, hint_method=args.hint_method,
+                colorizer, torch.from_numpy(np.array(img.gray))[None, None], options, hints=hints, hint_method=args.hint_method,
                 reference=reference, reference_strength=args.reference_strength,
             )
             rgb = out[0].permute(1, 2, 0).numpy()

@@ -145,7 +145,7 @@ class LoadedImage:
     """
 
     rgb: np.ndarray
-    """``HxWx3`` float32 sRGB in ``[0, 1]``; gray inputs are replicated to three channels."""
+    """``HxWx3`` float32 sRGB in ``[0, 1]``; for gray inputs a read-only view of one plane, three times."""
     alpha: np.ndarray | None
     """``HxW`` float32 in ``[0, 1]``, or ``None``; carried to the output untouched."""
     bit_depth: int
@@ -167,6 +167,8 @@ class LoadedImage:
     @property
     def gray(self) -> np.ndarray:
         """``HxW`` float32 BT.601 luma (``0.299 R + 0.587 G + 0.114 B``): what the models see."""
+        if self.rgb.ndim == 3 and self.rgb.strides[2] == 0:  # a gray source: the plane itself
+            return self.rgb[:, :, 0]
         return _luma(self.rgb)
 
 
@@ -544,7 +546,8 @@ def _finish(pixels: _Pixels, path: Path | None, fmt: str, label: str) -> LoadedI
         arr = _to_unit_float(color) if color.dtype != np.float32 else color
         gray_source = arr.ndim == 2
     if arr.ndim == 2:
-        rgb = np.repeat(arr[:, :, None], 3, axis=2)
+        # A read-only view, not a copy: gray photos are most of the input, and .gray reads it back free.
+        rgb = np.broadcast_to(arr[:, :, None], (*arr.shape, 3))
     else:
         rgb = np.ascontiguousarray(arr[:, :, :3], dtype=np.float32)
     is_color = False if gray_source else _has_color(rgb)

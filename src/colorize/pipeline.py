@@ -33,6 +33,7 @@ from torch import Tensor
 
 from .color import AB_MAX, U_MAX, V_MAX, combine_yuv_gamut_safe, lab_to_rgb, rgb_to_yuv, srgb_to_linear
 from .filters import guided_coefficient_strips
+from .kernels import guided_join_u8
 from .models import ColorModel
 from .models.backbones import WeightsError
 
@@ -178,13 +179,17 @@ class Colorizer:
 
     # ------------------------------------------------------------------ full resolution
 
+    def _render_input(self, y: Tensor, o: ColorizeOptions) -> Tensor:
+        """Full-resolution gray (N,1,H,W) -> the model's render-size gray (antialiased)."""
+        rh, rw = render_shape(y.shape[-2], y.shape[-1], o.render_size)
+        return F.interpolate(y, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
     def colorize_gray(self, y: Tensor, options: ColorizeOptions | None = None, *, uv_low: Tensor | None = None,
                       hint_map: Tensor | None = None) -> Tensor:
-        """Colorize gray levels ``y`` (N,1,H,W) in [0,1]; returns sRGB (N,3,H,W). All images share a size."""
+        """Colorize gray levels ``y`` (N,1,H,W) in [0,1]; returns float sRGB (N,3,H,W). All images share a size."""
         o = options or self.options
         y = y.float().cpu()
-        rh, rw = render_shape(y.shape[-2], y.shape[-1], o.render_size)
-        y_low = F.interpolate(y, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+        y_low = self._render_input(y, o)
         if uv_low is None:
             uv_low = self.predict_uv(y_low, o, hint_map).cpu()
         uv_low = uv_low * o.saturation
@@ -197,22 +202,39 @@ class Colorizer:
             out[:, rows] = combine_yuv_gamut_safe(ys, torch.addcmul(b, a, ys)).permute(0, 2, 3, 1)
         return out.permute(0, 3, 1, 2)
 
+    def colorize_gray_u8(self, y: np.ndarray, options: ColorizeOptions | None = None, *, uv_low: Tensor | None = None,
+                         hint_map: Tensor | None = None) -> np.ndarray:
+        """Colorize one gray image ``y`` (HxW float32 in [0,1]) straight to 8-bit sRGB (HxWx3 uint8).
+
+        The path for 8-bit outputs: the full-resolution work is one fused pass
+        (:func:`colorize.kernels.guided_join_u8`), with no float RGB image in between.
+        """
+        o = options or self.options
+        y = np.asarray(y, dtype=np.float32)
+        y_low = self._render_input(_as_tensor(y)[None, None], o)
+        if uv_low is None:
+            uv_low = self.predict_uv(y_low, o, hint_map).cpu()
+        return guided_join_u8(y, y_low, uv_low * o.saturation, radius=o.guided_radius, eps=o.guided_eps)
+
     def colorize_array(self, rgb: np.ndarray, options: ColorizeOptions | None = None, *, hints: Any = None,
                        hint_method: str | None = None, reference: Any = None, reference_strength: float | None = None,
-                       **overrides: Any) -> np.ndarray:
-        """HxW or HxWx3 float [0,1] (or uint8) -> HxWx3 float32 sRGB with the same luma.
+                       uint8: bool = False, **overrides: Any) -> np.ndarray:
+        """HxW or HxWx3 float [0,1] (or uint8) -> HxWx3 float32 sRGB with the same luma (uint8 if ``uint8``).
 
         ``hints`` / ``reference`` guide the colours (see :mod:`colorize.hints`, :mod:`colorize.reference`).
         """
         o = _merge(options or self.options, overrides)
         y = gray_of(rgb)
+        if uint8 and hints is None and reference is None:
+            return self.colorize_gray_u8(y, o)
         if hints is not None or reference is not None:
             from .hints import colorize_guided
 
-            out = colorize_guided(self, torch.from_numpy(y)[None, None], o, hints=hints, hint_method=hint_method,
+            out = colorize_guided(self, _as_tensor(y)[None, None], o, hints=hints, hint_method=hint_method,
                                   reference=reference, reference_strength=reference_strength)
-            return out[0].permute(1, 2, 0).numpy()
-        out = self.colorize_gray(torch.from_numpy(y)[None, None], o)
+            rgb = out[0].permute(1, 2, 0).numpy()
+            return _float_to_u8(rgb) if uint8 else rgb
+        out = self.colorize_gray(_as_tensor(y)[None, None], o)
         return out[0].permute(1, 2, 0).numpy()
 
     def __call__(self, image: Any, **overrides: Any) -> Any:
@@ -229,36 +251,37 @@ class Colorizer:
             from .io import read_image
 
             loaded = read_image(image)
-            rgb = self.colorize_array(loaded.rgb, **overrides)
-            return _to_pil(rgb, loaded.alpha)
+            return _to_pil(self.colorize_array(loaded.gray, uint8=True, **overrides), loaded.alpha)
         if isinstance(image, Image.Image):
             from .io import load_image_from_pil
 
             loaded = load_image_from_pil(image)
-            return _to_pil(self.colorize_array(loaded.rgb, **overrides), loaded.alpha)
+            return _to_pil(self.colorize_array(loaded.gray, uint8=True, **overrides), loaded.alpha)
         arr = np.asarray(image)
-        out = self.colorize_array(arr, **overrides)
-        if arr.dtype == np.uint8:
-            return (out * 255 + 0.5).astype(np.uint8)
-        return out
+        return self.colorize_array(arr, uint8=arr.dtype == np.uint8, **overrides)
 
-    def colorize_batch(self, grays: Sequence[np.ndarray], options: ColorizeOptions | None = None, batch_size: int = 8) -> list[np.ndarray]:
-        """Colorize many gray images (HxW float [0,1]); images with equal render shapes share a forward pass."""
+    def colorize_batch(self, grays: Sequence[np.ndarray], options: ColorizeOptions | None = None, batch_size: int = 8,
+                       *, uint8: bool = False) -> list[np.ndarray]:
+        """Colorize many gray images (HxW float [0,1]); images with equal render shapes share a forward pass.
+
+        Returns HxWx3 float32 sRGB, or uint8 with ``uint8=True`` (faster: the fused 8-bit path)."""
         o = options or self.options
         results: list[np.ndarray | None] = [None] * len(grays)
         groups: dict[tuple[int, int], list[int]] = {}
         lows: dict[int, Tensor] = {}
         for i, g in enumerate(grays):
-            t = torch.from_numpy(np.ascontiguousarray(g, dtype=np.float32))[None, None]
-            shape = render_shape(t.shape[-2], t.shape[-1], o.render_size)
-            lows[i] = F.interpolate(t, size=shape, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-            groups.setdefault(shape, []).append(i)
+            lows[i] = self._render_input(_as_tensor(g)[None, None], o)
+            groups.setdefault(tuple(lows[i].shape[-2:]), []).append(i)
         for idx in groups.values():
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start : start + batch_size]
                 uv = self.predict_uv(torch.cat([lows[i] for i in chunk]), o).cpu()
                 for j, i in enumerate(chunk):
-                    y = torch.from_numpy(np.ascontiguousarray(grays[i], dtype=np.float32))[None, None]
+                    if uint8:
+                        results[i] = guided_join_u8(np.asarray(grays[i], dtype=np.float32), lows[i], uv[j : j + 1] * o.saturation,
+                                                    radius=o.guided_radius, eps=o.guided_eps)
+                        continue
+                    y = _as_tensor(grays[i])[None, None]
                     results[i] = self.colorize_gray(y, o, uv_low=uv[j : j + 1])[0].permute(1, 2, 0).numpy()
         return [r for r in results if r is not None]
 
@@ -288,10 +311,25 @@ def gray_of(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected an HxW or HxWx3 image, got shape {arr.shape}")
 
 
+def _as_tensor(gray: np.ndarray) -> Tensor:
+    """A float32 tensor sharing ``gray``'s memory, also for read-only arrays (a gray photo's
+    plane is a read-only view; the pipeline only ever reads it, so no copy is needed)."""
+    import warnings
+
+    arr = np.ascontiguousarray(gray, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(arr)
+
+
+def _float_to_u8(rgb: np.ndarray) -> np.ndarray:
+    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
 def _to_pil(rgb: np.ndarray, alpha: np.ndarray | None):
     from PIL import Image
 
-    u8 = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+    u8 = rgb if rgb.dtype == np.uint8 else _float_to_u8(rgb)
     if alpha is not None:
         a = (np.clip(alpha, 0, 1) * 255 + 0.5).astype(np.uint8)
         return Image.fromarray(np.dstack([u8, a]), "RGBA")

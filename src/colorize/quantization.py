@@ -32,8 +32,11 @@ def _bin_centers_np(grid: int) -> np.ndarray:
     levels = torch.linspace(0, 1, 96)
     r, g, b = torch.meshgrid(levels, levels, levels, indexing="ij")
     ab = rgb_to_lab(torch.stack([r, g, b]).reshape(3, -1, 1)).reshape(3, -1)[1:].T
-    cells = torch.unique(torch.round(ab / grid).to(torch.int64), dim=0)
-    return (cells * grid).numpy().astype(np.float32)
+    cells = torch.round(ab / grid).to(torch.int64).numpy()
+    # unique rows via one packed integer key: torch.unique(dim=0) takes over a second here, this ~10 ms
+    keys = np.unique((cells[:, 0] + 1024) * 2048 + (cells[:, 1] + 1024))
+    rows = np.stack([keys // 2048 - 1024, keys % 2048 - 1024], axis=1)
+    return (rows * grid).astype(np.float32)
 
 
 def ab_bin_centers(grid: int = 10, device: torch.device | str | None = None) -> Tensor:

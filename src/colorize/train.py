@@ -68,6 +68,7 @@ class TrainConfig:
     model: str = "compact"
     model_options: dict[str, Any] = field(default_factory=dict)
     backbone_weights: str | None = None
+    init_weights: str | None = None  # start from a trained colorize model (name or path): fine-tuning
     losses: str = "distribution"  # e.g. "blur", "distribution", "distribution=1,blur=0.5"
     rebalance_lambda: float = 0.5
     optimizer: str = "adamw"  # "sgd" (the seed: lr 0.1, momentum 0.9) or "adamw"
@@ -300,7 +301,7 @@ def _config_from_checkpoint(out: Path) -> TrainConfig:
 
 def _provenance(cfg: TrainConfig, sources: dict[str, int], step: int, images_seen: int, elapsed: float,
                 final_loss: float | None, device: str) -> dict[str, Any]:
-    return {
+    prov = {
         "trained": True,
         "complete": step >= cfg.steps + cfg.gan_steps,
         "data": [str(d) for d in cfg.data],
@@ -321,6 +322,35 @@ def _provenance(cfg: TrainConfig, sources: dict[str, int], step: int, images_see
         "torch": torch.__version__,
         "licence": "trained on research-licensed data: for research and personal use only",
     }
+    if cfg.init_weights:
+        # A fine-tune: say where it started and what the whole lineage has seen and cost.
+        parent = _init_provenance(cfg.init_weights)
+        prov["init_weights"] = parent
+        prov["images_seen_total"] = images_seen + int(parent.get("images_seen_total", parent.get("images_seen", 0)) or 0)
+        prov["wall_time_total_s"] = round(elapsed + float(parent.get("wall_time_total_s", parent.get("wall_time_s", 0)) or 0), 1)
+    return prov
+
+
+def _init_provenance(name_or_path: str) -> dict[str, Any]:
+    """The provenance of the model a fine-tune started from (kept in the fine-tune's own provenance)."""
+    from .models.weights import read_model_info
+    from .pipeline import resolve_weights
+
+    info = read_model_info(resolve_weights(name_or_path))
+    parent = dict(info.get("provenance") or {})
+    parent.pop("data_sources", None)
+    parent["source"] = str(name_or_path)
+    return parent
+
+
+def load_init_weights(name_or_path: str) -> tuple[ColorModel, str, ColorPrior | None]:
+    """Model, registry name and stored colour prior of a trained model to fine-tune from."""
+    from .models.weights import load_model
+    from .pipeline import resolve_weights
+
+    model, info = load_model(resolve_weights(name_or_path))
+    prior = ColorPrior(torch.tensor(info["prior"]), model.config.grid) if info.get("prior") else None
+    return model.float().train(), info["arch"], prior
 
 
 def export_checkpoint(out: str | os.PathLike[str], dest: str | os.PathLike[str] | None = None) -> Path:
@@ -367,13 +397,21 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     preview_set = ColorPhotoDataset(preview_examples, crop=cfg.crop, scale_jitter=(1.0, 1.0), flip=False)
 
     # Model, prior, losses
-    model = create_model(cfg.model, backbone_weights=cfg.backbone_weights, **cfg.model_options)
+    init_prior = None
+    if cfg.init_weights and ckpt is None:
+        # Fine-tune: architecture, options and (for consistent rebalancing) prior come from the model.
+        model, arch, init_prior = load_init_weights(cfg.init_weights)
+        cfg.model, cfg.model_options = arch, {k: v for k, v in dataclasses.asdict(model.config).items()}
+    else:
+        model = create_model(cfg.model, backbone_weights=cfg.backbone_weights if ckpt is None else None, **cfg.model_options)
     space = get_chroma_space(model.config.space)
     weights = parse_loss_weights(cfg.losses)
     if "distribution" in weights and model.config.head != "distribution":
         raise ValueError("the distribution loss needs a model with head='distribution'")
     if ckpt is not None:
         prior = ColorPrior(torch.tensor(ckpt["prior"]), model.config.grid)
+    elif init_prior is not None:
+        prior = init_prior
     elif "distribution" in weights or model.config.space == "lab":
         t0 = time.time()
         prior = measure_prior(dataset, cfg.prior_images, cfg.seed, model.config.grid)

@@ -44,26 +44,28 @@ def _download(url: str) -> dict[str, torch.Tensor]:
         ) from None
 
 
-def load_backbone_weights(backbone: nn.Module, weights: str | os.PathLike[str], name: str) -> None:
-    """Load torchvision's published weights into ``backbone`` (classifier keys are ignored)."""
-    if str(weights) == "imagenet":
-        state = _download(VGG16_URL if name == "vgg16" else RESNET_URLS[name])
-        source = name
-    else:
-        path = Path(weights)
-        if not path.is_file():
-            raise WeightsError(f"{path}: no such weights file")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise WeightsError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__})") from None
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-        source = str(path)
-    if not isinstance(state, dict):
-        raise WeightsError(f"{source}: expected a state_dict")
-    state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith(("classifier.", "fc."))}
-    own = backbone.state_dict()
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """The tensors of a local ``.pth`` file (``state_dict`` wrapper and ``module.`` prefixes removed).
+
+    Every failure is a :class:`WeightsError` naming the file, so callers can print it as is.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__})") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path}: expected a state_dict")
+    return {str(k).removeprefix("module."): v for k, v in state.items()}
+
+
+def check_state_dict(state: dict[str, torch.Tensor], module: nn.Module, source: str, name: str) -> None:
+    """Raise a one-line :class:`WeightsError` unless ``state`` has exactly ``module``'s keys and shapes."""
+    own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:
@@ -74,4 +76,19 @@ def load_backbone_weights(backbone: nn.Module, weights: str | os.PathLike[str], 
     bad = [k for k, v in state.items() if tuple(v.shape) != tuple(own[k].shape)]
     if bad:
         raise WeightsError(f"{source}: shape mismatch for {name} at {bad[0]}: {tuple(state[bad[0]].shape)} vs {tuple(own[bad[0]].shape)}")
+
+
+def load_backbone_weights(backbone: nn.Module, weights: str | os.PathLike[str], name: str) -> None:
+    """Load torchvision's published weights into ``backbone`` (classifier keys are ignored)."""
+    if str(weights) == "imagenet":
+        state = _download(VGG16_URL if name == "vgg16" else RESNET_URLS[name])
+        source = name
+        if not isinstance(state, dict):
+            raise WeightsError(f"{source}: expected a state_dict")
+        state = {k.removeprefix("module."): v for k, v in state.items()}
+    else:
+        state = read_state_dict(weights)
+        source = str(Path(weights))
+    state = {k: v for k, v in state.items() if not k.startswith(("classifier.", "fc."))}
+    check_state_dict(state, backbone, source, name)
     backbone.load_state_dict(state)

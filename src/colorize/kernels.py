@@ -1,0 +1,109 @@
+"""The pipeline's full-resolution step as one fused pass: guided chroma + gamut-safe join -> uint8 RGB.
+
+At 12 megapixels the model is cheap (it runs at 256 px); the cost is everything done once per
+output pixel. In torch that is a dozen whole-image float passes (coefficient upsampling, chroma,
+YUV -> RGB, gamut check, rounding), about 0.3 s here. ``_kernels.c`` does them in one pass per
+pixel and writes the uint8 image the encoder needs, several times faster. It is compiled by
+``setup.py`` when a C compiler is present and loaded with ctypes (which releases the GIL, so row
+bands run in parallel threads). Without it the same result comes from torch (:func:`guided_join_u8_torch`).
+
+>>> import numpy as np, torch
+>>> y = np.full((6, 8), 0.5, np.float32)
+>>> rgb = guided_join_u8(y, torch.full((1, 1, 3, 4), 0.5), torch.zeros(1, 2, 3, 4))
+>>> rgb.shape, rgb.dtype, int(rgb[0, 0, 0])
+((6, 8, 3), dtype('uint8'), 128)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.machinery
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .color import _YUV_TO_RGB, combine_yuv_gamut_safe
+from .filters import guided_coefficient_strips, guided_filter_coefficients
+
+__all__ = ["guided_join_u8", "guided_join_u8_torch", "fast_kernel_available"]
+
+_FLOAT_P = ctypes.POINTER(ctypes.c_float)
+_U8_P = ctypes.POINTER(ctypes.c_uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def _library() -> ctypes.CDLL | None:
+    """The compiled ``_kernels`` shared library next to this file, or None (set COLORIZE_NO_C=1 to refuse it)."""
+    if os.environ.get("COLORIZE_NO_C") == "1":
+        return None
+    here = Path(__file__).parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = here / f"_kernels{suffix}"
+        if path.is_file():
+            try:
+                lib = ctypes.CDLL(str(path))
+            except OSError:
+                return None
+            fn = lib.guided_join_u8
+            fn.argtypes = [_FLOAT_P, ctypes.c_int, ctypes.c_int, ctypes.c_long, _FLOAT_P, ctypes.c_int, ctypes.c_int,
+                           _FLOAT_P, _U8_P, ctypes.c_long, ctypes.c_int, ctypes.c_int]
+            fn.restype = ctypes.c_int
+            return lib
+    return None
+
+
+def fast_kernel_available() -> bool:
+    """Whether the compiled kernel is in use (``colorize models --json`` and the benchmarks report it)."""
+    return _library() is not None
+
+
+def _coefficients(y_low: Tensor, uv_low: Tensor, radius: int, eps: float) -> np.ndarray:
+    a, b = guided_filter_coefficients(y_low, uv_low, radius, eps)
+    return np.ascontiguousarray(torch.cat([a, b], dim=1)[0].numpy(), dtype=np.float32)  # (4, h, w)
+
+
+def guided_join_u8_torch(y: np.ndarray, y_low: Tensor, uv_low: Tensor, radius: int = 2, eps: float = 1e-3) -> np.ndarray:
+    """Reference implementation in torch (strips keep memory small); same contract as :func:`guided_join_u8`."""
+    H, W = y.shape
+    yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))[None, None]
+    out = np.empty((H, W, 3), np.uint8)
+    for rows, a, b in guided_coefficient_strips(y_low.float(), uv_low.float(), (H, W), radius=radius, eps=eps):
+        ys = yt[:, :, rows]
+        rgb = combine_yuv_gamut_safe(ys, torch.addcmul(b, a, ys))[0].permute(1, 2, 0)
+        out[rows] = rgb.mul_(255).add_(0.5).to(torch.uint8).numpy()
+    return out
+
+
+def guided_join_u8(y: np.ndarray, y_low: Tensor, uv_low: Tensor, radius: int = 2, eps: float = 1e-3,
+                   threads: int | None = None) -> np.ndarray:
+    """Full-resolution sRGB uint8 (H, W, 3) from luma ``y`` (H, W float32 in [0, 1]) and chroma
+    ``uv_low`` (1, 2, h, w, YUV units) predicted for ``y_low`` (1, 1, h, w), upsampled by a guided
+    filter so colour edges follow ``y``; the output's BT.601 luma is ``y`` (gamut-safe join)."""
+    lib = _library()
+    if lib is None:
+        return guided_join_u8_torch(y, y_low, uv_low, radius, eps)
+    y = np.asarray(y, dtype=np.float32)
+    if y.strides[1] != 4:
+        y = np.ascontiguousarray(y)
+    H, W = y.shape
+    coef = _coefficients(y_low.float().cpu(), uv_low.float().cpu(), radius, eps)
+    h, w = coef.shape[1:]
+    m = np.ascontiguousarray(_YUV_TO_RGB[:, 1:].numpy(), dtype=np.float32)
+    out = np.empty((H, W, 3), np.uint8)
+    args = (y.ctypes.data_as(_FLOAT_P), H, W, y.strides[0] // 4, coef.ctypes.data_as(_FLOAT_P), h, w,
+            m.ctypes.data_as(_FLOAT_P), out.ctypes.data_as(_U8_P), out.strides[0])
+    n = max(1, min(threads or torch.get_num_threads(), H // 64 or 1))
+    bands = [(H * i // n, H * (i + 1) // n) for i in range(n)]
+    if n == 1:
+        status = [lib.guided_join_u8(*args, 0, H)]
+    else:
+        with ThreadPoolExecutor(n) as pool:
+            status = list(pool.map(lambda band: lib.guided_join_u8(*args, *band), bands))
+    if any(status):
+        raise MemoryError("not enough memory for the colour join")
+    return out
