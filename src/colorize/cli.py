@@ -294,8 +294,8 @@ def run_models(argv: Sequence[str]) -> int:
     for b in bundled:
         prov = b.get("provenance", {})
         t.add_row(b["name"], b["arch"], f"{b['space']}/{b['head']}", f"{b.get('parameters', 0) / 1e6:.1f}M",
-                  "yes" if prov.get("trained") else "NO (random)", f"{prov.get('images_seen', 0):,}",
-                  f"{prov.get('wall_time_s', 0) / 3600:.1f} h", prov.get("licence", prov.get("note", "")))
+                  "yes" if prov.get("trained") else "NO (random)", f"{prov.get('images_seen_total', prov.get('images_seen', 0)):,}",  # fine-tunes: the whole lineage
+                  f"{prov.get('wall_time_total_s', prov.get('wall_time_s', 0)) / 3600:.1f} h", prov.get("licence", prov.get("note", "")))
     if not bundled:
         t.add_row("(none)", "", "", "", "", "", "", "")
     a = Table(title="Architectures (colorize train --model NAME)")

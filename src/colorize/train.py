@@ -69,6 +69,7 @@ class TrainConfig:
     model_options: dict[str, Any] = field(default_factory=dict)
     backbone_weights: str | None = None
     init_weights: str | None = None  # start from a trained colorize model (name or path): fine-tuning
+    init_provenance: dict[str, Any] | None = None  # that model's provenance, read once at the start
     losses: str = "distribution"  # e.g. "blur", "distribution", "distribution=1,blur=0.5"
     rebalance_lambda: float = 0.5
     optimizer: str = "adamw"  # "sgd" (the seed: lr 0.1, momentum 0.9) or "adamw"
@@ -323,8 +324,9 @@ def _provenance(cfg: TrainConfig, sources: dict[str, int], step: int, images_see
         "licence": "trained on research-licensed data: for research and personal use only",
     }
     if cfg.init_weights:
-        # A fine-tune: say where it started and what the whole lineage has seen and cost.
-        parent = _init_provenance(cfg.init_weights)
+        # A fine-tune: say where it started and what the whole lineage has seen and cost. The parent's
+        # provenance is kept in the config, so a resumed run reports it even if that file changed since.
+        parent = cfg.init_provenance or _init_provenance(cfg.init_weights)
         prov["init_weights"] = parent
         prov["images_seen_total"] = images_seen + int(parent.get("images_seen_total", parent.get("images_seen", 0)) or 0)
         prov["wall_time_total_s"] = round(elapsed + float(parent.get("wall_time_total_s", parent.get("wall_time_s", 0)) or 0), 1)
@@ -401,7 +403,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     if cfg.init_weights and ckpt is None:
         # Fine-tune: architecture, options and (for consistent rebalancing) prior come from the model.
         model, arch, init_prior = load_init_weights(cfg.init_weights)
-        cfg.model, cfg.model_options = arch, {k: v for k, v in dataclasses.asdict(model.config).items()}
+        cfg.model, cfg.model_options = arch, dataclasses.asdict(model.config)
+        cfg.init_provenance = _init_provenance(cfg.init_weights)
     else:
         model = create_model(cfg.model, backbone_weights=cfg.backbone_weights if ckpt is None else None, **cfg.model_options)
     space = get_chroma_space(model.config.space)
