@@ -542,7 +542,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                 d_opt.zero_grad(set_to_none=True)
                 d_loss.backward()
                 d_opt.step()
-                d_loss_value = float(d_loss)
+                d_loss_value = float(d_loss.detach())
                 with autocast(rt.device, cfg.bf16):
                     terms["gan_g"] = hinge_generator_loss(disc(luma, pred))
                 loss = loss + cfg.gan_weight * terms["gan_g"]
