@@ -176,3 +176,28 @@ def test_json_table_and_reports(grouped_folder, tmp_path):
     assert (tmp_path / "out" / "report_auc.png").exists()
     with pytest.raises(ValueError):
         E.write_report(result, tmp_path / "report.txt")
+
+
+def test_decoding_ablation_script(flat_folder, tmp_path: Path):
+    """scripts/decoding_ablation.py: its plain-decode row equals `colorize evaluate`, and undoing the
+    class rebalancing (prior 1) gives less colourful output than the plain decode."""
+    import subprocess
+    import sys
+
+    folder, _ = flat_folder
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "ablation.json"
+    run = subprocess.run([sys.executable, str(repo / "scripts" / "decoding_ablation.py"), str(folder),
+                          "--temperatures", "0.55", "--temperature", "0.55", "--json", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| T ")]
+    assert len(rows) == 8
+    methods = json.loads(out.read_text())["groups"]["all"]["methods"]
+    ref = tmp_path / "ref.json"
+    subprocess.run([sys.executable, "-m", "colorize", "evaluate", str(folder), "-m", "default",
+                    "--temperature", "0.55", "--json", str(ref), "-q"], check=True, capture_output=True, timeout=300)
+    plain = json.loads(ref.read_text())["groups"]["all"]["methods"]["default"]
+    assert methods["T 0.55"]["psnr"] == pytest.approx(plain["psnr"], abs=0.02)
+    assert methods["T 0.55"]["auc_rebalanced"] == pytest.approx(plain["auc_rebalanced"], abs=0.05)
+    assert methods["T 0.55, prior 1"]["cf_pred"] < methods["T 0.55"]["cf_pred"]

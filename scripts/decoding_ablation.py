@@ -1,0 +1,112 @@
+"""Decoding ablation for a distribution-head model: temperature, saturation, prior correction, flip TTA.
+
+Why: the quality targets pull in opposite directions (PSNR rewards muted colour, the colourfulness
+gap punishes it). This scores, on the same images and in one run, how each decode-time knob moves
+along that trade-off, without retraining:
+
+- ``T``: annealed-mean temperature (the shipped knob);
+- ``sat``: the pipeline's uniform chroma scale (the shipped ``--saturation``);
+- ``prior a``: divide the predicted bin probabilities by the class-rebalancing weights to the power
+  ``a`` before decoding. Training with rebalanced cross-entropy tilts the network's distribution
+  towards rare (saturated) colours; ``a = 1`` undoes that tilt, so ``T = 1`` is then an estimate of
+  the posterior mean, the PSNR-optimal answer; a negative ``a`` tilts it further towards rare colours;
+- ``flip``: average the bin probabilities of the image and its mirror image.
+
+    python scripts/decoding_ablation.py ../shared/data/eval_dev --model default --json runs/decoding.json
+
+Prints a Markdown table of the ``all`` rows (gray baseline first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from colorize.color import AB_MAX
+from colorize.evaluate import evaluate_folder
+from colorize.models.base import ColorModel
+from colorize.pipeline import ColorizeOptions, Colorizer
+from colorize.quantization import annealed_mean, rebalance_weights
+
+COLUMNS = [("psnr", "PSNR", 2), ("ssim", "SSIM", 3), ("ciede2000", "ΔE00", 2), ("cf_pred", "CF pred", 1),
+           ("delta_cf", "ΔCF", 1), ("auc", "AuC", 2), ("auc_rebalanced", "AuC rebal.", 2)]
+
+
+@contextlib.contextmanager
+def patched_prediction(model: ColorModel, log_w: torch.Tensor, prior_alpha: float = 0.0, flip: bool = False) -> Iterator[None]:
+    """Temporarily replace ``model.predict_chroma`` with a prior-corrected and/or flip-averaged decode."""
+
+    def predict(x: torch.Tensor, temperature: float = 0.38) -> torch.Tensor:
+        logp = torch.log_softmax(model(x).float(), 1)
+        if flip:
+            mirrored = torch.log_softmax(model(torch.flip(x, [3])).float(), 1).flip(3)
+            logp = torch.logaddexp(logp, mirrored) - np.log(2.0)
+        logp = logp - prior_alpha * log_w.to(logp.device).view(1, -1, 1, 1)
+        return annealed_mean(logp, model.head.bin_centers, temperature) / AB_MAX
+
+    model.predict_chroma = predict  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del model.predict_chroma
+
+
+def variant(colorizer: Colorizer, temperature: float, saturation: float = 1.0, prior_alpha: float = 0.0,
+            flip: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+    options = ColorizeOptions(**{**colorizer.options.__dict__, "temperature": temperature, "saturation": saturation})
+    log_w = torch.log(rebalance_weights(torch.tensor(colorizer.info["prior"]), 0.5)).float()
+
+    def run(gray_rgb: np.ndarray) -> np.ndarray:
+        with patched_prediction(colorizer.model, log_w, prior_alpha, flip):
+            return colorizer.colorize_array(gray_rgb, options)
+
+    return run
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("folder")
+    p.add_argument("--model", default="default")
+    p.add_argument("--temperatures", default="0.38,0.55,0.8,1.0")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="temperature of the saturation/prior/flip variants (default: the model's)")
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--json", help="write the full evaluation JSON here")
+    args = p.parse_args()
+
+    colorizer = Colorizer.from_pretrained(args.model)
+    if colorizer.model.config.head != "distribution":
+        raise SystemExit("decoding ablation needs a distribution-head model")
+    if not colorizer.info.get("prior"):
+        raise SystemExit("the model stores no colour prior, which prior correction needs")
+    temps = [float(t) for t in args.temperatures.split(",")]
+    base_t = args.temperature if args.temperature is not None else colorizer.options.temperature
+    fns: dict[str, Callable[[np.ndarray], np.ndarray]] = {f"T {t:g}": variant(colorizer, t) for t in temps}
+    fns.update({
+        f"T {base_t:g}, sat 0.65": variant(colorizer, base_t, saturation=0.65),
+        f"T {base_t:g}, prior 0.25": variant(colorizer, base_t, prior_alpha=0.25),
+        f"T {base_t:g}, prior 0.5": variant(colorizer, base_t, prior_alpha=0.5),
+        f"T {base_t:g}, prior 1": variant(colorizer, base_t, prior_alpha=1.0),
+        "T 1, prior 1 (posterior mean)": variant(colorizer, 1.0, prior_alpha=1.0),
+        "T 1, prior -0.5 (extra rebalancing)": variant(colorizer, 1.0, prior_alpha=-0.5),
+        f"T {base_t:g}, flip TTA": variant(colorizer, base_t, flip=True),
+    })
+    result = evaluate_folder(Path(args.folder), fns, max_images=args.max_images, progress=True)
+    if args.json:
+        Path(args.json).write_text(result.to_json())
+    print("| decoding | " + " | ".join(c[1] for c in COLUMNS) + " |")
+    print("|---|" + "---|" * len(COLUMNS))
+    for name, s in result.groups["all"].methods.items():
+        cells = [f"{getattr(s, k):.{d}f}" if getattr(s, k, None) is not None else "" for k, _, d in COLUMNS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
