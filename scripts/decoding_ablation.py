@@ -95,6 +95,7 @@ def main() -> int:
         f"T {base_t:g}, prior 1": variant(colorizer, base_t, prior_alpha=1.0),
         "T 1, prior 1 (posterior mean)": variant(colorizer, 1.0, prior_alpha=1.0),
         "T 1, prior -0.5 (extra rebalancing)": variant(colorizer, 1.0, prior_alpha=-0.5),
+        "T 1, prior -1": variant(colorizer, 1.0, prior_alpha=-1.0),
         f"T {base_t:g}, flip TTA": variant(colorizer, base_t, flip=True),
     })
     result = evaluate_folder(Path(args.folder), fns, max_images=args.max_images, progress=True)

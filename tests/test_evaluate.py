@@ -192,7 +192,7 @@ def test_decoding_ablation_script(flat_folder, tmp_path: Path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     rows = [line for line in run.stdout.splitlines() if line.startswith("| T ")]
-    assert len(rows) == 8
+    assert len(rows) == 9
     methods = json.loads(out.read_text())["groups"]["all"]["methods"]
     ref = tmp_path / "ref.json"
     subprocess.run([sys.executable, "-m", "colorize", "evaluate", str(folder), "-m", "default",
