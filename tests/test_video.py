@@ -132,8 +132,8 @@ class Flicker:
         jump = (torch.rand(y_low.shape[0], 2, 1, 1, generator=self.gen) - 0.5) * 2 * self.amount
         return uv + jump
 
-    def colorize_gray(self, y, options=None, *, uv_low=None):
-        return self.c.colorize_gray(y, options, uv_low=uv_low)
+    def colorize_gray(self, y, options=None, *, uv_low=None, y_low=None):
+        return self.c.colorize_gray(y, options, uv_low=uv_low, y_low=y_low)
 
 
 # ----------------------------------------------------------------------------- container fidelity

@@ -356,6 +356,7 @@ def run_train(argv: Sequence[str]) -> int:
 
     import dataclasses
 
+    from .models.backbones import WeightsError
     from .train import TrainConfig, train
 
     out = Path(args.out)
@@ -402,7 +403,6 @@ def run_train(argv: Sequence[str]) -> int:
         if args.hints:
             options["hints"] = True
         from .models import model_config
-        from .models.backbones import WeightsError
 
         try:
             if args.init_weights:
@@ -422,8 +422,6 @@ def run_train(argv: Sequence[str]) -> int:
         cfg = TrainConfig(data=list(args.data), out=str(out), model=args.model, model_options=options,
                           backbone_weights=args.backbone_weights, init_weights=args.init_weights, losses=losses, optimizer=args.optimizer,
                           bf16=not args.no_bf16, **overrides)
-    from .models.backbones import WeightsError
-
     try:
         result = train(cfg, resume=args.resume, progress=not args.quiet)
     except (FileNotFoundError, ValueError, WeightsError) as exc:

@@ -538,14 +538,13 @@ def colorize_guided(
     hints are propagated on top (``propagate``/``both``), so hints win over the reference.
     """
     import torch
-    import torch.nn.functional as F
 
-    from .pipeline import render_shape
+    from .pipeline import render_input
 
     y = y.float().cpu()
     H, W = y.shape[-2:]
-    rh, rw = render_shape(H, W, options.render_size)
-    y_low = F.interpolate(y, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    y_low = render_input(y, options.render_size)
+    rh, rw = y_low.shape[-2:]
 
     h_obj = Hints.coerce(hints) if hints is not None else None
     if h_obj is not None:
@@ -576,7 +575,7 @@ def colorize_guided(
         prior = uv[0].permute(1, 2, 0).numpy()  # zeros (gray) for "propagate" without a reference
         mu = PROPAGATE_MU if method == "propagate" else PRIOR_MU
         uv = torch.from_numpy(propagate(y_low[0, 0].numpy(), target, mask_h, mu=mu, prior=prior)).permute(2, 0, 1)[None]
-    return colorizer.colorize_gray(y, options, uv_low=uv)
+    return colorizer.colorize_gray(y, options, uv_low=uv, y_low=y_low)
 
 
 # ----------------------------------------------------------------------------- command line
@@ -637,8 +636,6 @@ def run_guided_cli(args: "argparse.Namespace", planned: list, failures: list, co
     import sys
     import time
 
-    import torch
-
     from .io import ImageError, read_image, write_image
     from .reference import ReferenceImageError
 
@@ -659,11 +656,8 @@ def run_guided_cli(args: "argparse.Namespace", planned: list, failures: list, co
         try:
             img = read_image(src, max_pixels=args.max_pixels) if args.max_pixels else read_image(src)
             start = time.time()
-            out = colorize_guided(
-                colorizer, torch.from_numpy(np.array(img.gray))[None, None], options, hints=hints, hint_method=args.hint_method,
-                reference=reference, reference_strength=args.reference_strength,
-            )
-            rgb = out[0].permute(1, 2, 0).numpy()
+            rgb = colorizer.colorize_array(img.gray, options, hints=hints, hint_method=args.hint_method,
+                                           reference=reference, reference_strength=args.reference_strength)
             seconds = time.time() - start
             bit_depth = img.bit_depth if dst.suffix.lower() in (".png", ".tif", ".tiff") else 8
             write_image(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality)

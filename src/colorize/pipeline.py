@@ -65,6 +65,16 @@ def render_shape(height: int, width: int, render_size: int) -> tuple[int, int]:
     return rh, rw
 
 
+def render_input(y: Tensor, render_size: int) -> Tensor:
+    """Full-resolution gray (N,1,H,W) -> what the model sees: antialiased to :func:`render_shape`.
+
+    Every path (photos, batches, hints, video) shrinks through here, so they all predict the same
+    chroma for the same frame.
+    """
+    rh, rw = render_shape(y.shape[-2], y.shape[-1], render_size)
+    return F.interpolate(y, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
 def pick_device(device: str | torch.device) -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -179,17 +189,16 @@ class Colorizer:
 
     # ------------------------------------------------------------------ full resolution
 
-    def _render_input(self, y: Tensor, o: ColorizeOptions) -> Tensor:
-        """Full-resolution gray (N,1,H,W) -> the model's render-size gray (antialiased)."""
-        rh, rw = render_shape(y.shape[-2], y.shape[-1], o.render_size)
-        return F.interpolate(y, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-
     def colorize_gray(self, y: Tensor, options: ColorizeOptions | None = None, *, uv_low: Tensor | None = None,
-                      hint_map: Tensor | None = None) -> Tensor:
-        """Colorize gray levels ``y`` (N,1,H,W) in [0,1]; returns float sRGB (N,3,H,W). All images share a size."""
+                      hint_map: Tensor | None = None, y_low: Tensor | None = None) -> Tensor:
+        """Colorize gray levels ``y`` (N,1,H,W) in [0,1]; returns float sRGB (N,3,H,W). All images share a size.
+
+        ``y_low`` is ``render_input(y, render_size)`` when the caller has it already (no second shrink).
+        """
         o = options or self.options
         y = y.float().cpu()
-        y_low = self._render_input(y, o)
+        if y_low is None:
+            y_low = render_input(y, o.render_size)
         if uv_low is None:
             uv_low = self.predict_uv(y_low, o, hint_map).cpu()
         uv_low = uv_low * o.saturation
@@ -203,7 +212,7 @@ class Colorizer:
         return out.permute(0, 3, 1, 2)
 
     def colorize_gray_u8(self, y: np.ndarray, options: ColorizeOptions | None = None, *, uv_low: Tensor | None = None,
-                         hint_map: Tensor | None = None) -> np.ndarray:
+                         hint_map: Tensor | None = None, y_low: Tensor | None = None) -> np.ndarray:
         """Colorize one gray image ``y`` (HxW float32 in [0,1]) straight to 8-bit sRGB (HxWx3 uint8).
 
         The path for 8-bit outputs: the full-resolution work is one fused pass
@@ -211,7 +220,8 @@ class Colorizer:
         """
         o = options or self.options
         y = np.asarray(y, dtype=np.float32)
-        y_low = self._render_input(_as_tensor(y)[None, None], o)
+        if y_low is None:
+            y_low = render_input(_as_tensor(y)[None, None], o.render_size)
         if uv_low is None:
             uv_low = self.predict_uv(y_low, o, hint_map).cpu()
         return guided_join_u8(y, y_low, uv_low * o.saturation, radius=o.guided_radius, eps=o.guided_eps)
@@ -270,19 +280,18 @@ class Colorizer:
         groups: dict[tuple[int, int], list[int]] = {}
         lows: dict[int, Tensor] = {}
         for i, g in enumerate(grays):
-            lows[i] = self._render_input(_as_tensor(g)[None, None], o)
+            lows[i] = render_input(_as_tensor(g)[None, None], o.render_size)
             groups.setdefault(tuple(lows[i].shape[-2:]), []).append(i)
         for idx in groups.values():
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start : start + batch_size]
                 uv = self.predict_uv(torch.cat([lows[i] for i in chunk]), o).cpu()
                 for j, i in enumerate(chunk):
+                    known = {"uv_low": uv[j : j + 1], "y_low": lows[i]}
                     if uint8:
-                        results[i] = guided_join_u8(np.asarray(grays[i], dtype=np.float32), lows[i], uv[j : j + 1] * o.saturation,
-                                                    radius=o.guided_radius, eps=o.guided_eps)
-                        continue
-                    y = _as_tensor(grays[i])[None, None]
-                    results[i] = self.colorize_gray(y, o, uv_low=uv[j : j + 1])[0].permute(1, 2, 0).numpy()
+                        results[i] = self.colorize_gray_u8(grays[i], o, **known)
+                    else:
+                        results[i] = self.colorize_gray(_as_tensor(grays[i])[None, None], o, **known)[0].permute(1, 2, 0).numpy()
         return [r for r in results if r is not None]
 
 

@@ -326,33 +326,27 @@ def _provenance(cfg: TrainConfig, sources: dict[str, int], step: int, images_see
     if cfg.init_weights:
         # A fine-tune: say where it started and what the whole lineage has seen and cost. The parent's
         # provenance is kept in the config, so a resumed run reports it even if that file changed since.
-        parent = cfg.init_provenance or _init_provenance(cfg.init_weights)
+        parent = cfg.init_provenance or {}
         prov["init_weights"] = parent
         prov["images_seen_total"] = images_seen + int(parent.get("images_seen_total", parent.get("images_seen", 0)) or 0)
         prov["wall_time_total_s"] = round(elapsed + float(parent.get("wall_time_total_s", parent.get("wall_time_s", 0)) or 0), 1)
     return prov
 
 
-def _init_provenance(name_or_path: str) -> dict[str, Any]:
-    """The provenance of the model a fine-tune started from (kept in the fine-tune's own provenance)."""
-    from .models.weights import read_model_info
-    from .pipeline import resolve_weights
+def load_init_weights(name_or_path: str) -> tuple[ColorModel, str, ColorPrior | None, dict[str, Any]]:
+    """Model, registry name, stored colour prior and provenance of a trained model to fine-tune from.
 
-    info = read_model_info(resolve_weights(name_or_path))
-    parent = dict(info.get("provenance") or {})
-    parent.pop("data_sources", None)
-    parent["source"] = str(name_or_path)
-    return parent
-
-
-def load_init_weights(name_or_path: str) -> tuple[ColorModel, str, ColorPrior | None]:
-    """Model, registry name and stored colour prior of a trained model to fine-tune from."""
+    The provenance (``source`` added, per-source image counts dropped) goes into the fine-tune's own.
+    """
     from .models.weights import load_model
     from .pipeline import resolve_weights
 
     model, info = load_model(resolve_weights(name_or_path))
     prior = ColorPrior(torch.tensor(info["prior"]), model.config.grid) if info.get("prior") else None
-    return model.float().train(), info["arch"], prior
+    parent = dict(info.get("provenance") or {})
+    parent.pop("data_sources", None)
+    parent["source"] = str(name_or_path)
+    return model.float().train(), info["arch"], prior, parent
 
 
 def export_checkpoint(out: str | os.PathLike[str], dest: str | os.PathLike[str] | None = None) -> Path:
@@ -402,9 +396,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     init_prior = None
     if cfg.init_weights and ckpt is None:
         # Fine-tune: architecture, options and (for consistent rebalancing) prior come from the model.
-        model, arch, init_prior = load_init_weights(cfg.init_weights)
+        model, arch, init_prior, cfg.init_provenance = load_init_weights(cfg.init_weights)
         cfg.model, cfg.model_options = arch, dataclasses.asdict(model.config)
-        cfg.init_provenance = _init_provenance(cfg.init_weights)
     else:
         model = create_model(cfg.model, backbone_weights=cfg.backbone_weights if ckpt is None else None, **cfg.model_options)
     space = get_chroma_space(model.config.space)

@@ -254,13 +254,10 @@ class TemporalColorizer:
     # ------------------------------------------------------------------ render-size steps
 
     def render_gray(self, y: Tensor) -> Tensor:
-        """(N,1,H,W) luma -> render-size luma, exactly as :meth:`Colorizer.colorize_gray` shrinks it."""
-        import torch.nn.functional as F
+        """(N,1,H,W) luma -> render-size luma, as every photo path shrinks it (:func:`colorize.pipeline.render_input`)."""
+        from .pipeline import render_input
 
-        from .pipeline import render_shape
-
-        rh, rw = render_shape(y.shape[-2], y.shape[-1], self.options.render_size)
-        return F.interpolate(y, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+        return render_input(y, self.options.render_size)
 
     def predict(self, y_low: Tensor, rotation: int = 0) -> Tensor:
         """Model chroma (N,2,h,w) for render-size luma; ``rotation`` (CCW degrees) is undone for the model."""
@@ -341,7 +338,7 @@ class TemporalColorizer:
         y_low = self.render_gray(y)
         uv = self.blend(y_low, self.predict(y_low, rotation))
         for i in range(y.shape[0]):
-            yield self.colorizer.colorize_gray(y[i : i + 1], self.options, uv_low=uv[i : i + 1])
+            yield self.colorizer.colorize_gray(y[i : i + 1], self.options, uv_low=uv[i : i + 1], y_low=y_low[i : i + 1])
 
     def colorize_gray(self, y: Tensor, rotation: int = 0) -> Tensor:
         """Consecutive luma frames (N,1,H,W) in [0,1] -> sRGB (N,3,H,W); one model pass for the batch."""

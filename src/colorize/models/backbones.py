@@ -56,10 +56,15 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise WeightsError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__})") from None
+    return _tensors(state, str(path))
+
+
+def _tensors(state: object, source: str) -> dict[str, torch.Tensor]:
+    """A loaded ``.pth`` object -> its tensors by key (``state_dict`` wrapper and ``module.`` prefixes removed)."""
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path}: expected a state_dict")
+        raise WeightsError(f"{source}: expected a state_dict")
     return {str(k).removeprefix("module."): v for k, v in state.items()}
 
 
@@ -81,11 +86,8 @@ def check_state_dict(state: dict[str, torch.Tensor], module: nn.Module, source: 
 def load_backbone_weights(backbone: nn.Module, weights: str | os.PathLike[str], name: str) -> None:
     """Load torchvision's published weights into ``backbone`` (classifier keys are ignored)."""
     if str(weights) == "imagenet":
-        state = _download(VGG16_URL if name == "vgg16" else RESNET_URLS[name])
         source = name
-        if not isinstance(state, dict):
-            raise WeightsError(f"{source}: expected a state_dict")
-        state = {k.removeprefix("module."): v for k, v in state.items()}
+        state = _tensors(_download(VGG16_URL if name == "vgg16" else RESNET_URLS[name]), source)
     else:
         state = read_state_dict(weights)
         source = str(Path(weights))
