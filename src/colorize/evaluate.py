@@ -75,6 +75,8 @@ ALL = "all"
 
 _ROOT_GROUP = "(root)"
 _THUMB_MAX = 160
+RENDER_SIZE_RANGE = (16, 4096)
+"""``evaluate --render-size`` bounds: the models' stride up to what a laptop can hold."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,7 +141,8 @@ class EvalResult:
     """Outcome of :func:`evaluate_folder`.
 
     ``rows`` has one dict per (image, method) with the per-image scores; ``groups`` maps each
-    sub-folder name and ``"all"`` to a :class:`GroupResult`; ``warnings`` lists skipped images.
+    sub-folder name and ``"all"`` to a :class:`GroupResult`; ``warnings`` lists skipped images;
+    ``prediction_warnings`` has one line per method whose outputs were out of range (clipped), with counts.
     """
 
     folder: str
@@ -149,6 +152,7 @@ class EvalResult:
     warnings: list[str]
     config: dict[str, Any] = field(default_factory=dict)
     thumbnails: list[Thumbnail] = field(default_factory=list, repr=False)
+    prediction_warnings: list[str] = field(default_factory=list)
 
     @property
     def overall(self) -> GroupResult:
@@ -194,6 +198,7 @@ class EvalResult:
             "groups": groups,
             "rows": self.rows,
             "warnings": self.warnings,
+            "prediction_warnings": self.prediction_warnings,
         }
         return _json_safe(data)
 
@@ -270,16 +275,55 @@ def _thumb(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(im)
 
 
-def _as_prediction(out: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """Validate a colorizer output: H x W x 3 (or H x W / H x W x 1, replicated), clipped to [0, 1]."""
-    arr = np.asarray(out, dtype=np.float32)
+def _as_prediction(out: Any, shape: tuple[int, ...]) -> tuple[np.ndarray, dict[str, float]]:
+    """Validate a colorizer output: H x W x 3 (or H x W / H x W x 1, replicated), in [0, 1].
+
+    NaN or inf is refused (``ValueError``: scoring it as black would hide a broken method). An
+    integer array is read as 0-255. Values outside [0, 1] are clipped and reported in the returned
+    ``issues`` (``"uint8"``, ``"above"``/``"below"`` with the extreme value), which the caller counts
+    per method, so a 0-255 float output does not silently score as a white image.
+    """
+    raw = np.asarray(out)
+    issues: dict[str, float] = {}
+    if raw.dtype.kind in "ui":
+        arr = raw.astype(np.float32) / 255.0
+        issues["uint8"] = 1.0
+    elif raw.dtype.kind in "fb":
+        arr = raw.astype(np.float32)
+    else:
+        raise ValueError(f"output has dtype {raw.dtype}, expected floats in [0, 1]")
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = np.repeat(arr, 3, axis=-1)
     if arr.shape != shape:
         raise ValueError(f"output shape {arr.shape} does not match the input {shape}")
-    return np.clip(np.nan_to_num(arr, nan=0.0), 0.0, 1.0)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        raise ValueError(f"output has {int((~finite).sum())} NaN or infinite values")
+    hi, lo = float(arr.max(initial=0.0)), float(arr.min(initial=0.0))
+    if hi > 1.0 + 1e-6:
+        issues["above"] = hi
+    if lo < -1e-6:
+        issues["below"] = lo
+    return np.clip(arr, 0.0, 1.0), issues
+
+
+def _prediction_warnings(counts: dict[str, dict[str, Any]], scored: int) -> list[str]:
+    """One line per method whose outputs needed fixing, with counts (see :func:`_as_prediction`)."""
+    out = []
+    for method, c in counts.items():
+        parts = []
+        if c.get("uint8"):
+            parts.append(f"{c['uint8']} integer outputs read as 0-255")
+        if c.get("above"):
+            hint = " (they look like 0-255 values: return floats in [0, 1])" if c["max"] > 1.5 else ""
+            parts.append(f"{c['above']} with values above 1 (max {c['max']:.4g}){hint}")
+        if c.get("below"):
+            parts.append(f"{c['below']} with values below 0 (min {c['min']:.4g})")
+        if parts:
+            out.append(f"{method}: of {scored} scored outputs, " + "; ".join(parts) + "; clipped to [0, 1] before scoring")
+    return out
 
 
 class _Accumulator:
@@ -374,6 +418,8 @@ skipped files do not count). Unreadable
     if GRAY in fns:
         raise ValueError(f"{GRAY!r} is reserved for the gray baseline; rename that method")
     methods = [GRAY, *fns]
+    if max_images is not None and (isinstance(max_images, bool) or not isinstance(max_images, (int, np.integer)) or max_images < 0):
+        raise ValueError(f"max_images must be a whole number >= 0, got {max_images!r}")
     read_image, _, image_error = _io_funcs()
     grid = prior.grid if prior is not None else 10
 
@@ -390,6 +436,7 @@ skipped files do not count). Unreadable
         accs[ALL] = _Accumulator(methods, grid, with_lpips)
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
+    issue_counts: dict[str, dict[str, Any]] = {}
     thumbs: list[Thumbnail] = []
     thumbs_per_group = {g: 0 for g in groups}
     root = Path(folder)
@@ -425,7 +472,13 @@ skipped files do not count). Unreadable
                 if item is None:
                     continue
                 done += 1
-                image_rows, hists, previews = item
+                image_rows, hists, previews, issues = item
+                for method, found in issues.items():
+                    c = issue_counts.setdefault(method, {"max": -math.inf, "min": math.inf})
+                    for key in found:
+                        c[key] = c.get(key, 0) + 1
+                    c["max"] = max(c["max"], found.get("above", -math.inf))
+                    c["min"] = min(c["min"], found.get("below", math.inf))
                 rows.extend(image_rows)
                 for acc in {id(a): a for a in (accs[group], accs[ALL])}.values():
                     acc.images += 1
@@ -466,7 +519,8 @@ skipped files do not count). Unreadable
                          "images": n, "min_images": FID_MIN_IMAGES}
         if n < FID_MIN_IMAGES:
             config["fid"]["warning"] = fid_bias_warning(n)
-    return EvalResult(str(folder), methods, result_groups, rows, warnings, config, thumbs)
+    return EvalResult(str(folder), methods, result_groups, rows, warnings, config, thumbs,
+                      _prediction_warnings(issue_counts, result_groups[ALL].images))
 
 
 def fid_bias_warning(images: int) -> str:
@@ -497,15 +551,18 @@ def _evaluate_one(path, rel, group, fns, read_image, image_error, grid, prior, s
 
     preds = {GRAY: gray}
     seconds = {GRAY: 0.0}
+    issues: dict[str, dict[str, float]] = {}
     for method, fn in fns.items():
         t0 = time.perf_counter()
         try:
             out = fn(gray.copy())
-            pred = _as_prediction(out, truth.shape)
+            pred, found = _as_prediction(out, truth.shape)
         except Exception as exc:
             raise _Skip(f"{rel}: {method} failed ({type(exc).__name__}: {exc}); image skipped") from None
         seconds[method] = time.perf_counter() - t0
         preds[method] = pred
+        if found:
+            issues[method] = found
 
     h, w = truth.shape[:2]
     rows, hists = [], {}
@@ -519,7 +576,7 @@ def _evaluate_one(path, rel, group, fns, read_image, image_error, grid, prior, s
             for row in rows:
                 row["lpips"] = lpips[row["method"]]
     previews = {**preds, "truth": truth}
-    return rows, hists, previews
+    return rows, hists, previews, issues
 
 
 # --------------------------------------------------------------------------------------------
@@ -686,6 +743,46 @@ def _definitions(result: EvalResult) -> list[str]:
     return out
 
 
+REPORT_SUFFIXES = (".md", ".html", ".htm")
+
+
+def check_output_path(path: str | Path) -> str | None:
+    """Why ``path`` cannot be written (one line naming it), or ``None``; creates nothing that stays."""
+    import os
+    import secrets
+
+    path = Path(path)
+    if path.is_dir():
+        return f"{path}: is a folder"
+    ancestor = path.parent
+    while not ancestor.exists():
+        if ancestor == ancestor.parent:
+            break
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        return f"{path}: cannot create folder {path.parent}: part of the path is a file"
+    if ancestor != path.parent:  # the folder will be created: it only needs to be creatable
+        return None if os.access(ancestor, os.W_OK | os.X_OK) else f"{path}: cannot write to folder {ancestor}: permission denied"
+    probe = path.parent / f".{path.name[:100]}.{secrets.token_hex(4)}.probe"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.unlink(probe)
+    except PermissionError:
+        return f"{path}: cannot write to folder {path.parent}: permission denied"
+    except OSError as exc:
+        return f"{path}: cannot write to folder {path.parent} ({exc.strerror or exc})"
+    return None
+
+
+def check_report_path(path: str | Path) -> str | None:
+    """Why :func:`write_report` could not write ``path`` (extension, folder), or ``None``: check before evaluating."""
+    path = Path(path)
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        return f"{path}: report must end in .md or .html"
+    return check_output_path(path)
+
+
 def write_report(result: EvalResult, path: str | Path, *, max_images: int = 12) -> dict[str, Path]:
     """Write a Markdown (``.md``) or HTML (``.html``/``.htm``) report, chosen by extension.
 
@@ -696,8 +793,9 @@ def write_report(result: EvalResult, path: str | Path, *, max_images: int = 12) 
     """
     path = Path(path)
     kind = path.suffix.lower()
-    if kind not in {".md", ".html", ".htm"}:
-        raise ValueError(f"{path}: report must end in .md or .html")
+    problem = check_report_path(path)
+    if problem:
+        raise ValueError(problem)
     path.parent.mkdir(parents=True, exist_ok=True)
     plot = path.with_name(f"{path.stem}_auc.png")
     sheet = path.with_name(f"{path.stem}_samples.jpg")
@@ -730,6 +828,8 @@ def _markdown(result: EvalResult, headers: list[str], body: list[list[str]], fil
     if "samples" in files:
         lines += ["", "## Samples", "", "Columns: " + " | ".join([GRAY, *result.methods[1:], "truth"]), "", f"![samples]({files['samples'].name})"]
     lines += ["", "## Definitions", ""] + [f"- {d}" for d in _definitions(result)]
+    if result.prediction_warnings:
+        lines += ["", "## Out-of-range outputs", ""] + [f"- {w}" for w in result.prediction_warnings]
     if result.warnings:
         lines += ["", f"## Skipped ({len(result.warnings)})", ""] + [f"- {w}" for w in result.warnings]
     return "\n".join(lines) + "\n"
@@ -760,6 +860,8 @@ def _html(result: EvalResult, headers: list[str], body: list[list[str]], files: 
         cols = " | ".join([GRAY, *result.methods[1:], "truth"])
         parts += ["<h2>Samples</h2>", f"<p>Columns: {e(cols)}</p>", f'<img src="{e(files["samples"].name)}" alt="samples">']
     parts += ["<h2>Definitions</h2>", "<ul>"] + [f"<li>{e(d)}</li>" for d in _definitions(result)] + ["</ul>"]
+    if result.prediction_warnings:
+        parts += ["<h2>Out-of-range outputs</h2>", "<ul>"] + [f"<li>{e(w)}</li>" for w in result.prediction_warnings] + ["</ul>"]
     if result.warnings:
         parts += [f"<h2>Skipped ({len(result.warnings)})</h2>", "<ul>"] + [f"<li>{e(w)}</li>" for w in result.warnings] + ["</ul>"]
     parts.append("</body></html>")
@@ -802,7 +904,52 @@ def run_evaluate_cli(argv: list[str]) -> int:
     args = p.parse_args(argv)
 
     from .models.backbones import WeightsError
-    from .pipeline import ColorizeOptions, Colorizer
+    from .pipeline import ColorizeOptions, Colorizer, _merge
+
+    def usage(msg: str) -> int:
+        print(f"colorize: error: {msg}", file=sys.stderr)
+        return 2
+
+    # every value is checked before a model is loaded or an image read: one line, exit 2
+    sizes: list[int | None] = list(args.render_size or [None])
+    for size in sizes:
+        if size is not None and not RENDER_SIZE_RANGE[0] <= size <= RENDER_SIZE_RANGE[1]:
+            return usage(f"--render-size: must be from {RENDER_SIZE_RANGE[0]} to {RENDER_SIZE_RANGE[1]} pixels, got {size}")
+    if len(set(sizes)) != len(sizes):
+        return usage(f"--render-size: {next(x for x in sizes if sizes.count(x) > 1)} is given twice")
+    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature > 0):
+        return usage(f"--temperature: must be a number > 0, got {args.temperature}")
+    if args.saturation is not None and not (math.isfinite(args.saturation) and args.saturation >= 0):
+        return usage(f"--saturation: must be a number >= 0, got {args.saturation}")
+    if args.max_images is not None and args.max_images < 1:
+        return usage(f"--max-images: must be at least 1, got {args.max_images}")
+    user = {k: v for k, v in {"temperature": args.temperature, "saturation": args.saturation}.items() if v is not None}
+    try:
+        for size in sizes:  # whatever checks the options themselves carry
+            ColorizeOptions(**user, **({} if size is None else {"render_size": size}))
+    except (ValueError, TypeError) as exc:
+        return usage(str(exc))
+    specs: list[tuple[str, str]] = []  # (method name without @size, weights)
+    for spec in args.model or ["default"]:
+        label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        if "=" in spec and not label:
+            return usage(f"-m {spec}: empty label (use LABEL=MODEL)")
+        if not path:
+            return usage(f"-m {spec}: no model after the label")
+        specs.append(((label or Path(path).stem) if path != "default" else (label or "default"), path))
+    names = [n for n, _ in specs]
+    for n in names:
+        if n == GRAY:
+            return usage(f"-m: the name {GRAY!r} is the gray baseline's; give the model another label (-m LABEL=MODEL)")
+        if names.count(n) > 1:
+            return usage(f"-m: two models are both called {n!r}; give each its own label (-m LABEL=MODEL)")
+    if args.report and Path(args.report).suffix.lower() not in REPORT_SUFFIXES:
+        return usage(f"--report {args.report}: must end in .md or .html")
+    for out in [args.report] + ([args.json] if args.json and args.json != "-" else []):
+        problem = check_output_path(out) if out else None
+        if problem:  # an output that cannot be written: exit 1, but before the evaluation
+            print(f"colorize: error: {problem}", file=sys.stderr)
+            return 1
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -815,20 +962,16 @@ def run_evaluate_cli(argv: list[str]) -> int:
         print("colorize: error: --lpips-vgg-weights needs --lpips-weights PATH (the lpips package's weights/v0.1/vgg.pth)", file=sys.stderr)
         return 2
     fns: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
-    sizes = args.render_size or [None]
-    for spec in args.model or ["default"]:
-        label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+    for base, path in specs:
         try:
             colorizer = Colorizer.from_pretrained(path, device=args.device)
         except (WeightsError, RuntimeError) as exc:
             print(f"colorize: error: {exc}", file=sys.stderr)
             return 1
         for size in sizes:
-            opts = {k: v for k, v in {"render_size": size, "temperature": args.temperature, "saturation": args.saturation}.items() if v is not None}
-            options = ColorizeOptions(**{**colorizer.options.__dict__, **opts})
-            name = label or Path(path).stem if path != "default" else (label or "default")
-            if len(sizes) > 1:
-                name = f"{name}@{options.render_size}"
+            # the model's inference defaults, then the user's values (the merge the photo path uses too)
+            options = _merge(colorizer.options, {**user, "render_size": size})
+            name = f"{base}@{options.render_size}" if len(sizes) > 1 else base
             fns[name] = (lambda c, o: (lambda gray_rgb: c.colorize_array(gray_rgb, o)))(colorizer, options)
     try:
         result = evaluate_folder(folder, fns, max_images=args.max_images, recursive=not args.no_recursive,
@@ -849,6 +992,12 @@ def run_evaluate_cli(argv: list[str]) -> int:
         Console().print(render_table(result))
         for w in result.warnings:
             print(f"skipped: {w}", file=sys.stderr)
+    for w in result.prediction_warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if not result.overall.images:
+        skipped = f" ({len(result.warnings)} skipped)" if result.warnings else ""
+        print(f"colorize: error: {folder}: no image was scored{skipped}; no report written", file=sys.stderr)
+        return 1
     if args.report:
         files = write_report(result, args.report)
         if args.json != "-":

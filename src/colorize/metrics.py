@@ -90,6 +90,12 @@ def _as_hwc3(x: np.ndarray, name: str) -> np.ndarray:
     return x
 
 
+def _check_finite(x: np.ndarray, name: str) -> None:
+    """NaN or inf would turn every score into NaN (or a silent 0 after clipping): refuse it by name."""
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise ValueError(f"{name} contains {int((~np.isfinite(x)).sum())} NaN or infinite values")
+
+
 def _check_same_shape(a: np.ndarray, b: np.ndarray) -> None:
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
@@ -527,6 +533,7 @@ class PreparedTruth:
 def prepare_truth(true_rgb: np.ndarray, grid: int = 10) -> PreparedTruth:
     """Precompute the truth's Lab, ab bins and colourfulness."""
     rgb = _as_hwc3(true_rgb, "true_rgb").astype(np.float32, copy=False)
+    _check_finite(rgb, "true_rgb")
     lab = rgb_to_lab_np(rgb)
     return PreparedTruth(rgb, lab, ab_bins(lab[..., 1:], grid), colorfulness(rgb), grid)
 
@@ -576,6 +583,7 @@ def score_image(
     """Score one prediction (sRGB float ``H x W x 3`` in [0, 1]) against its truth.
 
     ``true_rgb`` may be a :class:`PreparedTruth` to share the truth's work between methods.
+    NaN or inf in either image raises ``ValueError`` (it would make every score NaN).
     ``prior`` only changes this image's ``auc_rebalanced`` (see :func:`rebalanced_pixel_weights`).
 
     >>> x = np.random.default_rng(0).random((12, 12, 3)).astype(np.float32)
@@ -585,6 +593,7 @@ def score_image(
     """
     truth = true_rgb if isinstance(true_rgb, PreparedTruth) else prepare_truth(true_rgb, prior.grid if prior else 10)
     pred = _as_hwc3(pred_rgb, "pred_rgb").astype(np.float32, copy=False)
+    _check_finite(pred, "pred_rgb")
     _check_same_shape(pred, truth.rgb)
     pred_lab = rgb_to_lab_np(pred)
     hist = ErrorHistogram.from_errors(ab_error(pred_lab, truth.lab), truth.bins, truth.grid)

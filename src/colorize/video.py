@@ -33,6 +33,7 @@ so an error or Ctrl-C never leaves a half-written film.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -68,6 +69,9 @@ __all__ = [
     "temporal_warp_error",
     "is_sequence_pattern",
     "run_video_jobs",
+    "VideoOptionError",
+    "check_video_options",
+    "encoder_for",
 ]
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogv", ".gif"}
@@ -75,12 +79,56 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 _KEEP_CONTAINER = {".mp4", ".mov", ".mkv", ".m4v", ".webm"}  # default output keeps these; others -> .mp4
 _DEFAULT_CODECS = {".webm": "libvpx-vp9", ".ogv": "libtheora", ".gif": "gif", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1"}
+# the encoders' own CRF ranges; other encoders get ``qscale = crf // 2`` clamped to 1..31, so 0..63 there
+CRF_RANGES = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libvpx": (4, 63), "libaom-av1": (0, 63),
+              "libsvtav1": (1, 63)}
+_CRF_OTHER = (0, 63)
+FPS_RANGE = (0.01, 1000.0)
+"""Frame rates accepted for frame-sequence inputs (one frame per 100 s .. high-speed footage)."""
 _PATTERN = re.compile(r"%(0?)(\d*)d")
 DEFAULT_SEQUENCE_FPS = 25.0
 
 
 class VideoError(ImageError):
     """A film could not be read or written; ``str()`` is one line: ``"<path>: <reason>"``."""
+
+
+class VideoOptionError(ValueError):
+    """A bad numeric video option; ``option`` is its name (``"fps"``, ``"crf"``...), ``str()`` one line."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"{option}: {reason}")
+        self.option, self.reason = option, reason
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def encoder_for(dst: str | os.PathLike[str], codec: str | None = None) -> str:
+    """The video encoder :func:`colorize_video` uses for the output file ``dst``."""
+    return codec or _DEFAULT_CODECS.get(Path(dst).suffix.lower(), "libx264")
+
+
+def check_video_options(*, fps: float | None = None, crf: int | None = None, codec: str | None = None,
+                        batch_size: int | None = None) -> None:
+    """Refuse bad numbers before any work (shared by :func:`colorize_video` and the command line).
+
+    ``codec`` is the encoder the ``crf`` is for (see :func:`encoder_for`); raises :class:`VideoOptionError`.
+    """
+    if fps is not None:
+        lo, hi = FPS_RANGE
+        if not _finite(fps) or not lo <= float(fps) <= hi:
+            raise VideoOptionError("fps", f"must be a frame rate from {lo:g} to {hi:g}, got {fps}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise VideoOptionError("batch-size", f"must be a whole number >= 1, got {batch_size}")
+    if crf is not None:
+        lo, hi = CRF_RANGES.get(codec or "libx264", _CRF_OTHER)
+        if isinstance(crf, bool) or not _finite(crf) or float(crf) != int(crf) or not lo <= int(crf) <= hi:
+            raise VideoOptionError("crf", f"must be a whole number from {lo} to {hi} for {codec or 'libx264'}, got {crf}")
 
 
 @dataclass
@@ -102,10 +150,14 @@ class TemporalOptions:
     """Blend chroma directions but keep the weighted mean of the chroma magnitudes."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.strength < 1.0:
+        # every comparison is written so that NaN fails it
+        if not (_finite(self.strength) and 0.0 <= self.strength < 1.0):
             raise ValueError(f"temporal strength must be in [0, 1), got {self.strength}")
-        if self.scene_threshold < 0:
-            raise ValueError(f"scene threshold must be >= 0, got {self.scene_threshold}")
+        if not (_finite(self.scene_threshold) and 0.0 <= self.scene_threshold <= 1.0):
+            raise ValueError(f"scene threshold must be in [0, 1], got {self.scene_threshold}")
+        for name in ("consistency", "photometric"):
+            if not (_finite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"temporal {name} must be a number > 0, got {getattr(self, name)}")
         if self.flow not in ("dis", "farneback"):
             raise ValueError(f"flow must be 'dis' or 'farneback', got {self.flow!r}")
 
@@ -129,6 +181,10 @@ class VideoReport:
     """Frame indices at which the temporal memory was reset."""
     errors: list[dict[str, Any]] = field(default_factory=list)
     """``{"frame": i, "error": reason}`` for every frame that could not be decoded (``on_error="skip"``)."""
+    declared_frames: int | None = None
+    """The frame count the container declares (``None`` when it does not say)."""
+    warnings: list[str] = field(default_factory=list)
+    """Whole-film problems that ``on_error="skip"`` let through, e.g. a stream that ends early."""
     audio: list[str] = field(default_factory=list)
     """One note per audio stream, e.g. ``"aac: copied"``."""
     temporal: bool = True
@@ -231,7 +287,7 @@ class TemporalColorizer:
     indices (counted from the first frame given since construction) where the memory was reset.
 
     >>> tc = TemporalColorizer(colorizer)                      # doctest: +SKIP
-    >>> rgb = tc.colorize_frames(gray_frames)                  # doctest: +SKIP  (N,H,W,3) float32
+    >>> rgb = tc.colorize_frames(gray_frames)  # -> (N,H,W,3) float32  # doctest: +SKIP
     """
 
     def __init__(self, colorizer: Colorizer, options: ColorizeOptions | None = None, temporal: TemporalOptions | None = None,
@@ -478,6 +534,8 @@ class _SequenceSource:
         self.rate = Fraction(fps if fps else DEFAULT_SEQUENCE_FPS).limit_denominator(1001)
         self.time_base = 1 / self.rate
         self.total = len(self.files)
+        self.declared: int | None = None  # every file is a frame: nothing can go missing unnoticed
+        self.declared_end: float | None = None
         self.audio_streams: list[Any] = []
         self.rotation, self.display_matrix = 0, None
         self._first: tuple[int, np.ndarray] | None = None  # the first readable frame sets the size
@@ -545,6 +603,14 @@ class _AvSource:
         self.rate = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate or Fraction(25)
         self.time_base = self.stream.time_base or (1 / Fraction(self.rate))
         self.total = int(self.stream.frames or 0) or self._estimate_frames()
+        # what the container itself declares (header frame count, stream end time): a shorter stream is truncated
+        self.declared = int(self.stream.frames or 0) or None
+        self.declared_end: float | None = None
+        try:
+            if self.stream.duration and self.stream.time_base:
+                self.declared_end = float((self.stream.duration + (self.stream.start_time or 0)) * self.stream.time_base)
+        except (TypeError, ValueError):
+            pass
         self.rotation, self.display_matrix = 0, None
 
     def _estimate_frames(self) -> int | None:
@@ -626,6 +692,23 @@ class _AvSource:
             pass
 
 
+def _ended_early(frames: int, last_time: float | None, declared: int | None, declared_end: float | None,
+                 rate: float) -> str | None:
+    """Why the stream looks truncated (``None`` if it does not): clearly fewer frames than declared.
+
+    A shortfall of up to max(1, 2 %) frames is tolerated (edit lists, a dropped trailing frame); when the
+    container also declares the stream's end time, the decoded frames must stop short of it too, so a
+    header count that an editor left stale does not fail a film that plays to its end.
+    """
+    if not declared or frames >= declared - max(1, declared // 50):
+        return None
+    if declared_end is not None and last_time is not None and rate > 0:
+        missing_time = declared_end - (last_time + 1 / rate)
+        if missing_time * rate <= max(1, declared // 50):
+            return None
+    return f"stream ends early: {frames} of {declared} frames decoded"
+
+
 def _av_reason(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return " ".join(str(text).split()).rstrip(":") or type(exc).__name__
@@ -638,6 +721,51 @@ def _open_source(src: Path, fps: float | None) -> _AvSource | _SequenceSource:
 
 
 # ============================================================================ sinks
+
+
+class _Terminated(SystemExit):
+    """SIGTERM, raised in the main thread so every ``except``/``finally`` cleanup runs, as for Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`_Terminated` (exit code 143) instead of killing the process
+    outright, so the hidden temporary output is removed; the previous handler comes back afterwards."""
+    import signal
+    import threading
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated(128 + signum)
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        try:
+            previous = signal.signal(signal.SIGTERM, handler)
+        except (ValueError, OSError):  # not allowed here (embedded interpreter): keep the default
+            previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGTERM/SIGINT back for a moment that must not be cut in two (moving the output into place)."""
+    import signal
+
+    previous = None
+    if hasattr(signal, "pthread_sigmask"):
+        try:
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        except (ValueError, OSError):
+            previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _temp_name(out: Path, suffix: str = "") -> Path:
@@ -918,8 +1046,12 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
     rate included), resolution and rotation metadata are kept; audio packets are copied unchanged.
     ``fps`` is the frame rate of a frame-sequence input (default 25). ``on_error``: ``"stop"`` raises
     :class:`VideoError` at the first undecodable frame, ``"skip"`` repeats the last good frame in its
-    place and lists it in ``report.errors``. Raises :class:`VideoError` (``"path: reason"``) for bad
-    input or output; ``dst`` is only created when the whole film was written.
+    place and lists it in ``report.errors``. A stream that ends clearly before the frame count (or end
+    time) its container declares, e.g. a truncated download, raises :class:`VideoError` with the counts;
+    with ``"skip"`` the frames there are are written and the shortfall is listed in ``report.warnings``.
+    Raises :class:`VideoError` (``"path: reason"``) for bad input or output and
+    :class:`VideoOptionError` for bad numbers (before any work); ``dst`` is only created when the
+    whole film was written.
     """
     from .progress import progress_bar
 
@@ -930,6 +1062,8 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
     options = options or colorizer.options
     temporal = temporal if temporal is not None else TemporalOptions()
     frames_out = _is_frames_output(dst)
+    check_video_options(fps=fps, batch_size=batch_size, crf=None if frames_out else crf,
+                        codec=None if frames_out else encoder_for(dst, codec))
     if frames_out and not is_sequence_pattern(dst) and dst.suffix.lower() in IMAGE_SUFFIXES:
         raise VideoError(dst, "a film needs a video file (.mp4), a folder or a frame pattern (frames/%05d.png) as output")
     if not frames_out and dst.is_dir():
@@ -950,6 +1084,7 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
     lost: list[tuple[int | None, str]] = []  # undecodable frames before the first good one
     last_good: np.ndarray | None = None
     index = 0
+    last_time: float | None = None  # presentation time of the last decoded frame (seconds)
 
     def open_sink() -> _AvSink | _SequenceSink:
         if frames_out:
@@ -1006,7 +1141,8 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
                 if kind == "error":
                     pts, reason = item
                     if on_error == "stop":
-                        raise VideoError(src, f"frame {index}: {reason}")
+                        of = f" of {source.declared}" if source.declared else ""
+                        raise VideoError(src, f"frame {index}: {reason} ({index}{of} frames decoded before it)")
                     report.errors.append({"frame": index, "error": reason})
                     if last_good is None:
                         lost.append((pts, reason))
@@ -1023,6 +1159,9 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
                     last_good = frame.gray
                     pending.append(frame)
                     index += 1
+                    if frame.pts is not None and frame.time_base is not None:
+                        t = float(frame.pts * frame.time_base)
+                        last_time = t if last_time is None else max(last_time, t)
                 if len(pending) >= batch_size:
                     flush(bar)
             flush(bar)
@@ -1030,7 +1169,14 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
             if report.errors:
                 raise VideoError(src, f"no decodable video frames ({report.errors[0]['error']})")
             raise VideoError(src, "no video frames")
-        sink.commit()
+        report.declared_frames = source.declared
+        short = _ended_early(index, last_time, source.declared, source.declared_end, float(source.rate))
+        if short:
+            if on_error == "stop":
+                raise VideoError(src, f"{short} (truncated or damaged file; --on-error skip keeps the frames there are)")
+            report.warnings.append(short)
+        with _signals_deferred():  # a SIGTERM here would leave both names; it is handled right after
+            sink.commit()
     except BaseException as exc:
         if sink is not None:
             sink.abort()
@@ -1121,6 +1267,33 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
             continue
         seen.add(dst)
         planned.append((Path(src), dst))
+
+    # every number is checked before the model is loaded or a frame decoded: one line, exit 2
+    from .pipeline import ColorizeOptions, _merge
+
+    user_options = {k: v for k, v in {
+        "render_size": getattr(args, "render_size", None), "saturation": getattr(args, "saturation", None),
+        "temperature": getattr(args, "temperature", None)}.items() if v is not None}
+    knobs = {k: v for k, v in {"strength": getattr(args, "temporal_strength", None),
+                                "scene_threshold": getattr(args, "scene_threshold", None)}.items() if v is not None}
+    codec = getattr(args, "codec", None)
+    crf = getattr(args, "crf", 18)
+    batch_size = getattr(args, "batch_size", 8)
+    try:
+        ColorizeOptions(**user_options)  # whatever checks the options carry, before any work
+        temporal = TemporalOptions(enabled=not getattr(args, "no_temporal", False), **knobs)
+        check_video_options(fps=getattr(args, "fps", None), batch_size=8 if batch_size is None else batch_size)
+        for _src, dst in planned:
+            if not _is_frames_output(dst):
+                name = encoder_for(dst, codec)
+                _check_encoder(dst, name)
+                check_video_options(crf=crf, codec=name)
+    except VideoOptionError as exc:
+        print(f"colorize: error: --{exc.option}: {exc.reason}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as exc:
+        print(f"colorize: error: {exc}", file=sys.stderr)
+        return 2
     if not json_out:
         for p, r in failures:
             print(f"{p}: {r}", file=sys.stderr)
@@ -1134,40 +1307,41 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
         except Exception as exc:  # WeightsError, RuntimeError(device)
             print(f"colorize: error: {exc}", file=sys.stderr)
             return 1
-    from .pipeline import ColorizeOptions
-
-    options = ColorizeOptions(**{k: v for k, v in {
-        "render_size": getattr(args, "render_size", None), "saturation": getattr(args, "saturation", None),
-        "temperature": getattr(args, "temperature", None)}.items() if v is not None})
-    knobs = {k: v for k, v in {"strength": getattr(args, "temporal_strength", None),
-                                "scene_threshold": getattr(args, "scene_threshold", None)}.items() if v is not None}
-    try:
-        temporal = TemporalOptions(enabled=not getattr(args, "no_temporal", False), **knobs)
-    except ValueError as exc:
-        print(f"colorize: error: {exc}", file=sys.stderr)
-        return 2
+    # the model's own inference defaults (its JSON's "inference" block), then the user's: as for photos
+    options = _merge(colorizer.options, user_options) if colorizer is not None else ColorizeOptions(**user_options)
     reports: list[VideoReport] = []
-    for src, dst in planned:
-        try:
-            report = colorize_video(src, dst, colorizer, options, temporal,  # type: ignore[arg-type]
-                                    progress=show and sys.stderr.isatty(), overwrite=bool(args.overwrite),
-                                    codec=getattr(args, "codec", None), crf=getattr(args, "crf", 18),
-                                    preset=getattr(args, "preset", None), batch_size=max(1, int(getattr(args, "batch_size", 8) or 8)),
-                                    on_error=getattr(args, "on_error", "stop") or "stop", fps=getattr(args, "fps", None),
-                                    frame_format=getattr(args, "out_format", None) or "png")
-        except ImageError as exc:
-            failures.append((exc.path, exc.reason))
+    terminated = False
+    with _sigterm_raises():
+        for src, dst in planned:
+            try:
+                report = colorize_video(src, dst, colorizer, options, temporal,  # type: ignore[arg-type]
+                                        progress=show and sys.stderr.isatty(), overwrite=bool(args.overwrite),
+                                        codec=codec, crf=crf, preset=getattr(args, "preset", None),
+                                        batch_size=8 if batch_size is None else batch_size,
+                                        on_error=getattr(args, "on_error", "stop") or "stop", fps=getattr(args, "fps", None),
+                                        frame_format=getattr(args, "out_format", None) or "png")
+            except ImageError as exc:
+                failures.append((exc.path, exc.reason))
+                if not json_out:
+                    print(f"{exc.path}: {exc.reason}", file=sys.stderr)
+                continue
+            except _Terminated:
+                failures.append((str(src), "terminated (SIGTERM); no output written"))
+                if not json_out:
+                    print(f"{src}: terminated (SIGTERM); no output written", file=sys.stderr)
+                terminated = True
+                break
+            reports.append(report)
+            if show:
+                cuts = f", {len(report.scene_cuts)} scene cut(s)" if report.scene_cuts else ""
+                print(f"{src} -> {dst}: {report.frames} frames at {report.fps:.3g} fps in {report.seconds:.1f}s "
+                      f"({report.processing_fps:.1f} frames/s{cuts})", file=sys.stderr)
             if not json_out:
-                print(f"{exc.path}: {exc.reason}", file=sys.stderr)
-            continue
-        reports.append(report)
-        if show:
-            cuts = f", {len(report.scene_cuts)} scene cut(s)" if report.scene_cuts else ""
-            print(f"{src} -> {dst}: {report.frames} frames at {report.fps:.3g} fps in {report.seconds:.1f}s "
-                  f"({report.processing_fps:.1f} frames/s{cuts})", file=sys.stderr)
-        if not json_out and not quiet:
-            for e in report.errors:
-                print(f"{src}: frame {e['frame']}: {e['error']} (repeated the previous frame)", file=sys.stderr)
+                for w in report.warnings:  # shown even with -q: the film is incomplete
+                    print(f"{src}: warning: {w}; wrote the {report.frames} there are (--on-error skip)", file=sys.stderr)
+            if not json_out and not quiet:
+                for e in report.errors:
+                    print(f"{src}: frame {e['frame']}: {e['error']} (repeated the previous frame)", file=sys.stderr)
 
     if json_out:
         print(json.dumps({
@@ -1175,4 +1349,20 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
             "model": getattr(colorizer, "info", {}).get("name", args.model) if colorizer else args.model,
             "outputs": [r.as_dict() for r in reports], "errors": [{"input": i, "error": e} for i, e in failures],
         }, indent=2))
+    if terminated:
+        return 143  # 128 + SIGTERM, as the shell reports a process ended by it
     return 0 if reports and not failures else 1
+
+
+def _check_encoder(dst: Path, name: str) -> None:
+    """Refuse an encoder this FFmpeg build lacks, before any work (``--codec``)."""
+    import av
+
+    if name not in av.codecs_available:
+        raise VideoOptionError("codec", f"video encoder {name!r} is not available in this FFmpeg build")
+    try:
+        codec = av.Codec(name, "w")
+    except Exception as exc:
+        raise VideoOptionError("codec", f"{name!r} is not an encoder ({_av_reason(exc)})") from None
+    if codec.type != "video":
+        raise VideoOptionError("codec", f"{name!r} is not a video encoder")
