@@ -24,7 +24,6 @@ from colorize.video import VideoError, colorize_video  # noqa: E402
 
 H, W = 48, 64
 RENDER = 64
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _pan(n: int) -> list[np.ndarray]:
