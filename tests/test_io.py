@@ -372,11 +372,66 @@ def test_other_input_formats(tmp_path, fmt, ext):
     assert loaded.format == fmt
 
 
-def test_multipage_tiff_reads_first_page(tmp_path):
+def test_multipage_tiff_is_refused_not_cut_to_its_first_page(tmp_path):
+    # issue 12: reading only page 1 silently lost the others; a one-line refusal names the count
     first, second = Image.fromarray(random_u8(seed=1)), Image.fromarray(random_u8(seed=2))
     path = tmp_path / "pages.tif"
     first.save(path, save_all=True, append_images=[second])
-    assert np.array_equal(u8(read_image(path).rgb), np.asarray(first))
+    with pytest.raises(ImageError) as excinfo:
+        read_image(path)
+    assert_image_error(excinfo, path, "multi-page image with 2 frames")
+
+
+def _gray_tiff_pages(pages: list[tuple[np.ndarray, int]]) -> bytes:
+    """A little-endian uncompressed 8-bit gray TIFF; each page is (pixels, NewSubfileType)."""
+    body = bytearray(b"II*\x00\x00\x00\x00\x00")
+    link = 4  # where the offset of the next IFD goes
+    for arr, subfile in pages:
+        h, w = arr.shape
+        strip = len(body)
+        body += arr.astype(np.uint8).tobytes()
+        if len(body) % 2:
+            body += b"\0"
+        entries = [(254, 4, subfile), (256, 4, w), (257, 4, h), (258, 3, 8), (259, 3, 1), (262, 3, 1),
+                   (273, 4, strip), (277, 3, 1), (278, 4, h), (279, 4, h * w)]
+        ifd = len(body)
+        body[link : link + 4] = struct.pack("<I", ifd)
+        body += struct.pack("<H", len(entries))
+        for tag, kind, value in entries:
+            body += struct.pack("<HHI", tag, kind, 1) + (struct.pack("<I", value) if kind == 4 else struct.pack("<HH", value, 0))
+        link = len(body)
+        body += b"\0\0\0\0"
+    return bytes(body)
+
+
+def test_tiff_with_a_reduced_resolution_thumbnail_page_is_a_photo(tmp_path):
+    full, thumb = random_u8(seed=1)[..., 0], random_u8(seed=2)[:4, :4, 0]
+    path = tmp_path / "scan.tif"
+    path.write_bytes(_gray_tiff_pages([(full, 0), (thumb, 1)]))  # page 2: a scanner's preview
+    with Image.open(path) as im:
+        assert im.n_frames == 2
+    assert np.array_equal(u8(read_image(path).gray), full)
+    path.write_bytes(_gray_tiff_pages([(full, 0), (full, 0)]))  # two real pages: refused
+    with pytest.raises(ImageError) as excinfo:
+        read_image(path)
+    assert_image_error(excinfo, path, "multi-page image with 2 frames")
+
+
+@pytest.mark.parametrize("ext,fmt", [(".webp", "WEBP"), (".gif", "GIF"), (".png", "PNG")])
+def test_animated_stills_are_refused_and_one_frame_is_a_photo(tmp_path, ext, fmt):
+    frames = [Image.fromarray(np.full((12, 16, 3), 40 * i, np.uint8)) for i in range(3)]
+    path = tmp_path / f"anim{ext}"
+    frames[0].save(path, format=fmt, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with Image.open(path) as im:
+        assert im.n_frames == 3
+    with pytest.raises(ImageError) as excinfo:
+        read_image(path)
+    assert_image_error(excinfo, path, "animated image with 3 frames")
+    if fmt == "GIF":
+        assert "as a video" in str(excinfo.value)
+    still = tmp_path / f"still{ext}"
+    frames[1].save(still, format=fmt, save_all=True, append_images=[], duration=100)
+    assert read_image(still).size == (16, 12)
 
 
 # --------------------------------------------------------------------------------------------

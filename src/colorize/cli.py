@@ -28,6 +28,13 @@ class UsageError(Exception):
     """Bad arguments: printed as one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors raise :class:`UsageError`: one line, exit 2, and ``--json`` still answers in JSON."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(message)
+
+
 def _err(msg: str) -> None:
     print(f"colorize: error: {msg}", file=sys.stderr)
 
@@ -36,7 +43,7 @@ def _err(msg: str) -> None:
 
 
 def build_colorize_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="colorize",
         description="Bring black-and-white photos to colour. Luminance is kept exactly; only colour is added.",
         epilog=(
@@ -109,6 +116,22 @@ def _is_sequence_input(text: str, args: argparse.Namespace) -> bool:
     return Path(text).is_dir() and (args.sequence or Path(out).suffix.lower() in VIDEO_SUFFIXES or bool(re.search(r"%0?\d*d", Path(out).name)))
 
 
+def _is_film(path: Path) -> bool:
+    """A video file; a GIF only when it has more than one frame (a one-frame GIF is a photo)."""
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        return False
+    if suffix != ".gif":
+        return True
+    try:
+        from PIL import Image
+
+        with Image.open(path, formats=["GIF"]) as im:  # frame headers only, no pixels decoded
+            return int(getattr(im, "n_frames", 1)) > 1
+    except Exception:  # unreadable: the photo reader says why, in one line
+        return False
+
+
 def _expand_inputs(patterns: Sequence[str], recursive: bool) -> tuple[list[tuple[Path, Path | None]], list[tuple[str, str]]]:
     """Expand files, folders and globs into (file, base folder or None) pairs, plus (input, reason) errors."""
     found: list[tuple[Path, Path | None]] = []
@@ -130,12 +153,16 @@ def _expand_inputs(patterns: Sequence[str], recursive: bool) -> tuple[list[tuple
                 errors.append((str(path), "no images in this folder" + ("" if recursive else " (use --recursive for sub-folders)")))
             found += [(f, path) for f in images]
         else:
-            found.append((path, None))  # missing files are reported by the reader
+            found.append((path, None))  # missing files, dangling links and link loops are reported by the reader
     return found, errors
 
 
 def _output_path(src: Path, base: Path | None, args: argparse.Namespace, many: bool) -> Path:
-    ext = f".{args.out_format}" if args.out_format else src.suffix
+    from .io import SUPPORTED_OUTPUT_EXTENSIONS
+
+    # The input's format when it can be written; else PNG (GIF, PGM/PPM/PNM, JFIF, MPO: read-only here).
+    keep = src.suffix if src.suffix.lower() in SUPPORTED_OUTPUT_EXTENSIONS else ".png"
+    ext = f".{args.out_format}" if args.out_format else keep
     if args.output:
         out = Path(args.output)
         if not many and not out.is_dir() and out.suffix.lower() in IMAGE_SUFFIXES:
@@ -145,75 +172,196 @@ def _output_path(src: Path, base: Path | None, args: argparse.Namespace, many: b
     return src.with_name(f"{src.stem}{args.suffix}{ext}")
 
 
+def _same_file_key(path: Path) -> str:
+    """One key per file: absolute, links followed (loops left as they are: realpath never raises)."""
+    return os.path.normcase(os.path.realpath(path))
+
+
+def check_colorize_args(args: argparse.Namespace) -> None:
+    """Every option checked once, before any file is read or the model is loaded; :class:`UsageError` if bad.
+
+    The numeric rules are :data:`colorize.io.OPTION_RULES`, shared with the Python and web APIs
+    (torch-free, so a bad value is refused before anything heavy is imported).
+    """
+    from .io import OptionError, check_option
+
+    try:
+        for name in ("render_size", "saturation", "temperature", "batch_size", "quality", "max_pixels"):
+            value = getattr(args, name, None)
+            if value is not None:
+                setattr(args, name, check_option(name, value))
+    except OptionError as exc:
+        raise UsageError(exc.cli_message()) from None
+    suffix = args.suffix
+    if any(sep and sep in suffix for sep in (os.sep, os.altsep, "/")) or "\0" in suffix:
+        raise UsageError(f"--suffix {suffix!r}: must not contain a path separator (use -o to write into another folder)")
+    if not suffix and not args.output and not args.out_format:
+        raise UsageError("--suffix '': the outputs would replace their inputs; give a suffix, -o or --format")
+
+
+def _plan_outputs(jobs: list[tuple[Path, Path | None]], args: argparse.Namespace, many: bool,
+                  failures: list[tuple[str, str]]) -> list[tuple[Path, Path]]:
+    """(input, output) pairs to colorize. Clashes are refused before any work (:class:`UsageError`);
+    inputs whose output exists (without --overwrite) are recorded in ``failures`` and skipped."""
+    inputs = {_same_file_key(src): src for src, _ in jobs}
+    by_output: dict[str, Path] = {}
+    planned: list[tuple[Path, Path]] = []
+    for src, base in jobs:
+        dst = _output_path(src, base, args, many)
+        key, src_key = _same_file_key(dst), _same_file_key(src)
+        if key in by_output:
+            if _same_file_key(by_output[key]) == src_key:
+                continue  # the same file named twice (e.g. a folder and one of its files)
+            raise UsageError(f"{by_output[key]} and {src} would both be written to {dst}; "
+                             "colorize them into different -o folders, or rename one")
+        by_output[key] = src
+        if key == src_key:
+            failures.append((str(src), "output would replace the input; choose another -o or --suffix"))
+            continue
+        if args.overwrite and key in inputs:
+            raise UsageError(f"the output of {src}, {dst}, is another input ({inputs[key]}); with --overwrite it would be "
+                             "replaced: choose another -o or --suffix")
+        if os.path.lexists(dst) and not args.overwrite:
+            failures.append((str(src), f"{dst} already exists (use --overwrite)"))
+            continue
+        planned.append((src, dst))
+    return planned
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """MemoryError, or PyTorch's allocator failing (a RuntimeError on CPU, OutOfMemoryError on CUDA)."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text
+                                             or "not enough memory" in text)
+
+
+class _Run:
+    """What a ``colorize`` run has done so far, and its one summary: JSON on stdout with ``--json``,
+    whatever ends the run (success, failed files, a bad option, a crash, Ctrl-C)."""
+
+    def __init__(self, want_json: bool, model: str, quiet: bool = False) -> None:
+        self.t0 = time.time()
+        self.json, self.model, self.quiet = want_json, model, quiet
+        self.results: list[dict[str, Any]] = []
+        self.failures: list[tuple[str, str]] = []
+        self.colorizer: Any = None
+
+    def print_json(self, error: str | None = None) -> None:
+        summary: dict[str, Any] = {
+            "ok": len(self.results), "failed": len(self.failures), "seconds": round(time.time() - self.t0, 3),
+            "model": (self.colorizer.info.get("name", self.model) if self.colorizer is not None else self.model),
+            "outputs": self.results, "errors": [{"input": i, "error": e} for i, e in self.failures],
+        }
+        if error is not None:
+            summary["error"] = error  # the run stopped before or during the work: why
+        print(json.dumps(summary, indent=2, default=str))
+
+    def stop(self, message: str, code: int) -> int:
+        """The run cannot go on: one line on stderr (and the JSON summary); returns the exit code."""
+        _err(message)
+        if self.json:
+            self.print_json(error=message)
+        return code
+
+    def finish(self) -> int:
+        elapsed = time.time() - self.t0
+        if self.json:
+            self.print_json()
+        elif not self.quiet:
+            if self.failures:
+                print(f"{len(self.failures)} of {len(self.failures) + len(self.results)} failed:", file=sys.stderr)
+                for i, e in self.failures:
+                    print(f"  {i}: {e}", file=sys.stderr)
+            if len(self.results) > 1:
+                print(f"colorized {len(self.results)} images in {elapsed:.1f}s", file=sys.stderr)
+        return 0 if not self.failures and self.results else 1
+
+
 def run_colorize(argv: Sequence[str]) -> int:
-    args = build_colorize_parser().parse_args(argv)
-    t0 = time.time()
+    argv = list(argv)
+    run = _Run("--json" in argv, "default")
+    try:
+        args = build_colorize_parser().parse_args(argv)
+        run.model, run.quiet = args.model, args.quiet
+        check_colorize_args(args)
+        return _colorize_files(args, run)
+    except UsageError as exc:
+        return run.stop(str(exc), 2)
+    except KeyboardInterrupt:
+        if run.json:
+            run.print_json(error="interrupted")
+        raise
+    except Exception as exc:  # a bug: still one line (and valid JSON); COLORIZE_DEBUG=1 shows the traceback
+        if os.environ.get("COLORIZE_DEBUG"):
+            raise
+        return run.stop(f"unexpected {type(exc).__name__}: {exc} (please report this; COLORIZE_DEBUG=1 shows where)", 1)
+
+
+def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
     guided = bool(args.hint or args.hints or args.reference or args.hint_method or args.reference_strength is not None)
     if guided:  # bad --hint syntax, colours, strength: usage errors (2); unusable files: 1
         from .hints import check_guided_args
 
         code = check_guided_args(args)
         if code:
+            if run.json:
+                run.print_json(error="a guidance option was refused (the reason is on stderr)")
             return code
     sequences = [(Path(s), None) for s in args.inputs if _is_sequence_input(s, args)]
     jobs, failures = _expand_inputs([s for s in args.inputs if not _is_sequence_input(s, args)], args.recursive)
+    run.failures = failures
     many = len(jobs) > 1 or any(base is not None for _, base in jobs) or len(args.inputs) > 1
     if args.output and many and Path(args.output).suffix.lower() in IMAGE_SUFFIXES and not Path(args.output).is_dir():
-        _err(f"{args.output}: several inputs need an output folder, not a file name")
-        return 2
-    videos = [j for j in jobs if j[0].suffix.lower() in VIDEO_SUFFIXES] + sequences
+        raise UsageError(f"{args.output}: several inputs need an output folder, not a file name")
+    videos = [j for j in jobs if _is_film(j[0])] + sequences
     if videos:
-        if len(videos) < len(jobs) + len(sequences) or failures:
-            _err("give photos and films in separate commands" if len(videos) < len(jobs) + len(sequences)
-                 else "; ".join(f"{i}: {e}" for i, e in failures))
-            return 2 if len(videos) < len(jobs) + len(sequences) else 1
+        if len(videos) < len(jobs) + len(sequences):
+            raise UsageError("give photos and films in separate commands")
+        if failures:
+            return run.stop("; ".join(f"{i}: {e}" for i, e in failures), 1)
         from .video import run_video_jobs
 
         return run_video_jobs(videos, args)
-    if not args.output:  # never re-colorize our own outputs on a second run over a folder
+    if not args.output and args.suffix:  # never re-colorize our own outputs on a second run over a folder
         jobs = [j for j in jobs if not (j[1] is not None and j[0].stem.endswith(args.suffix))]
 
-    from .io import ImageError, OutputExistsError, read_image, write_image
-
-    planned: list[tuple[Path, Path]] = []
-    for src, base in jobs:
-        dst = _output_path(src, base, args, many)
-        if dst.exists() and not args.overwrite:
-            failures.append((str(src), str(OutputExistsError(f"{dst}: already exists (use --overwrite)")).split(": ", 1)[-1] + f" ({dst})"))
-            continue
-        if dst.resolve() == src.resolve():
-            failures.append((str(src), "output would replace the input; choose another -o or --suffix"))
-            continue
-        planned.append((src, dst))
-
-    results: list[dict[str, Any]] = []
-    colorizer = None
-    if planned:
-        try:
-            colorizer = _load_colorizer(args)
-        except Exception as exc:  # WeightsError, RuntimeError(device)
-            _err(str(exc))
-            return 1
-    from .pipeline import ColorizeOptions
-    from .progress import progress_bar
+    planned = _plan_outputs(jobs, args, many, failures)  # before the model: nothing is loaded for no work
+    if not planned:
+        return run.finish()
+    try:
+        run.colorizer = colorizer = _load_colorizer(args)
+    except Exception as exc:  # WeightsError (bad file or inference values), RuntimeError (device)
+        return run.stop(str(exc), 1)
 
     import dataclasses
 
-    options = dataclasses.replace(colorizer.options if colorizer else ColorizeOptions(), **{k: v for k, v in {
+    options = dataclasses.replace(colorizer.options, **{k: v for k, v in {
         "render_size": args.render_size, "saturation": args.saturation, "temperature": args.temperature,
     }.items() if v is not None})
     if guided:
         from .hints import run_guided_cli
 
-        return run_guided_cli(args, planned, failures, colorizer, options, t0)
+        return run_guided_cli(args, planned, failures, colorizer, options, run.t0)
+    _colorize_planned(args, run, planned, options)
+    return run.finish()
+
+
+def _colorize_planned(args: argparse.Namespace, run: _Run, planned: list[tuple[Path, Path]], options: Any) -> None:
+    """Read, colorize (a forward pass per batch) and write; every problem is that file's failure."""
+    from .io import ImageError, read_image, write_image
+    from .progress import progress_bar
+
+    colorizer, failures, results = run.colorizer, run.failures, run.results
     show = not args.quiet and not args.json
     with progress_bar(len(planned), "colorize", enabled=show and len(planned) > 1) as bar:
-        for chunk in _chunks(planned, max(1, args.batch_size)):
+        for chunk in _chunks(planned, args.batch_size):
             loaded = []
             for src, dst in chunk:
                 try:
                     img = read_image(src, max_pixels=args.max_pixels) if args.max_pixels else read_image(src)
-                    loaded.append((src, dst, img, time.time()))
+                    loaded.append((src, dst, img))
                 except ImageError as exc:
                     failures.append((str(src), str(exc).split(": ", 1)[-1] if str(exc).startswith(str(src)) else str(exc)))
                     bar.advance()
@@ -221,11 +369,30 @@ def run_colorize(argv: Sequence[str]) -> int:
                 continue
             t_batch = time.time()
             # 8-bit outputs (all but 16-bit PNG/TIFF from 16-bit sources) take the fused uint8 path.
-            eight_bit = all(img.bit_depth == 8 or dst.suffix.lower() not in (".png", ".tif", ".tiff") for _, dst, img, _ in loaded)
-            outs = colorizer.colorize_batch([img.gray for _, _, img, _ in loaded], options, batch_size=args.batch_size,  # type: ignore[union-attr]
-                                            uint8=eight_bit)
+            eight_bit = all(img.bit_depth == 8 or dst.suffix.lower() not in (".png", ".tif", ".tiff") for _, dst, img in loaded)
+            outs: list[Any]
+            try:
+                outs = colorizer.colorize_batch([img.gray for _, _, img in loaded], options, batch_size=args.batch_size,
+                                                uint8=eight_bit)
+            except Exception as exc:
+                if not _out_of_memory(exc):
+                    raise
+                outs = []  # the batch does not fit: one by one, so only an image that does not fit alone fails
+                for src, _, img in loaded:
+                    try:
+                        outs.append(colorizer.colorize_batch([img.gray], options, batch_size=1, uint8=eight_bit)[0])
+                    except Exception as exc1:
+                        if not _out_of_memory(exc1):
+                            raise
+                        outs.append(None)
+                        w, h = img.size
+                        failures.append((str(src), f"not enough memory to colorize this {w}x{h} image "
+                                                   "(try a smaller --render-size or --batch-size)"))
             per_image = (time.time() - t_batch) / len(loaded)
-            for (src, dst, img, _), rgb in zip(loaded, outs):
+            for (src, dst, img), rgb in zip(loaded, outs):
+                if rgb is None:
+                    bar.advance()
+                    continue
                 try:
                     bit_depth = img.bit_depth if dst.suffix.lower() in (".png", ".tif", ".tiff") else 8
                     write_image(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality)
@@ -237,22 +404,6 @@ def run_colorize(argv: Sequence[str]) -> int:
                 except ImageError as exc:
                     failures.append((str(src), str(exc)))
                 bar.advance()
-
-    elapsed = time.time() - t0
-    if args.json:
-        print(json.dumps({
-            "ok": len(results), "failed": len(failures), "seconds": round(elapsed, 3),
-            "model": getattr(colorizer, "info", {}).get("name", args.model) if colorizer else args.model,
-            "outputs": results, "errors": [{"input": i, "error": e} for i, e in failures],
-        }, indent=2))
-    elif not args.quiet:
-        if failures:
-            print(f"{len(failures)} of {len(failures) + len(results)} failed:", file=sys.stderr)
-            for i, e in failures:
-                print(f"  {i}: {e}", file=sys.stderr)
-        if len(results) > 1:
-            print(f"colorized {len(results)} images in {elapsed:.1f}s", file=sys.stderr)
-    return 0 if not failures and results else 1
 
 
 def bar_print(msg: str) -> None:

@@ -32,7 +32,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -189,22 +188,16 @@ def _export_bytes(model: ColorModel, opset: int) -> bytes:
 
 
 def _atomic_write(out: Path, data: bytes, overwrite: bool) -> None:
+    """Through :func:`colorize.io.atomic_write`: an ordinary file mode (not 0600), never half-written."""
+    from .io import atomic_write
+
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        atomic_write(out, lambda fh: fh.write(data), overwrite=overwrite)
+    except FileExistsError:
+        raise ExportError(f"{out}: already exists (use --overwrite)") from None
     except OSError as exc:
         raise ExportError(f"{out}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        if not overwrite and out.exists():
-            raise ExportError(f"{out}: already exists (use --overwrite)")
-        os.replace(tmp, out)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ExportError(f"{out}: cannot write ({exc.strerror or exc})") from None
-        raise
 
 
 # ----------------------------------------------------------------------------- cache for the onnxruntime backend

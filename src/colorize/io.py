@@ -26,8 +26,10 @@ Nothing here imports torch: ``colorize --help`` and folder scans must start fast
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
+import math
 import os
 import secrets
 import stat
@@ -49,11 +51,15 @@ __all__ = [
     "SUPPORTED_INPUT_EXTENSIONS",
     "SUPPORTED_OUTPUT_EXTENSIONS",
     "ImageError",
+    "OptionError",
+    "OPTION_RULES",
+    "check_option",
     "OutputExistsError",
     "LoadedImage",
     "read_image",
     "load_image_from_pil",
     "write_image",
+    "atomic_write",
     "is_image_path",
     "default_output_path",
 ]
@@ -134,6 +140,76 @@ class OutputExistsError(ImageError):
 
 
 # --------------------------------------------------------------------------------------------
+# Option values (here, torch-free, so the CLI refuses a bad value in a blink; see colorize.pipeline)
+
+
+MAX_RENDER_SIZE = 4096
+"""Largest render size: the model's activations grow with its square (100000 asked for ~30 GB)."""
+
+
+class OptionError(ValueError):
+    """An option has an unusable value. ``str()`` is one line naming the option, the value and the rule.
+
+    ``option`` is the Python name (``render_size``); :meth:`cli_message` words it as the command
+    line does (``--render-size``). ``source`` names where the value came from (a weights JSON).
+    """
+
+    def __init__(self, option: str, value: Any, rule: str, source: str | None = None) -> None:
+        self.option, self.value, self.rule, self.source = option, value, rule, source
+        super().__init__(option, value, rule, source)
+
+    def _shown(self) -> str:
+        v = self.value
+        return f"{v:g}" if isinstance(v, float) else repr(v) if isinstance(v, str) else str(v)
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}{self.option} = {self._shown()}: {self.rule}"
+
+    def cli_message(self) -> str:
+        if self.source:
+            return str(self)
+        return f"--{self.option.replace('_', '-')} {self._shown()}: {self.rule}"
+
+
+# Every numeric option of a colorize call, checked in one place for the CLI, the Python API and the
+# web API: name -> (kind, low, high, rule). Bounds are inclusive; None = unbounded.
+OPTION_RULES: dict[str, tuple[type, float | None, float | None, str]] = {
+    "render_size": (int, 16, MAX_RENDER_SIZE, f"must be a whole number of pixels from 16 to {MAX_RENDER_SIZE}"),
+    "saturation": (float, 0.0, 10.0, "must be a number from 0 to 10 (1 = as predicted)"),
+    "temperature": (float, 1e-3, 10.0, "must be a number from 0.001 to 10"),
+    "guided_radius": (int, 0, 64, "must be a whole number of pixels from 0 to 64"),
+    "guided_eps": (float, 1e-8, 1.0, "must be a number from 1e-8 to 1"),
+    "batch_size": (int, 1, 4096, "must be a whole number from 1 to 4096"),
+    "quality": (int, 1, 100, "must be a whole number from 1 to 100"),
+    "max_pixels": (int, 1, None, "must be a positive number of pixels"),
+}
+
+
+def check_option(name: str, value: Any, *, source: str | None = None) -> Any:
+    """``value`` if it is usable for option ``name`` (ints given as 256.0 become 256), else :class:`OptionError`.
+
+    Non-numbers, NaN and infinities are refused as well as values outside the rule's range.
+    """
+    kind, lo, hi, rule = OPTION_RULES[name]
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if ok:
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float range
+            number = math.inf
+        ok = math.isfinite(number) and (lo is None or number >= lo) and (hi is None or number <= hi)
+        if ok and kind is int:
+            ok = number.is_integer()
+            value = int(value) if isinstance(value, (int, np.integer)) else int(number)
+        elif ok:
+            value = number
+    if not ok:
+        raise OptionError(name, value, rule, source)
+    return value
+
+
+# --------------------------------------------------------------------------------------------
 # The loaded image
 
 
@@ -191,10 +267,7 @@ def _resolve_max_pixels(max_pixels: int | None, label: str) -> int | None:
         env = os.environ.get(MAX_PIXELS_ENV, "").strip()
         if env:
             return _parse_max_pixels_env(env, label)
-    max_pixels = int(max_pixels)
-    if max_pixels <= 0:
-        raise ValueError(f"max_pixels must be positive or None, got {max_pixels}")
-    return max_pixels
+    return int(check_option("max_pixels", max_pixels))  # OptionError (a ValueError) if not positive
 
 
 def _parse_max_pixels_env(text: str, label: str) -> int | None:
@@ -291,6 +364,10 @@ def read_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
         path, label = None, (name if isinstance(name, str) else "<stream>")
         limit = _resolve_max_pixels(max_pixels, label)
         try:
+            if limit is not None and _seekable(source):
+                start = source.tell()  # type: ignore[union-attr]
+                _check_header(source, label, limit)  # type: ignore[arg-type]
+                source.seek(start)  # type: ignore[union-attr]
             data = source.read()  # type: ignore[union-attr]
         except OSError as exc:
             raise ImageError(label, f"cannot read ({exc.strerror or exc})") from None
@@ -301,7 +378,7 @@ def read_image(source: ImageSource, *, max_pixels: int | None = DEFAULT_MAX_PIXE
         path = Path(source)  # type: ignore[arg-type]
         label = str(path)
         limit = _resolve_max_pixels(max_pixels, label)
-        data = _read_file(path)
+        data = _read_file(path, limit)
     return _decode(data, path=path, label=label, limit=limit)
 
 
@@ -334,7 +411,8 @@ def load_image_from_pil(
         raise ImageError(label, _corrupt_reason(exc)) from None
 
 
-def _read_file(path: Path) -> bytes:
+def _read_file(path: Path, limit: int | None = None) -> bytes:
+    """The file's bytes; with a pixel ``limit``, only after its header has passed the limit."""
     label = str(path)
     try:
         mode = path.stat().st_mode
@@ -343,6 +421,9 @@ def _read_file(path: Path) -> bytes:
         if not stat.S_ISREG(mode):  # a FIFO or device would block or never end
             raise ImageError(label, "not a regular file")
         with open(path, "rb") as f:
+            if limit is not None:
+                _check_header(f, label, limit)  # a bomb header is refused before the rest is read
+                f.seek(0)
             return f.read()
     except ImageError:
         raise
@@ -356,6 +437,44 @@ def _read_file(path: Path) -> bytes:
         raise ImageError(label, "not enough memory to read the file") from None
     except OSError as exc:
         raise ImageError(label, f"cannot read file ({exc.strerror or exc})") from None
+
+
+_HEADER_BYTES = 1 << 16
+"""Bytes read for the pixel-limit check before a file is read in full (PNG/GIF/BMP/most JPEG headers)."""
+
+
+def _seekable(f: Any) -> bool:
+    try:
+        return bool(f.seekable())
+    except Exception:
+        return False
+
+
+def _check_header(f: IO[bytes], label: str, limit: int) -> None:
+    """Refuse an image whose header declares more than ``limit`` pixels, reading only the header.
+
+    The first :data:`_HEADER_BYTES` are sniffed; formats whose size is not there (TIFF, WebP, JPEG
+    with a large EXIF block) are opened lazily by Pillow, which reads only the header. Anything
+    unparsable is left to the full decode, which reports it.
+    """
+    head = f.read(_HEADER_BYTES)
+    if not isinstance(head, (bytes, bytearray)):
+        return  # a text stream: read_image reports it
+    _, size = _sniff(bytes(head))
+    if size is None and len(head) >= 8:
+        f.seek(0)
+        try:
+            with _pillow_limit_lifted():  # header only: our own check follows
+                # Lazy: no pixel data is read. Not closed: Pillow's close() would close ``f`` too.
+                size = Image.open(f, formats=_PIL_INPUT_FORMATS).size
+        except MemoryError:
+            raise ImageError(label, "not enough memory to read the image header") from None
+        except Exception:  # unparsable here: the full decode gives the precise reason
+            return
+    if size is not None:
+        w, h = size
+        if w > 0 and h > 0 and w * h > limit:
+            raise _too_many_pixels(label, w * h, limit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,6 +527,9 @@ def _decode(data: bytes, *, path: Path | None, label: str, limit: int | None) ->
             raise _too_many_pixels(label, w * h, limit)
         fmt = im.format or sniffed or ""
         try:
+            frames = _frame_count(im, fmt)
+            if frames > 1:
+                raise ImageError(label, _many_frames_reason(fmt, frames))
             pixels = _decode_opened(im, data, fmt, label, limit)
             return _finish(pixels, path, fmt, label)  # inside: a closed PIL image is unusable
         except ImageError:
@@ -417,6 +539,38 @@ def _decode(data: bytes, *, path: Path | None, label: str, limit: int | None) ->
         except Exception as exc:  # whatever a decoder throws, a bad file must not crash a batch
             log.debug("%s: unexpected decoding error", label, exc_info=True)
             raise ImageError(label, _corrupt_reason(exc)) from None
+
+
+_MULTI_FRAME_FORMATS = frozenset({"GIF", "WEBP", "TIFF", "PNG"})  # not MPO: a phone photo plus its previews
+
+
+def _frame_count(im: Image.Image, fmt: str) -> int:
+    """Pictures in an animated GIF/WebP/PNG or a multi-page TIFF (1 for a still).
+
+    TIFF pages marked reduced-resolution (NewSubfileType bit 0: the thumbnail scanners add) are
+    not counted. Only headers are read.
+    """
+    if fmt not in _MULTI_FRAME_FORMATS:
+        return 1
+    n = int(getattr(im, "n_frames", 1) or 1)
+    if n <= 1 or fmt != "TIFF":
+        return max(n, 1)
+    full = 0
+    for i in range(n):
+        im.seek(i)
+        if not int(getattr(im, "tag_v2", {}).get(254, 0) or 0) & 1:
+            full += 1
+    im.seek(0)
+    return max(full, 1)
+
+
+def _many_frames_reason(fmt: str, frames: int) -> str:
+    kind = "multi-page" if fmt == "TIFF" else "animated"
+    if fmt == "GIF":
+        return (f"{kind} image with {frames} frames: colorize it as a video (colorize FILE.gif -o OUT.mp4, "
+                "or colorize.video.colorize_video), or save the frame you want as a still image")
+    return (f"{kind} image with {frames} frames: only single pictures are colorized; "
+            "save each frame you want as a still image (or make a video of them)")
 
 
 def _decode_opened(im: Image.Image, data: bytes, fmt: str, label: str, limit: int | None) -> _Pixels:
@@ -1212,8 +1366,7 @@ def write_image(
         raise ImageError(label, f"unsupported output extension {shown} (supported: {supported})")
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
-    if not 1 <= int(quality) <= 100:
-        raise ValueError(f"quality must be in 1..100, got {quality}")
+    quality = check_option("quality", quality)
     if icc_profile is not None and not isinstance(icc_profile, (bytes, bytearray)):
         icc_profile = icc_profile.tobytes()  # an ImageCms.ImageCmsProfile
     depth = bit_depth if fmt in _SIXTEEN_BIT_FORMATS else 8
@@ -1224,34 +1377,37 @@ def write_image(
     if not overwrite and os.path.lexists(out):
         raise OutputExistsError(out)
     _make_parent(out)
-    tmp, fd = _create_temp(out)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            try:
-                _encode(f, fmt, pixels, int(quality), bytes(icc_profile) if icc_profile else None)
-            except OSError as exc:
-                if exc.errno is not None:
-                    raise
-                raise ImageError(label, f"cannot encode as {fmt} ({exc})") from None
-            except (ValueError, struct.error) as exc:  # e.g. too large for the format
-                raise ImageError(label, f"cannot encode as {fmt} ({exc})") from None
-            f.flush()
-            os.fsync(f.fileno())
-        _move_into_place(tmp, out, overwrite)
-    except BaseException as exc:
+
+    started = False  # whether the temp file could be created (for the wording of errors)
+
+    def encode(f: IO[bytes]) -> None:
+        nonlocal started
+        started = True
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, ImageError) or not isinstance(exc, Exception):
-            raise
-        if isinstance(exc, PermissionError):
-            raise ImageError(label, "cannot write file: permission denied") from None
-        if isinstance(exc, OSError):
-            raise ImageError(label, f"cannot write file ({exc.strerror or exc})") from None
-        if isinstance(exc, MemoryError):
-            raise ImageError(label, "not enough memory to encode the image") from None
+            _encode(f, fmt, pixels, int(quality), bytes(icc_profile) if icc_profile else None)
+        except OSError as exc:
+            if exc.errno is not None:
+                raise
+            raise ImageError(label, f"cannot encode as {fmt} ({exc})") from None
+        except (ValueError, struct.error) as exc:  # e.g. too large for the format
+            raise ImageError(label, f"cannot encode as {fmt} ({exc})") from None
+
+    try:
+        atomic_write(out, encode, overwrite=overwrite)
+    except ImageError:
         raise
+    except FileExistsError:  # appeared since the check above: still never clobbered
+        raise OutputExistsError(out) from None
+    except PermissionError:
+        if not started:
+            raise ImageError(out, f"cannot write to directory {out.parent}: permission denied") from None
+        raise ImageError(label, "cannot write file: permission denied") from None
+    except OSError as exc:
+        if not started:
+            raise ImageError(out, f"cannot create a file in {out.parent} ({exc.strerror or exc})") from None
+        raise ImageError(label, f"cannot write file ({exc.strerror or exc})") from None
+    except MemoryError:
+        raise ImageError(label, "not enough memory to encode the image") from None
     return out
 
 
@@ -1442,8 +1598,37 @@ def _make_parent(out: Path) -> None:
         raise ImageError(out, f"cannot create directory {parent} ({exc.strerror or exc})") from None
 
 
-def _create_temp(out: Path) -> tuple[Path, int]:
-    """A new hidden ``.<name>.<random>.tmp`` beside the target (same filesystem, so rename is atomic)."""
+def atomic_write(path: PathLike, write_fn: Callable[[IO[bytes]], None], *, overwrite: bool = True) -> Path:
+    """Write a file so that it is either complete or absent: the one atomic-write helper of the package.
+
+    ``write_fn(f)`` writes the content to ``f``, a hidden ``.<name>.<random>.tmp`` beside the
+    target (same filesystem, so the rename is atomic). The temp file is created like a normal
+    ``open()`` would create the file (mode ``0o666 & ~umask``, not ``mkstemp``'s 0600), flushed,
+    fsynced and moved into place with :func:`os.replace`; when it replaces a file, that file's
+    permissions are kept. With ``overwrite=False`` an existing target is never replaced, even one
+    that appeared while writing (:class:`FileExistsError`). On any error, ``Ctrl-C`` included, the
+    temp file is removed and the target is untouched. Errors are the caller's to word: ``OSError``
+    from the filesystem, whatever ``write_fn`` raises. The parent folder must exist.
+    """
+    out = Path(path)
+    tmp, fd = _open_temp(out)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write_fn(f)
+            f.flush()
+            os.fsync(f.fileno())
+        _move_into_place(tmp, out, overwrite)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return out
+
+
+def _open_temp(out: Path) -> tuple[Path, int]:
+    """A new hidden ``.<name>.<random>.tmp`` beside the target, opened for writing (OSError on failure)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
         tmp = out.parent / f".{out.name[:200]}.{secrets.token_hex(4)}.tmp"
@@ -1451,11 +1636,7 @@ def _create_temp(out: Path) -> tuple[Path, int]:
             return tmp, os.open(tmp, flags, 0o666)  # 0o666 & ~umask, like a normal new file
         except FileExistsError:
             continue
-        except PermissionError:
-            raise ImageError(out, f"cannot write to directory {out.parent}: permission denied") from None
-        except OSError as exc:
-            raise ImageError(out, f"cannot create a file in {out.parent} ({exc.strerror or exc})") from None
-    raise ImageError(out, f"cannot create a temporary file in {out.parent}")  # pragma: no cover
+    raise OSError(f"cannot create a temporary file in {out.parent}")  # pragma: no cover
 
 
 def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
@@ -1470,10 +1651,10 @@ def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, out)
     except FileExistsError:
-        raise OutputExistsError(out) from None
+        raise FileExistsError(errno.EEXIST, "already exists (use --overwrite)", str(out)) from None
     except OSError:  # filesystem without hard links
         if os.path.lexists(out):
-            raise OutputExistsError(out) from None
+            raise FileExistsError(errno.EEXIST, "already exists (use --overwrite)", str(out)) from None
         os.replace(tmp, out)
         return
     try:

@@ -33,6 +33,7 @@ from torch import Tensor
 
 from .color import AB_MAX, U_MAX, V_MAX, combine_yuv_gamut_safe, lab_to_rgb, rgb_to_yuv, srgb_to_linear
 from .filters import guided_coefficient_strips
+from .io import MAX_RENDER_SIZE, OPTION_RULES, OptionError, check_option  # noqa: F401 (re-exported)
 from .kernels import guided_join_u8
 from .models import ColorModel
 from .models.backbones import WeightsError
@@ -44,13 +45,25 @@ _MULTIPLE = 16
 
 @dataclass
 class ColorizeOptions:
-    """The knobs of one call. ``temperature`` only matters for distribution-head models."""
+    """The knobs of one call. ``temperature`` only matters for distribution-head models.
+
+    Every value is checked when the options are made (also by ``dataclasses.replace``), so a bad
+    value fails at once with an :class:`OptionError` naming it, before any work.
+    """
 
     render_size: int = DEFAULT_RENDER_SIZE
     saturation: float = 1.0
     temperature: float = 0.38
     guided_radius: int = 2
     guided_eps: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for name in ("render_size", "saturation", "temperature", "guided_radius", "guided_eps"):
+            setattr(self, name, check_option(name, getattr(self, name)))
+
+
+class ImageArrayError(ValueError):
+    """An array given to the Python API is not an image the pipeline can use (empty, NaN, wrong range)."""
 
 
 def render_shape(height: int, width: int, render_size: int) -> tuple[int, int]:
@@ -59,6 +72,8 @@ def render_shape(height: int, width: int, render_size: int) -> tuple[int, int]:
     >>> render_shape(3000, 4000, 256)
     (192, 256)
     """
+    if height <= 0 or width <= 0:
+        raise ImageArrayError(f"empty image ({height}x{width} pixels)")
     scale = render_size / max(height, width)
     rh = max(_MULTIPLE, int(round(height * scale / _MULTIPLE)) * _MULTIPLE)
     rw = max(_MULTIPLE, int(round(width * scale / _MULTIPLE)) * _MULTIPLE)
@@ -108,6 +123,28 @@ def bundled_models() -> list[dict[str, Any]]:
     return out
 
 
+def inference_defaults(info: dict[str, Any], path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``inference`` settings of a weights JSON, checked like the user's options.
+
+    A bad value is a broken weights file: :class:`WeightsError` naming the file and the key.
+    """
+    from .models.weights import weights_paths
+
+    json_path = weights_paths(path)[1]
+    section = info.get("inference") or {}
+    if not isinstance(section, dict):
+        raise WeightsError(f"{json_path}: 'inference' must be an object of option values")
+    known = set(ColorizeOptions.__dataclass_fields__)
+    out = {}
+    for k, v in section.items():
+        if k in known:
+            try:
+                out[k] = check_option(k, v)
+            except OptionError as exc:
+                raise WeightsError(f"{json_path}: inference.{k} = {exc._shown()}: {exc.rule}") from None
+    return out
+
+
 class Colorizer:
     """A model plus everything around it: colour spaces, resizing, guided upsampling, recombination."""
 
@@ -143,8 +180,7 @@ class Colorizer:
         path = resolve_weights(name_or_path)
         model, info = load_model(path, device="cpu")
         # The weights' JSON may carry the settings its evaluation chose (e.g. temperature); call options win.
-        known = set(ColorizeOptions.__dataclass_fields__)
-        defaults = {k: v for k, v in (info.get("inference") or {}).items() if k in known}
+        defaults = inference_defaults(info, path)
         options = {**defaults, **{k: v for k, v in options.items() if v is not None}}
         return cls(model, device=device, info=info, options=ColorizeOptions(**options), backend=backend, weights_path=path)
 
@@ -276,6 +312,7 @@ class Colorizer:
 
         Returns HxWx3 float32 sRGB, or uint8 with ``uint8=True`` (faster: the fused 8-bit path)."""
         o = options or self.options
+        batch_size = check_option("batch_size", batch_size)
         results: list[np.ndarray | None] = [None] * len(grays)
         groups: dict[tuple[int, int], list[int]] = {}
         lows: dict[int, Tensor] = {}
@@ -305,19 +342,38 @@ def _merge(options: ColorizeOptions, overrides: dict[str, Any]) -> ColorizeOptio
 
 
 def gray_of(image: np.ndarray) -> np.ndarray:
-    """BT.601 luma (HxW float32 in [0,1]) of a gray (HxW) or RGB (HxWx3/4) array, uint8/uint16/float."""
+    """BT.601 luma (HxW float32 in [0,1]) of a gray (HxW) or RGB (HxWx3/4) array.
+
+    The dtype says the scale: uint16 is 0..65535; every other integer type is 8-bit levels 0..255
+    (an int64 array of 0..255 values is common after numpy arithmetic; values outside are refused
+    rather than coming out white); float is 0..1. Empty arrays, bool and NaN/infinite values are
+    refused with an :class:`ImageArrayError`.
+    """
     arr = np.asarray(image)
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
+        raise ImageArrayError(f"expected an HxW or HxWx3 image, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ImageArrayError(f"empty image (shape {arr.shape})")
+    floating = False
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255
     elif arr.dtype == np.uint16:
         arr = arr.astype(np.float32) / 65535
+    elif arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise ImageArrayError(f"unsupported image dtype {arr.dtype} (use uint8, uint16, or float in [0, 1])")
+    elif np.issubdtype(arr.dtype, np.integer):
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi > 255:
+            raise ImageArrayError(f"{arr.dtype} image values must be 8-bit levels 0..255, got {lo}..{hi} "
+                                  "(use uint16 for 16-bit, or float in [0, 1])")
+        arr = arr.astype(np.float32) / 255
     else:
         arr = arr.astype(np.float32, copy=False)
-    if arr.ndim == 2:
-        return arr
-    if arr.ndim == 3 and arr.shape[2] in (3, 4):
-        return arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
-    raise ValueError(f"expected an HxW or HxWx3 image, got shape {arr.shape}")
+        floating = True
+    gray = arr if arr.ndim == 2 else arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
+    if floating and not np.isfinite(gray).all():
+        raise ImageArrayError("image contains NaN or infinite values")
+    return gray
 
 
 def _as_tensor(gray: np.ndarray) -> Tensor:

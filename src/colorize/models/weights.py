@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +36,11 @@ def weights_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Through the package's one atomic-write helper (ordinary file mode, temp removed on error)."""
+    from ..io import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; weights are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: f.write(data))
 
 
 def save_model(
@@ -128,5 +120,7 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     for k, v in state.items():
         if tuple(v.shape) != tuple(own[k].shape):
             raise WeightsError(f"{st_path}: tensor {k} has shape {tuple(v.shape)}, the model expects {tuple(own[k].shape)}")
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):  # would colour every photo NaN (gray)
+            raise WeightsError(f"{st_path}: tensor {k} holds NaN or infinite values (corrupt or diverged weights)")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
     return model.to(device).eval(), info
