@@ -16,17 +16,22 @@ Everything is local: Gradio analytics are off, the theme uses system fonts (no G
 share link, bound to 127.0.0.1 unless ``--host`` says otherwise. One model call runs at a time
 (the page's queue and the API share a lock; 2-core laptops gain nothing from parallel calls).
 Every failure is reported as one message (``gr.Error`` on the page, a JSON ``detail`` from the
-API); the server never crashes on a bad upload. See docs/web.md.
+API); the server never crashes on a bad upload. Page events may name only this server's own uploads
+(:class:`GradioFileGuard`), nothing is fetched for a caller, ``--max-upload-mb`` holds while a body streams
+(:class:`UploadLimitMiddleware`), and the work folder goes on SIGINT and SIGTERM. See docs/web.md.
 """
 
 
 import argparse
 import atexit
 import importlib.util
+import json
 import logging
+import math
 import os
 import re
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -37,6 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 log = logging.getLogger("colorize.web")
 
@@ -45,6 +51,7 @@ DEFAULT_PORT = 7860
 DEFAULT_MAX_UPLOAD_MB = 50.0
 DEFAULT_MAX_PIXELS = 24_000_000  # a 6000x4000 camera frame: roughly 1 GB of RAM (extrapolated from 3 MP: +65 MB)
 DEFAULT_MAX_FILES = 100
+MAX_UPLOAD_MB_CEILING = 10_240.0  # 10 GB: beyond this a "limit" is a typo
 PREVIEW_MAX_SIDE = 2048  # the page's before/after images; downloads are always full resolution
 KEEP_OUTPUTS_S = 3600  # results are deleted from the server's work folder after an hour
 
@@ -98,6 +105,15 @@ def _format_mb(n: int) -> str:
     return f"{n / 2**20:.1f} MB"
 
 
+def _too_large(size: int, limit: int) -> str:
+    """``"3.0 MB; the limit is 1.0 MB"``, with more digits when one decimal would show the two as equal."""
+    for digits in (1, 2, 3):
+        a, b = f"{size / 2**20:.{digits}f}", f"{limit / 2**20:.{digits}f}"
+        if a != b:
+            return f"{a} MB; the limit is {b} MB"
+    return f"{size} bytes; the limit is {limit} bytes"
+
+
 def parse_color(value: Any) -> tuple[float, float, float]:
     """``"#rrggbb"``, ``"#rgb"``, ``"rgb(r, g, b)"``/``"rgba(...)"`` or a tuple -> RGB floats in [0, 1]."""
     if isinstance(value, (tuple, list)) and len(value) >= 3:
@@ -146,12 +162,18 @@ class ColorizeService:
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
+        self._owns_workdir = self.workdir is None
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="colorize-web-"))
             atexit.register(shutil.rmtree, self.workdir, True)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.started = time.time()
         self.requests = 0
+
+    def close(self) -> None:
+        """Delete the work folder (source previews and results: users' photos) now, not only at exit."""
+        if self.workdir is not None and self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -------------------------------------------------------------- facts
 
@@ -204,7 +226,7 @@ class ColorizeService:
         if size is None:
             raise WebError(f"{name}: the upload was lost; please try again")
         if size > self.limits.max_upload_bytes:
-            raise WebError(f"{name}: file is too large ({_format_mb(size)}; the limit is {_format_mb(self.limits.max_upload_bytes)})", 413)
+            raise WebError(f"{name}: file is too large ({_too_large(size, self.limits.max_upload_bytes)})", 413)
         if size == 0:
             raise WebError(f"{name}: empty file, not an image")
         try:
@@ -452,8 +474,17 @@ def build_demo(service: ColorizeService):
     distribution = service.head == "distribution"
     summary = service.model_summary()
 
+    def uploaded_only(paths: Sequence[Any]) -> None:
+        """Second line behind :class:`GradioFileGuard`: open nothing outside Gradio's upload folder."""
+        folder = _upload_folder()
+        if not all(isinstance(p, (str, os.PathLike)) and _inside(str(p), folder) for p in paths):
+            raise gr.Error(FILE_REFUSED)
+
     def on_files(files: list[str] | None):
         hint_preview = None
+        if isinstance(files, (str, os.PathLike)):
+            files = [files]
+        uploaded_only(files or [])
         if files and show_hints:
             try:
                 hint_preview = str(service.preview(service.load(files[0], _display_name(files[0])).rgb,
@@ -489,6 +520,7 @@ def build_demo(service: ColorizeService):
             files = [files]
         if len(files) > service.limits.max_files:
             raise gr.Error(f"Too many photos at once ({len(files)}; the limit is {service.limits.max_files}).")
+        uploaded_only(list(files) + ([reference] if reference else []))
         try:
             options = service.check_options(render_size, saturation, temperature)
             ref = service.load(reference, "reference photo").rgb if reference else None
@@ -572,6 +604,198 @@ def build_demo(service: ColorizeService):
     return demo
 
 
+# ----------------------------------------------------------------------------- request guards (pure ASGI)
+
+# One answer for every file the server will not read: the same for a missing file, an existing file outside
+# the uploads, a ../ path and a URL, so a caller learns nothing about the server's disk.
+FILE_REFUSED = "file refused: only photos uploaded to this page can be used"
+_GRADIO_UPLOAD_ROUTE = "/gradio_api/upload"
+_MAX_EVENT_JSON_BYTES = 2 * 2**20  # an event's JSON body (file references and settings, never file contents)
+_MULTIPART_SLACK = 64 * 1024  # form fields and multipart headers around the photo
+
+
+def _upload_folder() -> Path:
+    """Gradio's upload/cache folder (``GRADIO_TEMP_DIR``), resolved: the only place the page's files come from."""
+    try:
+        from gradio.utils import get_upload_folder
+
+        folder = get_upload_folder()
+    except ImportError:  # pragma: no cover - build_demo needs gradio anyway
+        folder = os.environ.get("GRADIO_TEMP_DIR") or str(Path(tempfile.gettempdir()) / "gradio")
+    return Path(os.path.realpath(folder))
+
+
+def _inside(path: str, folder: Path) -> bool:
+    """Is ``path`` (symlinks and ``..`` resolved) a regular file inside ``folder``?"""
+    try:
+        real = Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return False
+    return real != folder and folder in real.parents and real.is_file()
+
+
+def _is_url_like(text: str) -> bool:
+    t = text.strip().lower()
+    return "://" in t or t.startswith(("data:", "//", "\\\\"))
+
+
+def _own_file_url(url: Any, path: str) -> bool:
+    """A FileData ``url`` is accepted only as this server's own ``/gradio_api/file=<path>`` link for the same
+    path (what the page sends back for an upload); it is never fetched."""
+    if url is None:
+        return True
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if parts.scheme not in ("", "http", "https"):
+        return False
+    return unquote(parts.path).endswith("/gradio_api/file=" + path) or unquote(parts.path).endswith("/file=" + path)
+
+
+def _event_files_allowed(data: Any, uploaded: set[str] | frozenset[str], folder: Path) -> bool:
+    """Every file reference in an event's ``data`` must be one of this server's uploads: a path Gradio's
+    upload route returned, resolving inside the upload folder, with no URL except its own link."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            meta = item.get("meta")
+            is_file = "path" in item or "url" in item or (isinstance(meta, dict) and meta.get("_type") == "gradio.FileData")
+            if is_file:
+                path = item.get("path")
+                if not isinstance(path, str) or not path or _is_url_like(path) or path not in uploaded:
+                    return False
+                if not _inside(path, folder) or not _own_file_url(item.get("url"), path):
+                    return False
+                continue  # its own url was checked above; names, sizes and types are only labels
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and _is_url_like(item):
+            return False
+    return True
+
+
+async def _send_json(send: Any, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class GradioFileGuard:
+    """Refuse a page event (queue/join, call, run, ...) that names any file other than this server's own
+    uploads, before Gradio sees it: Gradio would otherwise copy any server path into its cache, tell missing
+    from existing files apart, and download URLs. One generic message (:data:`FILE_REFUSED`), status 400."""
+
+    def __init__(self, app: Any, uploaded: Any) -> None:
+        self.app = app
+        self.uploaded = uploaded  # () -> the set of paths Gradio's upload route has written
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if (scope["type"] != "http" or scope.get("method") != "POST" or path.startswith("/api/")
+                or path.rstrip("/").endswith(_GRADIO_UPLOAD_ROUTE)):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > _MAX_EVENT_JSON_BYTES:
+                await _send_json(send, 413, {"detail": "request is too large"})
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            payload = json.loads(body) if body.strip() else None
+        except (ValueError, UnicodeDecodeError):
+            payload = None  # not JSON: Gradio's own parser refuses it too
+        if isinstance(payload, dict) and "data" in payload:
+            if not _event_files_allowed(payload["data"], frozenset(self.uploaded()), _upload_folder()):
+                log.warning("refused a page request naming a file that was not uploaded here (%s)", path)
+                await _send_json(send, 400, {"detail": FILE_REFUSED})
+                return
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class UploadLimitMiddleware:
+    """``--max-upload-mb`` for ``POST /api/colorize`` while the body streams in: a declared Content-Length over
+    the limit is refused at once, and a chunked (or lying) body is cut off as soon as it passes the limit, so
+    no more than the limit (plus the form's few kB) is ever spooled to disk. Status 413 naming the limit."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = int(max_bytes)
+
+    def _refusal(self, size: int | None) -> dict[str, Any]:
+        limit = _format_mb(self.max_bytes)
+        if size is None:  # chunked: the real size is unknown, and is never read to find out
+            return {"detail": f"upload is too large (over the limit of {limit})"}
+        return {"detail": f"upload is too large ({_too_large(size, self.max_bytes)})"}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path", "").rstrip("/") != "/api/colorize":
+            await self.app(scope, receive, send)
+            return
+        cap = self.max_bytes + _MULTIPART_SLACK
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.strip().isdigit() and int(length) > cap:
+            await _send_json(send, 413, self._refusal(int(length)))
+            return
+        seen = 0
+        over = False
+
+        async def counted() -> dict[str, Any]:
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > cap:
+                    over = True
+                    raise _TooLarge
+            return message
+
+        async def guarded_send(message: dict[str, Any]) -> None:
+            if not over:  # once over the limit, only our 413 goes out
+                await send(message)
+
+        try:
+            await self.app(scope, counted, guarded_send)
+        except _TooLarge:
+            pass
+        except Exception:
+            if not over:
+                raise
+        if over:
+            await _send_json(send, 413, self._refusal(None))
+
+
 # ----------------------------------------------------------------------------- the FastAPI app
 
 
@@ -607,14 +831,7 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
     )
     app.state.service = service
 
-    @app.middleware("http")
-    async def refuse_large_bodies(request: Request, call_next):  # before the multipart body is read
-        if request.url.path == "/api/colorize":
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > limits.max_upload_bytes + 64 * 1024:
-                return JSONResponse({"detail": f"upload is too large ({_format_mb(int(length))}; the limit is "
-                                               f"{_format_mb(limits.max_upload_bytes)})"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(UploadLimitMiddleware, max_bytes=limits.max_upload_bytes)
 
     @app.get("/api/health", tags=["api"], summary="Is the server up, and which model does it run?")
     def health() -> dict[str, Any]:
@@ -661,12 +878,13 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
             fmt = normalise_format(format)
             options = service.check_options(render_size, saturation, temperature)
             points = parse_hint_field(hints)
-            data = image.file.read(limits.max_upload_bytes + 1)
+            data = _read_upload(image, label, limits.max_upload_bytes)
             t0 = time.time()
             loaded = service.load(data, label)
             ref = None
             if reference is not None and reference.filename:
-                ref = service.load(reference.file.read(limits.max_upload_bytes + 1), _display_name(reference.filename)).rgb
+                ref_label = _display_name(reference.filename)
+                ref = service.load(_read_upload(reference, ref_label, limits.max_upload_bytes), ref_label).rgb
             rgb = service.colorize(loaded, options, hints=points, reference=ref, reference_strength=reference_strength)
             body = service.encode(rgb, loaded, fmt, quality)
         except WebError as exc:
@@ -697,7 +915,19 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
             allowed_paths=[str(service.workdir)], max_file_size=limits.max_upload_bytes, ssr_mode=False,
             theme=_theme(), css=_CSS, show_error=True,
         )
+        # Gradio only checks that an event's files were uploaded (instead of copying any server path into
+        # its cache) once the Blocks "has launched", which mount_gradio_app never sets.
+        demo.has_launched = True
+        app.add_middleware(GradioFileGuard, uploaded=lambda: demo.upload_file_set)
     return app
+
+
+def _read_upload(upload: Any, label: str, max_bytes: int) -> bytes:
+    """An UploadFile's bytes, refusing one over the limit with its real size (never reading more than the limit)."""
+    size = getattr(upload, "size", None)
+    if size is not None and size > max_bytes:
+        raise WebError(f"{label}: file is too large ({_too_large(size, max_bytes)})", 413)
+    return upload.file.read(max_bytes + 1)
 
 
 def _mount_swagger_assets(app: Any) -> dict[str, str]:
@@ -741,8 +971,12 @@ def build_web_parser() -> argparse.ArgumentParser:
 
 def run_web_cli(argv: Sequence[str]) -> int:
     args = build_web_parser().parse_args(argv)
-    if args.max_upload_mb <= 0 or args.max_files < 1 or args.max_pixels < 0:
-        print("colorize web: error: --max-upload-mb, --max-files must be positive and --max-pixels >= 0", file=sys.stderr)
+    if not (math.isfinite(args.max_upload_mb) and 0 < args.max_upload_mb <= MAX_UPLOAD_MB_CEILING):
+        print(f"colorize web: error: --max-upload-mb must be a number of MB above 0 and at most {MAX_UPLOAD_MB_CEILING:g} "
+              f"(got {args.max_upload_mb:g})", file=sys.stderr)
+        return 2
+    if args.max_files < 1 or args.max_pixels < 0:
+        print("colorize web: error: --max-files must be positive and --max-pixels >= 0", file=sys.stderr)
         return 2
     if not 0 < args.port < 65536:
         print(f"colorize web: error: --port {args.port} is not a valid port", file=sys.stderr)
@@ -759,6 +993,20 @@ def run_web_cli(argv: Sequence[str]) -> int:
     except ImportError:
         print("colorize web: error: the web page needs gradio (and its uvicorn): pip install 'colorize[web]'", file=sys.stderr)
         return 1
+    main = threading.current_thread() is threading.main_thread()  # signals can only be handled there
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main else None
+    try:
+        return _serve(args, limits, uvicorn)
+    except SystemExit as exc:
+        if exc.code != _SIGTERM_EXIT:
+            raise
+        return 0
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _serve(args: argparse.Namespace, limits: Limits, uvicorn: Any) -> int:
     if not args.quiet:
         print(f"colorize web: loading model {args.model} ...", file=sys.stderr)
     try:
@@ -779,8 +1027,21 @@ def run_web_cli(argv: Sequence[str]) -> int:
         if not _is_loopback(args.host):
             print(f"colorize web: warning: listening on {args.host}: anyone who can reach this machine can use the page "
                   "(there is no authentication)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="error" if args.quiet else "warning", access_log=False)
+    try:
+        # uvicorn stops gracefully on SIGINT/SIGTERM, restores our handler and re-raises the signal: SIGTERM then
+        # becomes SystemExit (see run_web_cli); the default action would kill the process before any cleanup.
+        uvicorn.run(app, host=args.host, port=args.port, log_level="error" if args.quiet else "warning", access_log=False)
+    finally:
+        service.close()
     return 0
+
+
+_SIGTERM_EXIT = 128 + signal.SIGTERM
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM -> SystemExit, so ``finally`` blocks and atexit (the work folder's removal) run as on Ctrl+C."""
+    raise SystemExit(_SIGTERM_EXIT)
 
 
 def _is_loopback(host: str) -> bool:
@@ -801,7 +1062,7 @@ def _port_problem(host: str, port: int) -> str | None:
 
 
 __all__ = [
-    "ColorizeService", "Limits", "WebError", "build_demo", "create_app", "run_web_cli", "hints_available",
-    "parse_color", "parse_hint_field", "to_hex",
+    "FILE_REFUSED", "ColorizeService", "GradioFileGuard", "Limits", "UploadLimitMiddleware", "WebError", "build_demo",
+    "create_app", "run_web_cli", "hints_available", "parse_color", "parse_hint_field", "to_hex",
 ]
 
