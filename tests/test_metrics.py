@@ -322,3 +322,73 @@ def test_score_image_perfect_and_shapes():
     assert M.score_image(x, prepared).as_dict() == s.as_dict()
     with pytest.raises(ValueError):
         M.score_image(x[:10], x)
+
+
+# --------------------------------------------------------------------------- blotchiness (issue 14)
+
+
+def _wall(h: int = 192, w: int = 256) -> np.ndarray:
+    """Lab truth: a flat bluish-gray wall (left) and a flat ochre wall (right), one sharp edge."""
+    lab = np.zeros((h, w, 3))
+    lab[..., 0] = 60
+    lab[:, : w // 2, 1:] = (-3, -8)
+    lab[:, w // 2 :, 1:] = (8, 30)
+    return lab
+
+
+def _patched(lab: np.ndarray, seed: int = 0, n: int = 25) -> np.ndarray:
+    """The same walls broken into discs of random colours: what a blotchy model does."""
+    rng = np.random.default_rng(seed)
+    out = lab.copy()
+    h, w = lab.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    for _ in range(n):
+        cy, cx, r = rng.integers(0, h), rng.integers(0, w), rng.integers(h // 12, h // 5)
+        out[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r, 1:] = rng.uniform(-40, 40, 2)
+    return out
+
+
+def test_blotchiness_anchors_and_ordering() -> None:
+    from colorize.metrics import blotchiness
+
+    truth = _wall()
+    gray = truth * [1, 0, 0]
+    tinted = truth.copy()
+    tinted[..., 1] += 15  # wrong but uniform colour: not a blotch
+    noisy = truth.copy()
+    noisy[..., 1:] += np.random.default_rng(1).normal(0, 8, truth[..., 1:].shape)  # pixel noise: not a blotch
+    score = {name: blotchiness(p, truth)[0] for name, p in
+             [("truth", truth), ("gray", gray), ("tinted", tinted), ("noisy", noisy), ("blotchy", _patched(truth))]}
+    assert score["gray"] == 0.0 and abs(score["tinted"] - score["truth"]) < 1e-6  # a uniform shift adds nothing
+    assert score["truth"] < 0.5  # the edge between the two walls is not flat, so it does not count
+    assert score["noisy"] < 2.0
+    assert score["blotchy"] > 8.0
+    assert blotchiness(_patched(truth, n=8), truth)[0] < score["blotchy"]  # fewer patches, lower score
+
+
+def test_blotchiness_is_size_independent_and_needs_flat_truth() -> None:
+    from colorize.metrics import blotchiness
+
+    truth, pred = _wall(), _patched(_wall())
+    small = blotchiness(pred, truth)[0]
+    big = blotchiness(np.repeat(np.repeat(pred, 3, 0), 3, 1), np.repeat(np.repeat(truth, 3, 0), 3, 1))[0]
+    assert abs(big - small) < 0.2 * small
+    busy = np.zeros((96, 96, 3))
+    busy[..., 0] = 50
+    busy[..., 1:] = np.random.default_rng(2).uniform(-60, 60, (96, 96, 2))  # no flat colour anywhere
+    value, flat = blotchiness(busy, busy)
+    assert np.isnan(value) and flat == 0.0
+
+
+def test_score_image_reports_blotchiness() -> None:
+    from colorize.metrics import score_image
+
+    h, w = 96, 128
+    truth = np.full((h, w, 3), (0.55, 0.5, 0.45), np.float32)
+    blotchy = truth.copy()
+    for i in range(0, h, 16):  # 16 px patches of two colours
+        for j in range(0, w, 16):
+            blotchy[i:i + 16, j:j + 16] = (0.8, 0.4, 0.3) if (i + j) // 16 % 2 else (0.3, 0.5, 0.8)
+    assert score_image(truth, truth).blotchiness < 0.1
+    assert score_image(blotchy, truth).blotchiness > 5
+    assert "blotchiness" in score_image(blotchy, truth).as_dict()

@@ -116,6 +116,8 @@ class MethodSummary:
     """Mean LPIPS to the truth; ``None`` unless LPIPS weights were given."""
     fid: float | None = None
     """FID of the outputs against the truths; ``None`` unless FID weights were given."""
+    blotchiness: float = float("nan")
+    """Mean :func:`colorize.metrics.blotchiness` over the images that have a flat region."""
 
 
 @dataclass
@@ -335,7 +337,8 @@ class _Accumulator:
         self.values: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
         self.hist = {m: ErrorHistogram.empty(grid) for m in methods}
 
-    KEYS = ("psnr", "ssim", "ciede2000", "colorfulness_pred", "colorfulness_true", "delta_colorfulness", "seconds")
+    KEYS = ("psnr", "ssim", "ciede2000", "colorfulness_pred", "colorfulness_true", "delta_colorfulness", "blotchiness",
+            "seconds")
 
     def add(self, method: str, row: dict[str, Any], hist: ErrorHistogram) -> None:
         for k in self.KEYS:
@@ -349,7 +352,7 @@ class _Accumulator:
         for m, vals in self.values.items():
 
             def mean(key: str) -> float:
-                v = vals.get(key, [])
+                v = [x for x in vals.get(key, []) if not np.isnan(x)]  # blotchiness is nan without a flat region
                 return float(np.mean(v)) if v else float("nan")
 
             cf_p, cf_t = mean("colorfulness_pred"), mean("colorfulness_true")
@@ -372,6 +375,7 @@ class _Accumulator:
                 curve=[round(float(v), 6) for v in curve],
                 curve_rebalanced=[round(float(v), 6) for v in rcurve],
                 lpips=mean("lpips") if self.lpips else None,
+                blotchiness=mean("blotchiness"),
             )
         return GroupResult(name, self.images, methods)
 
@@ -592,6 +596,7 @@ _COLUMNS = [
     ("ΔCF", "delta_cf", "{:+.1f}"),
     ("AuC", "auc", "{:.2f}"),
     ("AuC rebal.", "auc_rebalanced", "{:.2f}"),
+    ("Blotch", "blotchiness", "{:.2f}"),
     ("s/img", "seconds_per_image", "{:.3f}"),
 ]
 
@@ -726,6 +731,8 @@ _DEFINITIONS = [
     "AuC: area under the fraction-of-pixels-with-ab-error≤t curve, t = 0..150, in % (Zhang et al. 2016), "
     "from the dataset-level curve.",
     "AuC rebal.: the same curve averaged over the true ab bins (10-unit grid) present, so every colour counts equally.",
+    "Blotch: where the truth's colour is flat (local ab std < 4 in a 33 px window at a 256 px shorter side), the mean "
+    "local ab std of the prediction smoothed by a 3 px Gaussian (ab units, lower is cleaner; gray scores 0).",
 ]
 _LPIPS_DEFINITION = ("LPIPS: learned perceptual distance to the truth (Zhang et al. 2018, v0.1, VGG16 trunk; lower is "
                      "better), images resized to a shorter side <= 256 px and longer <= 768 px; mean over images.")

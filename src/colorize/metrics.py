@@ -20,6 +20,16 @@ Definitions (the evaluation report repeats them):
   Euclidean ab error ``|ab_pred - ab_true|`` is ``<= t`` for ``t = 0, 1, ..., 150`` (up to
   :data:`AB_TOLERANCE`); the AuC is its mean times 100 (the area under the curve normalised to
   [0, 100]).
+* **Blotchiness** (this project's; issue 14): where the truth's colour is *flat*, how much the
+  prediction's colour varies at low frequency, in ab units. Both images are resized to a shorter
+  side of :data:`BLOTCH_SIZE` px; a pixel is flat when the truth's local ab standard deviation
+  (a :data:`BLOTCH_WINDOW` px box, channels combined as ``sqrt(var_a + var_b)``) is below
+  :data:`BLOTCH_FLAT_STD`; the prediction's ab is smoothed by a Gaussian (sigma
+  :data:`BLOTCH_SIGMA` px, so pixel noise and fine texture do not count) and its local standard
+  deviation in the same window is averaged over the flat pixels. A gray or uniformly tinted
+  prediction scores 0, the truth itself scores near 0 (its anchor), a wall broken into patches of
+  different colours scores high. It says nothing about whether the colour is right: read it
+  beside AuC and colourfulness.
 * **Rebalanced AuC** (Zhang et al.'s "class rebalanced" variant): each pixel belongs to the ab bin
   of its *true* colour (:func:`colorize.quantization.hard_encode` on the 10-unit gamut grid);
   ``curve_rebal(t)`` = mean, over the bins present in the (image or data) set, of the fraction of
@@ -41,7 +51,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, uniform_filter, zoom
 
 from .color import rgb_to_lab
 from .quantization import ColorPrior, ab_bin_centers, hard_encode
@@ -59,6 +69,7 @@ __all__ = [
     "ab_error",
     "ab_error_curve",
     "auc",
+    "blotchiness",
     "ab_bins",
     "num_bins",
     "rebalanced_pixel_weights",
@@ -340,6 +351,59 @@ def auc(curve: np.ndarray) -> float:
     return float(100.0 * c.mean()) if c.size else float("nan")
 
 
+BLOTCH_SIZE = 256
+"""Working resolution of :func:`blotchiness` (shorter side, px): makes the score size-independent."""
+BLOTCH_WINDOW = 33
+"""Box window (px at :data:`BLOTCH_SIZE`) for the local ab standard deviations."""
+BLOTCH_FLAT_STD = 4.0
+"""A truth pixel is flat when its local ab standard deviation is below this (ab units)."""
+BLOTCH_SIGMA = 3.0
+"""Gaussian pre-smoothing of the prediction's ab (px at :data:`BLOTCH_SIZE`)."""
+
+
+def _local_ab_std(ab: np.ndarray, window: int) -> np.ndarray:
+    mean = uniform_filter(ab, size=(window, window, 1), mode="reflect")
+    mean_sq = uniform_filter(ab * ab, size=(window, window, 1), mode="reflect")
+    return np.sqrt(np.clip(mean_sq - mean * mean, 0, None).sum(-1))
+
+
+def _ab_at_blotch_scale(lab: np.ndarray) -> np.ndarray:
+    ab = np.asarray(lab, dtype=np.float64)[..., 1:]
+    scale = BLOTCH_SIZE / min(ab.shape[:2])
+    if abs(scale - 1) < 1e-9:
+        return ab
+    if scale < 1:  # shrink with a box pre-filter so the resize itself does not alias
+        ab = uniform_filter(ab, size=(max(1, round(1 / scale)),) * 2 + (1,), mode="reflect")
+    return zoom(ab, (scale, scale, 1), order=1, mode="nearest")
+
+
+def blotchiness(pred_lab: np.ndarray, true_lab: np.ndarray) -> tuple[float, float]:
+    """(score, flat fraction): the prediction's low-frequency ab variation where the truth is flat.
+
+    The score is ``nan`` when the truth has no flat region (see the module docstring).
+
+    >>> truth = np.zeros((64, 64, 3)); truth[..., 0] = 50; truth[..., 1] = 10
+    >>> blotchiness(truth, truth)[0] < 0.01, blotchiness(truth * [1, 0, 0], truth)[0]
+    (True, 0.0)
+    >>> patches = truth.copy(); patches[:32, :32, 1:] = (40, -40)  # one big patch: only its rim counts
+    >>> round(blotchiness(patches, truth)[0], 1)
+    2.2
+    >>> for i in range(0, 64, 16):  # a checkerboard of 16 px patches (64 px at the working size)
+    ...     for j in range(0, 64, 16):
+    ...         if (i + j) // 16 % 2:
+    ...             patches[i:i + 16, j:j + 16, 1:] = (40, -40)
+    >>> round(blotchiness(patches, truth)[0], 1)
+    8.4
+    """
+    _check_same_shape(np.asarray(pred_lab), np.asarray(true_lab))
+    truth_ab, pred_ab = _ab_at_blotch_scale(true_lab), _ab_at_blotch_scale(pred_lab)
+    flat = _local_ab_std(truth_ab, BLOTCH_WINDOW) < BLOTCH_FLAT_STD
+    if not flat.any():
+        return float("nan"), 0.0
+    pred_ab = gaussian_filter(pred_ab, sigma=(BLOTCH_SIGMA, BLOTCH_SIGMA, 0), mode="reflect")
+    return float(_local_ab_std(pred_ab, BLOTCH_WINDOW)[flat].mean()), float(flat.mean())
+
+
 @functools.lru_cache(maxsize=4)
 def _bin_lookup(grid: int) -> tuple[np.ndarray, int, np.ndarray]:
     """(lookup table cell -> bin index or -1, offset of cell 0, centres (Q, 2))."""
@@ -554,6 +618,8 @@ class ImageScores:
     auc: float
     auc_rebalanced: float
     histogram: ErrorHistogram = field(repr=False)
+    blotchiness: float = float("nan")
+    """:func:`blotchiness` (``nan`` when the truth has no flat region)."""
 
     @property
     def delta_colorfulness(self) -> float:
@@ -571,6 +637,7 @@ class ImageScores:
             "delta_colorfulness": self.delta_colorfulness,
             "auc": self.auc,
             "auc_rebalanced": self.auc_rebalanced,
+            "blotchiness": self.blotchiness,
         }
 
 
@@ -606,4 +673,5 @@ def score_image(
         auc=hist.auc(),
         auc_rebalanced=hist.auc_rebalanced(prior),
         histogram=hist,
+        blotchiness=blotchiness(pred_lab, truth.lab)[0],
     )
