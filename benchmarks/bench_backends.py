@@ -13,7 +13,7 @@ Each row times what the pipeline's ``predict_uv`` runs per photo: the network pl
 * ``torch.compile fp32/bf16 + CL``-- inductor (skipped with --no-compile, or if it fails)
 * ``onnxruntime fp32``            -- the exported graph (colorize.export), CPU provider
 
-The fastest row is printed last; the CLI's ``--backend auto`` rule (colorize.onnx_backend) was
+The fastest row is printed last; the CLI's ``--backend auto`` rule (colorize.backends.resolve_backend) was
 chosen from this measurement. Numbers are medians; p10/p90 show the spread (a busy machine
 widens it). Thread counts: torch.get_num_threads() for both torch and onnxruntime.
 """
@@ -49,7 +49,7 @@ def _load(model_arg: str):
         torch.manual_seed(0)
         return create_model(model_arg).eval(), None, f"{model_arg} (random weights)"
     from colorize.models.weights import load_model
-    from colorize.pipeline import resolve_weights
+    from colorize.models.registry import resolve_weights
 
     path = resolve_weights(model_arg)
     model, info = load_model(path)
@@ -124,10 +124,10 @@ def _bench(args: argparse.Namespace, threads: int, label_threads: bool) -> list[
 
     def onnxruntime() -> Callable[[], object]:
         from colorize.export import export_onnx
-        from colorize.onnx_backend import OnnxChromaRunner
+        from colorize.backends import OnnxPredictor
 
         with tempfile.TemporaryDirectory() as tmp:
-            runner = OnnxChromaRunner(export_onnx(model, Path(tmp) / "model.onnx"), threads=threads)
+            runner = OnnxPredictor(export_onnx(model, Path(tmp) / "model.onnx"), threads=threads)
         return lambda: runner.predict_chroma(x, temperature=t)
 
     add("torch eager fp32", eager(fp32, x, False))

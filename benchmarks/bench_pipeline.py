@@ -70,7 +70,8 @@ def main() -> None:
 
     from colorize.io import read_image, write_image
     from colorize.models import create_model
-    from colorize.pipeline import Colorizer, render_shape
+    from colorize.pipeline import Colorizer
+    from colorize.render import render_shape
 
     rows: list[tuple[str, str, str]] = []
     tmp = Path(tempfile.mkdtemp(prefix="colorize-bench-"))

@@ -98,7 +98,7 @@ def evaluate_clip(colorizer, frames: list[np.ndarray], options=None, flows=None,
     ``has_truth=False`` (a real black-and-white film): no accuracy scores and no truth row.
     """
     from colorize.metrics import colorfulness, prepare_truth, score_image
-    from colorize.pipeline import gray_of
+    from colorize.render import gray_of
     from colorize.video import TemporalColorizer, TemporalOptions, temporal_warp_error
 
     grays = [gray_of(f) for f in frames]

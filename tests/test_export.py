@@ -14,7 +14,7 @@ pytest.importorskip("onnxruntime")
 from colorize.export import ExportError, cached_onnx_path, export_onnx  # noqa: E402
 from colorize.models import create_model  # noqa: E402
 from colorize.models.weights import load_model  # noqa: E402
-from colorize.onnx_backend import OnnxChromaRunner, resolve_backend  # noqa: E402
+from colorize.backends import OnnxPredictor, resolve_backend  # noqa: E402
 from colorize.pipeline import Colorizer  # noqa: E402
 
 
@@ -37,7 +37,7 @@ def _torch_chroma(model, x, temperature):
 
 
 def _check_round_trip(model, path, sizes=((64, 96), (96, 64)), temperatures=(0.38,)):
-    runner = OnnxChromaRunner(path)
+    runner = OnnxPredictor(path)
     gen = torch.Generator().manual_seed(1)
     for h, w in sizes:
         x = torch.rand(2, model.in_channels, h, w, generator=gen)

@@ -350,7 +350,8 @@ def test_out_of_memory_in_a_batch_fails_only_that_image(tmp_path, tiny_model_pat
 
 
 def test_python_api_refuses_unusable_arrays(tiny_model_path):
-    from colorize.pipeline import Colorizer, ImageArrayError
+    from colorize.errors import ImageArrayError
+    from colorize.pipeline import Colorizer
 
     c = Colorizer.from_pretrained(tiny_model_path, device="cpu", render_size=64)
     for bad, reason in [(np.zeros((0, 0), np.float32), "empty image"), (np.zeros((0, 5, 3), np.uint8), "empty image"),

@@ -23,7 +23,8 @@ from colorize.hints import (
     parse_hint,
     propagate,
 )
-from colorize.pipeline import Colorizer, gray_of
+from colorize.pipeline import Colorizer
+from colorize.render import gray_of
 
 # ----------------------------------------------------------------------------- helpers
 

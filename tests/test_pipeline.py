@@ -9,7 +9,8 @@ from PIL import Image
 
 from colorize.filters import guided_upsample
 from colorize.models import WeightsError
-from colorize.pipeline import Colorizer, render_shape
+from colorize.pipeline import Colorizer
+from colorize.render import render_shape
 
 
 def luma_u8(rgb: np.ndarray) -> np.ndarray:

@@ -12,7 +12,8 @@ from PIL import Image
 
 from colorize.cli import main
 from colorize.color import combine_yuv_gamut_safe, rgb_to_lab, rgb_to_yuv
-from colorize.pipeline import Colorizer, gray_of
+from colorize.pipeline import Colorizer
+from colorize.render import gray_of
 from colorize.reference import (
     ReferenceImageError,
     apply_reference,

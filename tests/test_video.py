@@ -193,7 +193,7 @@ def test_scene_cut_resets_memory(colorizer):
     # at the cut the output is the plain prediction: memory gone
     import torch
 
-    from colorize.pipeline import gray_of
+    from colorize.render import gray_of
 
     tc2 = TemporalColorizer(colorizer, temporal=TemporalOptions(strength=0.9))
     for f in a:

@@ -17,15 +17,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
+from .errors import UsageError
 
 SUBCOMMANDS = ("models", "train", "evaluate", "export", "web")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogv", ".gif"}
-
-
-class UsageError(Exception):
-    """Bad arguments: printed as one line, exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -429,7 +426,7 @@ def run_models(argv: Sequence[str]) -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     from .models import list_models, model_config
-    from .pipeline import bundled_models
+    from .models.registry import list_pretrained as bundled_models
 
     bundled = bundled_models()
     archs = [{"name": e.name, "description": e.description, "space": model_config(e.name).space, "head": model_config(e.name).head} for e in list_models()]
@@ -558,7 +555,7 @@ def run_train(argv: Sequence[str]) -> int:
         try:
             if args.init_weights:
                 from .models.weights import read_model_info
-                from .pipeline import resolve_weights
+                from .models.registry import resolve_weights
 
                 if options or args.model != "compact":
                     _err("--init-weights takes the architecture and options from the model; drop --model/--space/--head/--hints/--model-option")

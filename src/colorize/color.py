@@ -50,10 +50,13 @@ _RGB_TO_XYZ = torch.tensor(
 )
 _XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ.double()).float()
 
+BT601 = (0.299, 0.587, 0.114)
+"""BT.601 luma weights of R, G, B: the gray level every part of the package preserves (Pillow's ``"L"``)."""
+
 # BT.601 luma and the YUV chroma axes (scikit-image's rgb2yuv).
 _RGB_TO_YUV = torch.tensor(
     [
-        [0.299, 0.587, 0.114],
+        list(BT601),
         [-0.14714119, -0.28886916, 0.43601035],
         [0.61497538, -0.51496512, -0.10001026],
     ]
@@ -125,8 +128,10 @@ _EPS = 216 / 24389  # (6/29)^3
 _KAPPA = 24389 / 27
 
 
-def _lab_f(t: Tensor) -> Tensor:
+def lab_f(t: Tensor) -> Tensor:
+    """The CIE Lab companding f(t): cube root above (6/29)^3, linear below (L* = 116 f(Y) - 16)."""
     return torch.where(t > _EPS, t.clamp(min=_EPS) ** (1 / 3), (_KAPPA * t + 16) / 116)
+
 
 
 def _lab_f_inv(f: Tensor) -> Tensor:
@@ -142,7 +147,7 @@ def rgb_to_lab(rgb: Tensor) -> Tensor:
     """
     xyz = rgb_to_xyz(rgb)
     white = torch.tensor(_WHITE_D65, device=xyz.device).view(3, 1, 1)
-    f = _lab_f(xyz / white)
+    f = lab_f(xyz / white)
     fx, fy, fz = f.unbind(-3)
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3)
 
@@ -233,10 +238,6 @@ class ChromaSpace:
         luma = x[..., :1, :, :] / self.luma_scale
         scale = torch.tensor(self.chroma_scale, device=x.device).view(2, 1, 1)
         return luma, x[..., 1:, :, :] / scale
-
-    def luma(self, rgb: Tensor) -> Tensor:
-        """The normalised luminance of sRGB images; for gray input this is what the model sees."""
-        return self.split(rgb)[0]
 
     def to_rgb(self, luma: Tensor, chroma: Tensor) -> Tensor:
         """Normalised (luma, chroma) back to sRGB, clipped to [0, 1] (for training-time previews)."""

@@ -911,7 +911,8 @@ def run_evaluate_cli(argv: list[str]) -> int:
     args = p.parse_args(argv)
 
     from .models.backbones import WeightsError
-    from .pipeline import ColorizeOptions, Colorizer, _merge
+    from .options import ColorizeOptions, merge_options
+    from .pipeline import Colorizer
 
     def usage(msg: str) -> int:
         print(f"colorize: error: {msg}", file=sys.stderr)
@@ -977,7 +978,7 @@ def run_evaluate_cli(argv: list[str]) -> int:
             return 1
         for size in sizes:
             # the model's inference defaults, then the user's values (the merge the photo path uses too)
-            options = _merge(colorizer.options, {**user, "render_size": size})
+            options = merge_options(colorizer.options, user, {"render_size": size})
             name = f"{base}@{options.render_size}" if len(sizes) > 1 else base
             fns[name] = (lambda c, o: (lambda gray_rgb: c.colorize_array(gray_rgb, o)))(colorizer, options)
     try:

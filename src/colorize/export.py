@@ -43,7 +43,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .color import AB_MAX
+from .errors import ExportError
 from .models import ColorModel
+from .options import DEFAULT_TEMPERATURE
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -58,10 +60,6 @@ __all__ = [
 DEFAULT_OPSET = 17
 GRAPH_VERSION = 1  # bump when the graph's inputs/outputs or decode change (invalidates caches)
 _MULTIPLE = 16
-
-
-class ExportError(RuntimeError):
-    """The model could not be exported or the file could not be written; one-line message."""
 
 
 class ChromaGraph(nn.Module):
@@ -128,7 +126,7 @@ def export_onnx(
         **(metadata or {}),
     }
     try:
-        from . import __version__
+        from ._version import __version__
 
         meta.setdefault("colorize_version", __version__)
     except ImportError:  # pragma: no cover
@@ -158,7 +156,7 @@ def _export_bytes(model: ColorModel, opset: int) -> bytes:
     args: tuple[Tensor, ...] = (luma,)
     names = ["luma"]
     if graph.distribution:
-        args = (luma, torch.tensor(0.38, dtype=torch.float32))
+        args = (luma, torch.tensor(DEFAULT_TEMPERATURE, dtype=torch.float32))
         names.append("temperature")
     f = io.BytesIO()
     errors = []
@@ -260,11 +258,11 @@ def cached_onnx_path(model: ColorModel, weights_path: str | os.PathLike[str] | N
 
 
 def compare_with_torch(model: ColorModel, onnx_path: str | os.PathLike[str], sizes: Sequence[tuple[int, int]] = ((64, 96), (96, 64)),
-                       temperature: float = 0.38) -> float:
+                       temperature: float = DEFAULT_TEMPERATURE) -> float:
     """Largest absolute chroma difference (normalised units) between onnxruntime and PyTorch fp32."""
-    from .onnx_backend import OnnxChromaRunner
+    from .backends import OnnxPredictor
 
-    runner = OnnxChromaRunner(onnx_path)
+    runner = OnnxPredictor(onnx_path)
     ref = _plain_copy(model)
     worst = 0.0
     gen = torch.Generator().manual_seed(0)
@@ -305,7 +303,7 @@ def run_export_cli(argv: Sequence[str]) -> int:
         print(f"colorize export: error: {out}: already exists (use --overwrite)", file=sys.stderr)
         return 1
     from .models.weights import load_model
-    from .pipeline import resolve_weights
+    from .models.registry import resolve_weights
 
     try:
         weights = resolve_weights(args.model)

@@ -38,12 +38,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import HintError
+
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
 
     from torch import Tensor
 
-    from .pipeline import ColorizeOptions, Colorizer
+    from .options import ColorizeOptions
+    from .pipeline import Colorizer
 
 __all__ = [
     "CSS_COLORS",
@@ -119,10 +122,6 @@ DEFAULT_POINT_RADIUS = 1.5
 """Radius, in render-size pixels, of a point hint without an explicit radius: a 3x3 patch, as in training."""
 DIRECT_SOLVE_MAX = 400_000
 """Up to this many unknowns the system is factorised (SuperLU); above, Jacobi-preconditioned CG."""
-
-
-class HintError(ValueError):
-    """A bad hint: malformed, an unknown colour, outside the image. ``str()`` is one line."""
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -539,7 +538,7 @@ def colorize_guided(
     """
     import torch
 
-    from .pipeline import render_input
+    from .render import render_input
 
     y = y.float().cpu()
     H, W = y.shape[-2:]

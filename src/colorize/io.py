@@ -45,6 +45,8 @@ from typing import IO, Any, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import ImageError, OptionError, OutputExistsError
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MAX_PIXELS_ENV",
@@ -113,63 +115,12 @@ ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[by
 # Errors
 
 
-class ImageError(Exception):
-    """A file could not be read or written; ``str()`` is one line: ``"<path>: <reason>"``.
-
-    One class (instead of Pillow's, zlib's and the OS's many) lets callers skip a bad file in a
-    folder with a single ``except`` and print a message that names the file.
-    """
-
-    def __init__(self, path: PathLike | None, reason: str) -> None:
-        path_text = "<unknown>" if path is None else os.fspath(path)
-        if isinstance(path_text, bytes):  # pragma: no cover - bytes paths are not used here
-            path_text = os.fsdecode(path_text)
-        self.path = path_text.replace("\n", "\\n").replace("\r", "\\r")
-        self.reason = " ".join(str(reason).split())  # one line, whatever the cause said
-        super().__init__(path, reason)  # args stay (path, reason) so the error pickles
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
-class OutputExistsError(ImageError):
-    """The output file exists and ``overwrite`` was not given (never silently replace a photo)."""
-
-    def __init__(self, path: PathLike, reason: str = "already exists (use --overwrite)") -> None:
-        super().__init__(path, reason)
-
-
 # --------------------------------------------------------------------------------------------
 # Option values (here, torch-free, so the CLI refuses a bad value in a blink; see colorize.pipeline)
 
 
 MAX_RENDER_SIZE = 4096
 """Largest render size: the model's activations grow with its square (100000 asked for ~30 GB)."""
-
-
-class OptionError(ValueError):
-    """An option has an unusable value. ``str()`` is one line naming the option, the value and the rule.
-
-    ``option`` is the Python name (``render_size``); :meth:`cli_message` words it as the command
-    line does (``--render-size``). ``source`` names where the value came from (a weights JSON).
-    """
-
-    def __init__(self, option: str, value: Any, rule: str, source: str | None = None) -> None:
-        self.option, self.value, self.rule, self.source = option, value, rule, source
-        super().__init__(option, value, rule, source)
-
-    def _shown(self) -> str:
-        v = self.value
-        return f"{v:g}" if isinstance(v, float) else repr(v) if isinstance(v, str) else str(v)
-
-    def __str__(self) -> str:
-        where = f"{self.source}: " if self.source else ""
-        return f"{where}{self.option} = {self._shown()}: {self.rule}"
-
-    def cli_message(self) -> str:
-        if self.source:
-            return str(self)
-        return f"--{self.option.replace('_', '-')} {self._shown()}: {self.rule}"
 
 
 # Every numeric option of a colorize call, checked in one place for the CLI, the Python API and the
@@ -249,7 +200,9 @@ class LoadedImage:
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    from .color import BT601  # here, not at the top: reading a file's header must not import torch
+
+    weights = np.array(BT601, dtype=np.float32)
     gray = np.asarray(rgb, dtype=np.float32) @ weights
     np.clip(gray, 0.0, 1.0, out=gray)
     return gray

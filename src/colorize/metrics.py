@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter, uniform_filter, zoom
 
-from .color import rgb_to_lab
+from .color import BT601, rgb_to_lab
 from .quantization import ColorPrior, ab_bin_centers, hard_encode
 
 __all__ = [
@@ -91,7 +91,7 @@ AB_TOLERANCE = 1e-3
 of noise, which must not push an exact prediction (or a gray pixel of the gray baseline) out of
 the ``t = 0`` bucket."""
 
-_BT601 = np.array([0.299, 0.587, 0.114])
+_BT601 = np.array(BT601)
 
 
 def _as_hwc3(x: np.ndarray, name: str) -> np.ndarray:

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import ReferenceImageError
+
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor
 
@@ -60,10 +62,6 @@ SEMANTIC_TAU = 0.05
 SEMANTIC_CONFIDENCE = (0.6, 0.9)
 """Best-match cosine similarity mapped linearly to confidence 0 ... 1."""
 _GRAY_CHROMA = 4.0  # a*b* units: below this a pixel counts as colourless
-
-
-class ReferenceImageError(ValueError):
-    """The reference cannot be used (missing, unreadable, colourless). ``str()`` is one line."""
 
 
 # ----------------------------------------------------------------------------- loading
@@ -145,7 +143,7 @@ def _prepare_reference(ref_rgb: np.ndarray, render_size: int) -> tuple["Tensor",
     import torch
 
     from .color import rgb_to_lab, rgb_to_luma
-    from .pipeline import render_shape
+    from .render import render_shape
 
     t = torch.from_numpy(np.ascontiguousarray(ref_rgb)).permute(2, 0, 1)[None].float()
     shape = render_shape(t.shape[-2], t.shape[-1], render_size)
@@ -251,8 +249,8 @@ def welsh_transfer(y: "Tensor", ref_y: "Tensor", ref_ab: "Tensor", *, samples: i
 
 
 def _encoder_taps(colorizer: "Colorizer", y: "Tensor") -> list["Tensor"]:
-    """Feature maps of the model's encoder for gray ``y`` (1,1,h,w): the ``stages`` outputs when the
-    model has them (compact), else its decoder features."""
+    """Feature maps of the model's encoder for gray ``y`` (1,1,h,w), from the model's
+    :meth:`~colorize.models.ColorModel.encoder_features` hook (fp32, on the CPU)."""
     import torch
 
     model = colorizer.model
@@ -260,17 +258,9 @@ def _encoder_taps(colorizer: "Colorizer", y: "Tensor") -> list["Tensor"]:
     x = luma
     if model.config.hints:
         x = torch.cat([luma, torch.zeros(1, 3, *luma.shape[-2:])], dim=1)
-    x = x.to(colorizer.device)
+    x = x.to(next(model.parameters()).device)
     with torch.no_grad():
-        stages = getattr(model, "stages", None)
-        if stages is None:
-            return [model.features(x).float().cpu()]
-        h = torch.cat([x[:, :1] * 2 - 1, x[:, 1:]], dim=1)
-        taps = []
-        for stage in stages:
-            h = stage(h)
-            taps.append(h.float().cpu())
-    return taps[1:]  # strides 4, 8, 16 (stride 2 is edges, not meaning)
+        return [t.float().cpu() for t in model.encoder_features(x)]
 
 
 def _semantic_features(colorizer: "Colorizer", y: "Tensor", grid: tuple[int, int], luma_weight: float) -> "Tensor":
@@ -353,7 +343,7 @@ def apply_reference(colorizer: "Colorizer", y_low: "Tensor", uv_pred: "Tensor", 
         ab = ab_pred + strength * conf * (match - ab_pred)
     else:  # auto
         base = ab_pred + strength * (reinhard_transfer(y, ab_pred, ref_y, ref_ab) - ab_pred)
-        if hasattr(colorizer.model, "stages"):
+        if colorizer.model.has_encoder_features:
             match, conf = semantic_transfer(colorizer, y, ref_y, ref_ab)
         else:
             match, conf = welsh_transfer(y, ref_y, ref_ab), None

@@ -50,14 +50,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .io import ImageError, OutputExistsError
+from .errors import ImageError, OutputExistsError, VideoError, VideoOptionError
 
 if TYPE_CHECKING:  # heavy imports stay lazy: torch, av and cv2 load when a video is processed
     import argparse
 
     from torch import Tensor
 
-    from .pipeline import ColorizeOptions, Colorizer
+    from .options import ColorizeOptions
+    from .pipeline import Colorizer
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -87,18 +88,6 @@ FPS_RANGE = (0.01, 1000.0)
 """Frame rates accepted for frame-sequence inputs (one frame per 100 s .. high-speed footage)."""
 _PATTERN = re.compile(r"%(0?)(\d*)d")
 DEFAULT_SEQUENCE_FPS = 25.0
-
-
-class VideoError(ImageError):
-    """A film could not be read or written; ``str()`` is one line: ``"<path>: <reason>"``."""
-
-
-class VideoOptionError(ValueError):
-    """A bad numeric video option; ``option`` is its name (``"fps"``, ``"crf"``...), ``str()`` one line."""
-
-    def __init__(self, option: str, reason: str) -> None:
-        super().__init__(f"{option}: {reason}")
-        self.option, self.reason = option, reason
 
 
 def _finite(value: Any) -> bool:
@@ -310,8 +299,8 @@ class TemporalColorizer:
     # ------------------------------------------------------------------ render-size steps
 
     def render_gray(self, y: Tensor) -> Tensor:
-        """(N,1,H,W) luma -> render-size luma, as every photo path shrinks it (:func:`colorize.pipeline.render_input`)."""
-        from .pipeline import render_input
+        """(N,1,H,W) luma -> render-size luma, as every photo path shrinks it (:func:`colorize.render.render_input`)."""
+        from .render import render_input
 
         return render_input(y, self.options.render_size)
 
@@ -406,7 +395,7 @@ class TemporalColorizer:
         """Consecutive frames (gray HxW or RGB HxWx3, uint8/uint16/float) -> (N,H,W,3) float32 sRGB."""
         import torch
 
-        from .pipeline import gray_of
+        from .render import gray_of
 
         if len(frames) == 0:
             return np.zeros((0, 0, 0, 3), np.float32)
@@ -432,7 +421,7 @@ def temporal_warp_error(rgb_frames: Sequence[np.ndarray], gray_frames: Sequence[
     import cv2
 
     from .metrics import rgb_to_lab_np
-    from .pipeline import gray_of
+    from .render import gray_of
 
     n = len(rgb_frames)
     if n < 2:
@@ -1269,7 +1258,7 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
         planned.append((Path(src), dst))
 
     # every number is checked before the model is loaded or a frame decoded: one line, exit 2
-    from .pipeline import ColorizeOptions, _merge
+    from .options import ColorizeOptions, merge_options
 
     user_options = {k: v for k, v in {
         "render_size": getattr(args, "render_size", None), "saturation": getattr(args, "saturation", None),
@@ -1308,7 +1297,7 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
             print(f"colorize: error: {exc}", file=sys.stderr)
             return 1
     # the model's own inference defaults (its JSON's "inference" block), then the user's: as for photos
-    options = _merge(colorizer.options, user_options) if colorizer is not None else ColorizeOptions(**user_options)
+    options = merge_options(colorizer.options if colorizer is not None else None, user_options)
     reports: list[VideoReport] = []
     terminated = False
     with _sigterm_raises():

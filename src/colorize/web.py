@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .errors import HintError, ReferenceImageError, WebError
+
 log = logging.getLogger("colorize.web")
 
 DEFAULT_HOST = "127.0.0.1"
@@ -70,15 +72,6 @@ def _offline_environment() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-
-
-class WebError(Exception):
-    """A problem to show the user as one line; ``status`` is the HTTP status for the API."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass
@@ -260,8 +253,8 @@ class ColorizeService:
                 rgb = self.colorizer.colorize_array(loaded.rgb, **guided, **options)
             except MemoryError:
                 raise WebError("not enough memory for this image; try a smaller one or lower --max-pixels", 413) from None
-            except ValueError as exc:
-                if guided and type(exc).__name__ in ("HintError", "ReferenceImageError"):
+            except (HintError, ReferenceImageError) as exc:
+                if guided:
                     raise WebError(str(exc)) from None
                 raise
         return np.asarray(rgb, dtype=np.float32)
@@ -809,7 +802,7 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
     from fastapi import FastAPI, File, Form, Request, UploadFile
     from fastapi.responses import JSONResponse, Response
 
-    from . import __version__
+    from ._version import __version__
 
     limits = limits or Limits()
     if hasattr(model, "colorize_array"):
@@ -840,7 +833,7 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
 
     @app.get("/api/models", tags=["api"], summary="The loaded model, the bundled models and the limits")
     def models() -> dict[str, Any]:
-        from .pipeline import bundled_models
+        from .models.registry import list_pretrained as bundled_models
 
         try:
             bundled = [{"name": b["name"], "arch": b.get("arch"), "space": b.get("space"), "head": b.get("head"),

@@ -13,14 +13,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import WeightsError
 from .resnet import RESNET_URLS, ResNet
 from .vgg import VGG16, VGG16_URL
 
 BACKBONES = ("vgg16", "resnet18", "resnet34", "resnet50")
-
-
-class WeightsError(Exception):
-    """A weights file that is missing, corrupt, or does not fit the model. ``str()`` is one line."""
 
 
 def build_backbone(name: str) -> VGG16 | ResNet:

@@ -82,8 +82,18 @@ class ColorModel(nn.Module):
     def _finish(self, feature_channels: int) -> None:
         self.head = ChromaHead(feature_channels, self.config)
 
+    has_encoder_features = False
+    """True when :meth:`encoder_features` gives multi-scale encoder taps (semantic reference matching uses them)."""
+
     def features(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def encoder_features(self, x: Tensor) -> list[Tensor]:
+        """Feature maps that describe what is in the picture, for matching a reference photo.
+
+        The base answer is the decoder's features; models with an encoder pyramid override it.
+        """
+        return [self.features(x)]
 
     def forward(self, x: Tensor) -> Tensor:
         """``x``: (N, in_channels, H, W) luma in [0, 1] (+ hints). Returns the raw head output."""

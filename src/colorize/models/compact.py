@@ -52,6 +52,17 @@ class CompactColorNet(ColorModel):
         self.decoder = ResidualDecoder(w, stop_level=1)
         self._finish(self.decoder.out_channels)
 
+    has_encoder_features = True
+
+    def encoder_features(self, x: Tensor) -> list[Tensor]:
+        """The encoder's outputs at strides 4, 8 and 16 (stride 2 is edges, not meaning)."""
+        h = torch.cat([x[:, :1] * 2 - 1, x[:, 1:]], dim=1)
+        taps = []
+        for stage in self.stages:
+            h = stage(h)
+            taps.append(h)
+        return taps[1:]
+
     def features(self, x: Tensor) -> Tensor:
         x = torch.cat([x[:, :1] * 2 - 1, x[:, 1:]], dim=1)  # centre the [0, 1] luma; hints are already centred
         taps = []

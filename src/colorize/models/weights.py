@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from . import arch_name, create_model
-from .backbones import WeightsError
+from ..errors import WeightsError
+from .registry import arch_name, create_model
 from .base import ColorModel
 
 FORMAT = "colorize-weights/1"
