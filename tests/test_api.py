@@ -238,7 +238,7 @@ def test_page_job_with_clicked_hints(tiny_hint_model_path, tmp_path):
 
 
 def test_web_cli_refuses_bad_arguments(tmp_path, capsys):
-    from colorize.web import run_web_cli
+    from colorize.cli.web import run_web_cli
 
     assert run_web_cli(["--port", "0"]) == 2
     assert run_web_cli(["--max-upload-mb", "0"]) == 2

@@ -19,6 +19,7 @@ av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
 from colorize import cli  # noqa: E402
+from colorize.cli import video as cli_video  # noqa: E402
 from colorize import video as V  # noqa: E402
 from colorize.video import VideoError, colorize_video  # noqa: E402
 
@@ -155,7 +156,7 @@ def test_bad_video_numbers_exit_2_before_any_work(args, option, tmp_path, capsys
     def no_model(_args):
         raise AssertionError("the model was loaded before the options were checked")
 
-    monkeypatch.setattr(cli, "_load_colorizer", no_model)
+    monkeypatch.setattr(cli_video, "colorizer_from_args", no_model)
     code, _, err = _cli(capsys, str(clip), "-o", str(tmp_path / "o.mp4"), *args)
     assert code == 2, err
     assert err.count("\n") == 1 and option in err and "Traceback" not in err
@@ -163,7 +164,7 @@ def test_bad_video_numbers_exit_2_before_any_work(args, option, tmp_path, capsys
 
 
 def test_crf_range_follows_the_encoder(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "_load_colorizer", lambda a: (_ for _ in ()).throw(AssertionError("loaded")))
+    monkeypatch.setattr(cli_video, "colorizer_from_args", lambda a: (_ for _ in ()).throw(AssertionError("loaded")))
     clip = _mp4(tmp_path / "c.mp4", 3, faststart=False)
     code, _, err = _cli(capsys, str(clip), "-o", str(tmp_path / "o.mp4"), "--crf", "60")
     assert code == 2 and "0 to 51 for libx264" in err

@@ -26,7 +26,8 @@ httpx = pytest.importorskip("httpx")
 
 from PIL import Image  # noqa: E402
 
-from colorize.web import FILE_REFUSED, Limits, create_app, run_web_cli  # noqa: E402
+from colorize.cli.web import run_web_cli  # noqa: E402
+from colorize.web import FILE_REFUSED, Limits, create_app  # noqa: E402
 
 LIMIT = 2**20  # --max-upload-mb 1
 META = {"_type": "gradio.FileData"}

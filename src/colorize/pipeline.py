@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -108,7 +107,6 @@ class Colorizer:
         :func:`colorize.options.merge_options`). ``backend``: ``"torch"``, ``"onnxruntime"`` or
         ``"auto"`` (see :mod:`colorize.backends`).
         """
-        from .models.registry import resolve_weights
         from .models.weights import load_model
 
         path = resolve_weights(name_or_path)

@@ -17,11 +17,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
-from .errors import UsageError
+from .._version import __version__
+from ..errors import UsageError
+from .common import colorizer_from_args, err, exit_code, model_name, options_from_args, summary
 
 SUBCOMMANDS = ("models", "train", "evaluate", "export", "web")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogv", ".gif"}
 
 
@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _err(msg: str) -> None:
-    print(f"colorize: error: {msg}", file=sys.stderr)
+    err(msg)
 
 
 # ----------------------------------------------------------------------------- colorize files
@@ -145,7 +145,9 @@ def _expand_inputs(patterns: Sequence[str], recursive: bool) -> tuple[list[tuple
         path = Path(pattern)
         if path.is_dir():
             walker = sorted(path.rglob("*")) if recursive else sorted(path.iterdir())
-            images = [f for f in walker if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")]
+            from ..io import is_image_path  # one list of image extensions for every folder scan
+
+            images = [f for f in walker if f.is_file() and is_image_path(f)]
             if not images:
                 errors.append((str(path), "no images in this folder" + ("" if recursive else " (use --recursive for sub-folders)")))
             found += [(f, path) for f in images]
@@ -155,14 +157,14 @@ def _expand_inputs(patterns: Sequence[str], recursive: bool) -> tuple[list[tuple
 
 
 def _output_path(src: Path, base: Path | None, args: argparse.Namespace, many: bool) -> Path:
-    from .io import SUPPORTED_OUTPUT_EXTENSIONS
+    from ..io import SUPPORTED_INPUT_EXTENSIONS, SUPPORTED_OUTPUT_EXTENSIONS
 
     # The input's format when it can be written; else PNG (GIF, PGM/PPM/PNM, JFIF, MPO: read-only here).
     keep = src.suffix if src.suffix.lower() in SUPPORTED_OUTPUT_EXTENSIONS else ".png"
     ext = f".{args.out_format}" if args.out_format else keep
     if args.output:
         out = Path(args.output)
-        if not many and not out.is_dir() and out.suffix.lower() in IMAGE_SUFFIXES:
+        if not many and not out.is_dir() and out.suffix.lower() in SUPPORTED_INPUT_EXTENSIONS:
             return out.with_suffix(f".{args.out_format}") if args.out_format else out
         rel = src.relative_to(base) if base is not None else Path(src.name)
         return (out / rel).with_suffix(ext)
@@ -180,7 +182,7 @@ def check_colorize_args(args: argparse.Namespace) -> None:
     The numeric rules are :data:`colorize.io.OPTION_RULES`, shared with the Python and web APIs
     (torch-free, so a bad value is refused before anything heavy is imported).
     """
-    from .io import OptionError, check_option
+    from ..io import OptionError, check_option
 
     try:
         for name in ("render_size", "saturation", "temperature", "batch_size", "quality", "max_pixels"):
@@ -246,14 +248,8 @@ class _Run:
         self.colorizer: Any = None
 
     def print_json(self, error: str | None = None) -> None:
-        summary: dict[str, Any] = {
-            "ok": len(self.results), "failed": len(self.failures), "seconds": round(time.time() - self.t0, 3),
-            "model": (self.colorizer.info.get("name", self.model) if self.colorizer is not None else self.model),
-            "outputs": self.results, "errors": [{"input": i, "error": e} for i, e in self.failures],
-        }
-        if error is not None:
-            summary["error"] = error  # the run stopped before or during the work: why
-        print(json.dumps(summary, indent=2, default=str))
+        print(json.dumps(summary(self.results, self.failures, self.t0, model_name(self.colorizer, self.model), error),
+                         indent=2, default=str))
 
     def stop(self, message: str, code: int) -> int:
         """The run cannot go on: one line on stderr (and the JSON summary); returns the exit code."""
@@ -273,7 +269,7 @@ class _Run:
                     print(f"  {i}: {e}", file=sys.stderr)
             if len(self.results) > 1:
                 print(f"colorized {len(self.results)} images in {elapsed:.1f}s", file=sys.stderr)
-        return 0 if not self.failures and self.results else 1
+        return exit_code(self.results, self.failures)
 
 
 def run_colorize(argv: Sequence[str]) -> int:
@@ -299,7 +295,7 @@ def run_colorize(argv: Sequence[str]) -> int:
 def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
     guided = bool(args.hint or args.hints or args.reference or args.hint_method or args.reference_strength is not None)
     if guided:  # bad --hint syntax, colours, strength: usage errors (2); unusable files: 1
-        from .hints import check_guided_args
+        from .guided import check_guided_args
 
         code = check_guided_args(args)
         if code:
@@ -310,7 +306,9 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
     jobs, failures = _expand_inputs([s for s in args.inputs if not _is_sequence_input(s, args)], args.recursive)
     run.failures = failures
     many = len(jobs) > 1 or any(base is not None for _, base in jobs) or len(args.inputs) > 1
-    if args.output and many and Path(args.output).suffix.lower() in IMAGE_SUFFIXES and not Path(args.output).is_dir():
+    from ..io import SUPPORTED_INPUT_EXTENSIONS
+
+    if args.output and many and Path(args.output).suffix.lower() in SUPPORTED_INPUT_EXTENSIONS and not Path(args.output).is_dir():
         raise UsageError(f"{args.output}: several inputs need an output folder, not a file name")
     videos = [j for j in jobs if _is_film(j[0])] + sequences
     if videos:
@@ -328,17 +326,13 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
     if not planned:
         return run.finish()
     try:
-        run.colorizer = colorizer = _load_colorizer(args)
+        run.colorizer = colorizer = colorizer_from_args(args)
     except Exception as exc:  # WeightsError (bad file or inference values), RuntimeError (device)
         return run.stop(str(exc), 1)
 
-    import dataclasses
-
-    options = dataclasses.replace(colorizer.options, **{k: v for k, v in {
-        "render_size": args.render_size, "saturation": args.saturation, "temperature": args.temperature,
-    }.items() if v is not None})
+    options = options_from_args(args, colorizer)
     if guided:
-        from .hints import run_guided_cli
+        from .guided import run_guided_cli
 
         return run_guided_cli(args, planned, failures, colorizer, options, run.t0)
     _colorize_planned(args, run, planned, options)
@@ -347,8 +341,8 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
 
 def _colorize_planned(args: argparse.Namespace, run: _Run, planned: list[tuple[Path, Path]], options: Any) -> None:
     """Read, colorize (a forward pass per batch) and write; every problem is that file's failure."""
-    from .io import ImageError, read_image, write_image
-    from .progress import progress_bar
+    from ..io import ImageError, read_image, write_image
+    from ..progress import progress_bar
 
     colorizer, failures, results = run.colorizer, run.failures, run.results
     show = not args.quiet and not args.json
@@ -412,12 +406,6 @@ def _chunks(items: list, n: int) -> Iterator[list]:
         yield items[i : i + n]
 
 
-def _load_colorizer(args: argparse.Namespace):
-    from .pipeline import Colorizer
-
-    return Colorizer.from_pretrained(args.model, device=args.device, backend=getattr(args, "backend", "auto"))
-
-
 # ----------------------------------------------------------------------------- models
 
 
@@ -425,8 +413,8 @@ def run_models(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="colorize models", description="List model architectures and bundled weights.")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    from .models import list_models, model_config
-    from .models.registry import list_pretrained as bundled_models
+    from ..models import list_models, model_config
+    from ..models.registry import list_pretrained as bundled_models
 
     bundled = bundled_models()
     archs = [{"name": e.name, "description": e.description, "space": model_config(e.name).space, "head": model_config(e.name).head} for e in list_models()]
@@ -504,15 +492,15 @@ def run_train(argv: Sequence[str]) -> int:
 
     import dataclasses
 
-    from .models.backbones import WeightsError
-    from .train import TrainConfig, train
+    from ..models.backbones import WeightsError
+    from ..train import TrainConfig, train
 
     out = Path(args.out)
     if args.export is not None:
         if not (out / "checkpoint.pt").is_file():
             _err(f"{out / 'checkpoint.pt'}: no checkpoint to export")
             return 1
-        from .train import export_checkpoint
+        from ..train import export_checkpoint
 
         print(export_checkpoint(out, args.export or None))
         return 0
@@ -527,7 +515,7 @@ def run_train(argv: Sequence[str]) -> int:
         if not ckpt.is_file():
             _err(f"{ckpt}: no checkpoint to resume from")
             return 1
-        from .train import _config_from_checkpoint
+        from ..train import _config_from_checkpoint
 
         overrides.setdefault("stop_at", None)  # a pause applies once; resuming runs on unless --stop-at is given again
         cfg = dataclasses.replace(_config_from_checkpoint(out), **overrides)
@@ -550,12 +538,12 @@ def run_train(argv: Sequence[str]) -> int:
                 options[key] = getattr(args, key)
         if args.hints:
             options["hints"] = True
-        from .models import model_config
+        from ..models import model_config
 
         try:
             if args.init_weights:
-                from .models.weights import read_model_info
-                from .models.registry import resolve_weights
+                from ..models.weights import read_model_info
+                from ..models.registry import resolve_weights
 
                 if options or args.model != "compact":
                     _err("--init-weights takes the architecture and options from the model; drop --model/--space/--head/--hints/--model-option")
