@@ -5,17 +5,28 @@ Heavy modules (torch, models) are imported lazily so ``import colorize`` and ``c
     from colorize import Colorizer
     colorizer = Colorizer.from_pretrained("default")
     colour = colorizer(gray_pil_image)
+
+The layers and where each concern lives: ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
+if TYPE_CHECKING:  # real types for type checkers; at run time the names below load on first use
+    from .errors import ColorizeError
+    from .io import read_image, write_image
+    from .models import create_model, list_models
+    from .options import ColorizeOptions
+    from .pipeline import Colorizer
+
 _LAZY = {
     "Colorizer": "colorize.pipeline",
+    "ColorizeOptions": "colorize.options",
+    "ColorizeError": "colorize.errors",
     "create_model": "colorize.models",
     "list_models": "colorize.models",
     "read_image": "colorize.io",

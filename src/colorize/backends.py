@@ -137,7 +137,6 @@ class OnnxPredictor:
         channels = inputs["luma"].shape[1]
         self.in_channels = channels if isinstance(channels, int) else 1
         self.takes_hints = self.in_channels == 4
-        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def run(self, luma: np.ndarray, temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
         feeds: dict[str, Any] = {"luma": np.ascontiguousarray(luma, dtype=np.float32)}

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
+from .io import write_text_atomic
 from .metrics import (
     MAX_THRESHOLD,
     ErrorHistogram,
@@ -208,7 +209,7 @@ class EvalResult:
         """Serialise :meth:`to_dict` to JSON; also write it to ``path`` if given."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
         if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
+            write_text_atomic(path, text + "\n")
         return text
 
 
@@ -821,7 +822,7 @@ def write_report(result: EvalResult, path: str | Path, *, max_images: int = 12) 
         text = _markdown(result, headers, body, written)
     else:
         text = _html(result, headers, body, written)
-    path.write_text(text, encoding="utf-8")
+    write_text_atomic(path, text)
     return written
 
 

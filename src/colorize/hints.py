@@ -125,7 +125,8 @@ DIRECT_SOLVE_MAX = 400_000
 
 # ----------------------------------------------------------------------------- parsing
 
-_HEX = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_HEX = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")  # alpha digits are ignored
+_RGB_FUNCTION = re.compile(r"rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)\s*(?:,\s*[\d.]+%?\s*)?\)", re.I)
 
 
 def _normalise_name(text: str) -> str:
@@ -134,6 +135,9 @@ def _normalise_name(text: str) -> str:
 
 def parse_color(text: str | Sequence[float]) -> tuple[int, int, int]:
     """A CSS colour name, ``#rgb`` or ``#rrggbb`` -> (r, g, b) 0-255; also an (r, g, b) of ints 0-255 or floats 0-1.
+
+    What colour pickers send is read too: ``rgb(r, g, b)`` / ``rgba(r, g, b, a)`` and ``#rgba`` /
+    ``#rrggbbaa`` (alpha ignored). The one colour parser of the package (the web page uses it).
 
     >>> parse_color("firebrick"), parse_color("#b22222"), parse_color("#f00"), parse_color("Sky Blue")
     ((178, 34, 34), (178, 34, 34), (255, 0, 0), (135, 206, 235))
@@ -160,10 +164,15 @@ def parse_color(text: str | Sequence[float]) -> tuple[int, int, int]:
         if not m:
             raise HintError(f"{s!r} is not a hex colour; use #rgb or #rrggbb (e.g. #b22222)")
         digits = m.group(1)
-        if len(digits) == 3:
-            digits = "".join(c * 2 for c in digits)
+        if len(digits) in (3, 4):
+            digits = "".join(c * 2 for c in digits[:3])
+        digits = digits[:6]
         v = int(digits, 16)
         return (v >> 16 & 255, v >> 8 & 255, v & 255)
+    m = _RGB_FUNCTION.fullmatch(s)
+    if m:
+        r, g, b = (int(round(min(255.0, float(v)))) for v in m.groups())
+        return (r, g, b)
     name = _normalise_name(s)
     if name in CSS_COLORS:
         v = CSS_COLORS[name]

@@ -59,6 +59,8 @@ __all__ = [
     "OutputExistsError",
     "LoadedImage",
     "read_image",
+    "move_into_place",
+    "write_text_atomic",
     "load_image_from_pil",
     "write_image",
     "atomic_write",
@@ -1570,7 +1572,7 @@ def atomic_write(path: PathLike, write_fn: Callable[[IO[bytes]], None], *, overw
             write_fn(f)
             f.flush()
             os.fsync(f.fileno())
-        _move_into_place(tmp, out, overwrite)
+        move_into_place(tmp, out, overwrite)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -1592,7 +1594,20 @@ def _open_temp(out: Path) -> tuple[Path, int]:
     raise OSError(f"cannot create a temporary file in {out.parent}")  # pragma: no cover
 
 
-def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
+def write_text_atomic(path: PathLike, text: str, *, overwrite: bool = True) -> Path:
+    """:func:`atomic_write` of UTF-8 text (reports, JSON summaries)."""
+    data = text.encode("utf-8")
+    return atomic_write(path, lambda f: f.write(data), overwrite=overwrite)
+
+
+def move_into_place(tmp: PathLike, out: PathLike, overwrite: bool) -> None:
+    """Rename a finished temp file (or folder) ``tmp`` to ``out``: the last step of every atomic write.
+
+    With ``overwrite`` the target is replaced (keeping a replaced file's permissions); without, an
+    existing target is never replaced, even one that appeared meanwhile (:class:`FileExistsError`;
+    ``tmp`` is left for the caller to remove).
+    """
+    tmp, out = Path(tmp), Path(out)
     if overwrite:
         try:  # keep the permissions of the file being replaced
             os.chmod(tmp, stat.S_IMODE(os.stat(out).st_mode))

@@ -129,7 +129,7 @@ class Colorizer:
         """Predict chroma for render-size gray ``y_low`` (N,1,h,w); returns YUV ``uv`` (N,2,h,w)."""
         luma = self.model_luma(y_low)
         x = luma
-        if self.model.config.hints:
+        if self.predictor.takes_hints:
             x = torch.cat([luma, hint_map if hint_map is not None else torch.zeros_like(luma).expand(-1, 3, -1, -1)], dim=1)
         chroma = self.predictor.predict_chroma(x, temperature=options.temperature).float()
         if chroma.shape[-2:] != luma.shape[-2:]:

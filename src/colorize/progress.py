@@ -31,7 +31,7 @@ class _RichBar:
 
 
 @contextlib.contextmanager
-def progress_bar(total: int | None, description: str, *, start: int = 0, enabled: bool = True, unit: str = "img",
+def progress_bar(total: int | None, description: str, *, start: int = 0, enabled: bool = True,
                  extra: str = "") -> Iterator[_NullBar | _RichBar]:
     """A rich progress bar on stderr with rate and ETA; ``extra`` is a format string of task fields."""
     if not enabled:
@@ -48,6 +48,6 @@ def progress_bar(total: int | None, description: str, *, start: int = 0, enabled
         yield _RichBar(progress, task)
 
 
-def training_progress(total: int, start: int = 0, enabled: bool = True):
+def training_progress(total: int, start: int = 0, enabled: bool = True) -> contextlib.AbstractContextManager[_NullBar | _RichBar]:
     """The training bar: step / total with the latest loss and images per second."""
     return progress_bar(total, "train", start=start, enabled=enabled, extra="loss {task.fields[loss]:.4f}  {task.fields[images_per_s]:.1f} img/s")

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ImageError, OutputExistsError, VideoError, VideoOptionError
+from .io import SUPPORTED_INPUT_EXTENSIONS, is_image_path, move_into_place
 
 if TYPE_CHECKING:  # heavy imports stay lazy: torch, av and cv2 load when a video is processed
 
@@ -73,7 +74,6 @@ __all__ = [
 ]
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogv", ".gif"}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 _KEEP_CONTAINER = {".mp4", ".mov", ".mkv", ".m4v", ".webm"}  # default output keeps these; others -> .mp4
 _DEFAULT_CODECS = {".webm": "libvpx-vp9", ".ogv": "libtheora", ".gif": "gif", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1"}
@@ -510,8 +510,7 @@ class _SequenceSource:
             if not self.files:
                 raise VideoError(path, "no frames match this pattern")
         elif path.is_dir():
-            self.files = sorted((f for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-                                 and not f.name.startswith(".")), key=_natural_key)
+            self.files = sorted((f for f in path.iterdir() if f.is_file() and is_image_path(f)), key=_natural_key)
             self.start_number = 0
             if not self.files:
                 raise VideoError(path, "no frames (images) in this folder")
@@ -928,7 +927,11 @@ class _AvSink:
                 for p in oa.encode(None):
                     self.container.mux(p)
         self.container.close()
-        _move_into_place(self.tmp, self.out, self.overwrite)
+        try:
+            move_into_place(self.tmp, self.out, self.overwrite)
+        except FileExistsError:
+            self.tmp.unlink(missing_ok=True)
+            raise OutputExistsError(self.out) from None
 
     def abort(self) -> None:
         try:
@@ -936,24 +939,6 @@ class _AvSink:
         except Exception:
             pass
         self.tmp.unlink(missing_ok=True)
-
-
-def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(tmp, out)
-        return
-    try:
-        os.link(tmp, out)  # no-clobber: fails if the output appeared meanwhile
-    except FileExistsError:
-        tmp.unlink(missing_ok=True)
-        raise OutputExistsError(out) from None
-    except OSError:
-        if os.path.lexists(out):
-            tmp.unlink(missing_ok=True)
-            raise OutputExistsError(out) from None
-        os.replace(tmp, out)
-        return
-    tmp.unlink(missing_ok=True)
 
 
 class _SequenceSink:
@@ -1050,7 +1035,7 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
     frames_out = _is_frames_output(dst)
     check_video_options(fps=fps, batch_size=batch_size, crf=None if frames_out else crf,
                         codec=None if frames_out else encoder_for(dst, codec))
-    if frames_out and not is_sequence_pattern(dst) and dst.suffix.lower() in IMAGE_SUFFIXES:
+    if frames_out and not is_sequence_pattern(dst) and dst.suffix.lower() in SUPPORTED_INPUT_EXTENSIONS:
         raise VideoError(dst, "a film needs a video file (.mp4), a folder or a frame pattern (frames/%05d.png) as output")
     if not frames_out and dst.is_dir():
         raise VideoError(dst, "is a folder")
@@ -1114,7 +1099,7 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
     try:
         if frames_out:
             sink = open_sink()
-        with progress_bar(total, label[:40], enabled=progress, unit="frame", extra="{task.fields[rate]:.1f} fps") as bar:
+        with progress_bar(total, label[:40], enabled=progress, extra="{task.fields[rate]:.1f} fps") as bar:
             for kind, item in source.items():
                 if kind == "audio":
                     if sink is None:

@@ -23,7 +23,6 @@ API); the server never crashes on a bad upload. Page events may name only this s
 
 
 import atexit
-import importlib.util
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import HintError, ReferenceImageError, WebError
+from .hints import parse_color
 
 log = logging.getLogger("colorize.web")
 
@@ -80,15 +80,6 @@ class Limits:
         return f"up to {self.max_upload_bytes / 2**20:g} MB{mp} per photo, {self.max_files} photos at a time"
 
 
-def hints_available() -> bool:
-    """Colour hints and the reference photo are offered when :mod:`colorize.hints` (and
-    :mod:`colorize.reference`, which it uses for references) are installed."""
-    try:
-        return all(importlib.util.find_spec(m) is not None for m in ("colorize.hints", "colorize.reference"))
-    except (ImportError, ValueError):
-        return False
-
-
 def _format_mb(n: int) -> str:
     return f"{n / 2**20:.1f} MB"
 
@@ -102,27 +93,12 @@ def _too_large(size: int, limit: int) -> str:
     return f"{size} bytes; the limit is {limit} bytes"
 
 
-def parse_color(value: Any) -> tuple[float, float, float]:
-    """``"#rrggbb"``, ``"#rgb"``, ``"rgb(r, g, b)"``/``"rgba(...)"`` or a tuple -> RGB floats in [0, 1]."""
-    if isinstance(value, (tuple, list)) and len(value) >= 3:
-        vals = [float(v) for v in value[:3]]
-        return tuple(v / 255 if max(vals) > 1 else v for v in vals)  # type: ignore[return-value]
-    text = str(value or "").strip().lower()
-    if text.startswith("#"):
-        h = text[1:]
-        if len(h) in (3, 4):
-            h = "".join(c * 2 for c in h[:3])
-        if len(h) in (6, 8):
-            return tuple(int(h[i : i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
-    m = re.match(r"rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)", text)
-    if m:
-        return tuple(min(255.0, float(g)) / 255 for g in m.groups())  # type: ignore[return-value]
-    raise WebError(f"not a colour: {value!r}")
-
-
 def to_hex(value: Any) -> str:
-    """Any colour :func:`parse_color` reads -> ``"#rrggbb"`` (what :mod:`colorize.hints` takes)."""
-    return "#" + "".join(f"{int(round(c * 255)):02x}" for c in parse_color(value))
+    """Any colour :func:`colorize.hints.parse_color` reads (what the page's picker sends) -> ``"#rrggbb"``."""
+    try:
+        return "#%02x%02x%02x" % parse_color(value)
+    except HintError as exc:
+        raise WebError(str(exc)) from None
 
 
 # ----------------------------------------------------------------------------- the service (no gradio here)
@@ -235,8 +211,6 @@ class ColorizeService:
 
         guided: dict[str, Any] = {}
         if hints or reference is not None:
-            if not hints_available():
-                raise WebError("colour hints and reference photos need the colorize.hints module", 422)
             if hints:
                 guided["hints"] = list(hints)
             if reference is not None:
@@ -394,9 +368,7 @@ def parse_hint_field(text: str | None) -> list[tuple[Any, ...]] | None:
     """The API's ``hints`` field: ``"X,Y=COLOR; X,Y=COLOR"`` (pixels; CSS name or #rrggbb) -> points."""
     if not text or not text.strip():
         return None
-    if not hints_available():
-        raise WebError("colour hints need the colorize.hints module", 422)
-    from .hints import HintError, parse_hint
+    from .hints import parse_hint
 
     points = []
     for item in re.split(r"[;\n]+", text):
@@ -457,7 +429,7 @@ def build_demo(service: ColorizeService):
     _offline_environment()
     import gradio as gr
 
-    show_hints = hints_available()
+    show_hints = True  # colour hints and reference photos are always offered
     o = service.colorizer.options
     distribution = service.head == "distribution"
     summary = service.model_summary()
@@ -493,7 +465,7 @@ def build_demo(service: ColorizeService):
         r = max(4, min(img.size) // 80)
         for h in hints:
             px, py = h["x"] * img.width, h["y"] * img.height
-            c = tuple(int(v * 255) for v in parse_color(h["color"]))
+            c = parse_color(to_hex(h["color"]))
             draw.ellipse((px - r, py - r, px + r, py + r), fill=c, outline=(255, 255, 255), width=2)
         return img, hints
 
@@ -937,6 +909,6 @@ def _mount_swagger_assets(app: Any) -> dict[str, str]:
 
 __all__ = [
     "FILE_REFUSED", "ColorizeService", "GradioFileGuard", "Limits", "UploadLimitMiddleware", "WebError", "build_demo",
-    "create_app", "hints_available", "parse_color", "parse_hint_field", "to_hex",
+    "create_app", "parse_hint_field", "to_hex",
 ]
 

@@ -138,7 +138,7 @@ def run_evaluate_cli(argv: list[str]) -> int:
         print(result.to_json())
     else:
         if args.json:
-            Path(args.json).write_text(result.to_json())
+            result.to_json(args.json)
         from rich.console import Console
 
         Console().print(render_table(result))

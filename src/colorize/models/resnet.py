@@ -66,7 +66,6 @@ class ResNet(nn.Module):
         if depth not in _DEPTHS:
             raise ValueError(f"unknown ResNet {depth!r}; choose one of {sorted(_DEPTHS)}")
         block, counts = _DEPTHS[depth]
-        self.depth = depth
         self.inplanes = 64
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
