@@ -7,8 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["colorize.color", "colorize.quantization", "colorize.filters", "colorize.losses", "colorize.pipeline",
-           "colorize.models", "colorize.metrics"]
+MODULES = ["colorize.color", "colorize.quantization", "colorize.filters", "colorize.losses", "colorize.render",
+           "colorize.options", "colorize.models.registry", "colorize.metrics"]
 
 
 @pytest.mark.parametrize("name", MODULES)

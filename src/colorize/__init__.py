@@ -33,7 +33,9 @@ _LAZY = {
     "write_image": "colorize.io",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["ColorizeError", "ColorizeOptions", "Colorizer", "__version__", "create_model", "list_models", "read_image",
+           "write_image"]
+assert set(__all__) == {"__version__", *_LAZY}
 
 
 def __getattr__(name: str) -> Any:

@@ -16,8 +16,8 @@ channels it predicts, both normalised to ``[0, 1]`` and ``[-1, 1]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor

@@ -31,9 +31,10 @@ import html
 import json
 import math
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -352,7 +353,7 @@ class _Accumulator:
         methods = {}
         for m, vals in self.values.items():
 
-            def mean(key: str) -> float:
+            def mean(key: str, vals: dict[str, list[float]] = vals) -> float:
                 v = [x for x in vals.get(key, []) if not np.isnan(x)]  # blotchiness is nan without a flat region
                 return float(np.mean(v)) if v else float("nan")
 

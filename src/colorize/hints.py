@@ -253,7 +253,7 @@ class Hints:
     # -- construction
 
     @classmethod
-    def from_points(cls, items: Iterable[Any]) -> "Hints":
+    def from_points(cls, items: Iterable[Any]) -> Hints:
         """From ``(x, y, colour)`` / ``(x, y, colour, radius)`` tuples, ``"X,Y=COLOR"`` strings or HintPoints."""
         points = []
         for item in items:
@@ -281,7 +281,7 @@ class Hints:
         return cls(points=points)
 
     @classmethod
-    def from_image(cls, image: Any, label: str | None = None) -> "Hints":
+    def from_image(cls, image: Any, label: str | None = None) -> Hints:
         """A hints layer: path, PIL image or HxWx4 array; every opaque pixel (alpha >= 50%) is a hint."""
         from PIL import Image
 
@@ -317,7 +317,7 @@ class Hints:
         return cls(dense_rgb=np.ascontiguousarray(arr[..., :3]), dense_mask=mask, source=label)
 
     @classmethod
-    def coerce(cls, hints: Any) -> "Hints":
+    def coerce(cls, hints: Any) -> Hints:
         """Accept what the API documents: a Hints, a hint string, a path or PIL image of a hints layer,
         an RGBA array, or a list of ``(x, y, colour[, radius])`` / ``"X,Y=COLOR"`` items."""
         from PIL import Image
@@ -336,7 +336,7 @@ class Hints:
             return cls.from_points(list(hints))
         raise HintError(f"hints: cannot use a {type(hints).__name__}; give (x, y, colour) tuples, a Hints or a hints image")
 
-    def merged(self, other: "Hints") -> "Hints":
+    def merged(self, other: Hints) -> Hints:
         """Both sets of hints (``other``'s points on top)."""
         if other.dense_mask is not None and self.dense_mask is not None:
             raise HintError("only one hints image can be used at a time")
@@ -407,7 +407,7 @@ def _rgba_of(im: Any) -> tuple[np.ndarray, bool]:
 # ----------------------------------------------------------------------------- hints -> chroma
 
 
-def hint_uv(y_low: "Tensor", rgb: np.ndarray) -> "Tensor":
+def hint_uv(y_low: Tensor, rgb: np.ndarray) -> Tensor:
     """The hints' YUV chroma at the photo's luma: (1,2,h,w) for render-size luma ``y_low`` (1,1,h,w).
 
     The hint colour's U, V are joined with the photo's Y and scaled into the sRGB gamut (hue kept),
@@ -422,7 +422,7 @@ def hint_uv(y_low: "Tensor", rgb: np.ndarray) -> "Tensor":
     return rgb_to_yuv(combine_yuv_gamut_safe(y_low.float(), uv))[:, 1:]
 
 
-def hint_map(colorizer: "Colorizer", y_low: "Tensor", rgb: np.ndarray, mask: np.ndarray) -> "Tensor":
+def hint_map(colorizer: Colorizer, y_low: Tensor, rgb: np.ndarray, mask: np.ndarray) -> Tensor:
     """The (1,3,h,w) hint input of a hints model: hint chroma in the model's normalised units + mask.
 
     This is what :func:`colorize.train.simulate_hints` feeds in training: the chroma of a true
@@ -514,7 +514,7 @@ def propagate(
 # ----------------------------------------------------------------------------- the guided pipeline
 
 
-def resolve_method(colorizer: "Colorizer", hint_method: str | None) -> str:
+def resolve_method(colorizer: Colorizer, hint_method: str | None) -> str:
     """``None`` -> ``"both"``; ``"model"`` needs a hints model (``config.hints``)."""
     if hint_method is None:
         return "both"
@@ -527,9 +527,9 @@ def resolve_method(colorizer: "Colorizer", hint_method: str | None) -> str:
 
 
 def colorize_guided(
-    colorizer: "Colorizer",
-    y: "Tensor",
-    options: "ColorizeOptions",
+    colorizer: Colorizer,
+    y: Tensor,
+    options: ColorizeOptions,
     *,
     hints: Any = None,
     hint_method: str | None = None,
@@ -537,7 +537,7 @@ def colorize_guided(
     reference_strength: float | None = None,
     reference_method: str | None = None,
     label: str = "the photo",
-) -> "Tensor":
+) -> Tensor:
     """Colorize gray ``y`` (1,1,H,W) in [0,1] with hints and/or a reference photo; sRGB (1,3,H,W).
 
     Order: the automatic prediction (the model sees the hints when it takes them and the method is

@@ -494,13 +494,13 @@ class ErrorHistogram:
     max_threshold: int = MAX_THRESHOLD
 
     @classmethod
-    def empty(cls, grid: int = 10, max_threshold: int = MAX_THRESHOLD) -> "ErrorHistogram":
+    def empty(cls, grid: int = 10, max_threshold: int = MAX_THRESHOLD) -> ErrorHistogram:
         return cls(np.zeros(0, np.int64), np.zeros((0, max_threshold + 2), np.int64), grid, max_threshold)
 
     @classmethod
     def from_errors(
         cls, errors: np.ndarray, true_bins: np.ndarray, grid: int = 10, max_threshold: int = MAX_THRESHOLD
-    ) -> "ErrorHistogram":
+    ) -> ErrorHistogram:
         """Build from per-pixel ab errors and the pixels' true bin indices (same shape)."""
         e = np.asarray(errors, dtype=np.float64).ravel()
         b = np.asarray(true_bins, dtype=np.int64).ravel()
@@ -516,12 +516,12 @@ class ErrorHistogram:
     @classmethod
     def from_lab(
         cls, pred_lab: np.ndarray, true_lab: np.ndarray, grid: int = 10, max_threshold: int = MAX_THRESHOLD
-    ) -> "ErrorHistogram":
+    ) -> ErrorHistogram:
         """Histogram of one prediction against its truth (Lab arrays)."""
         true_lab = np.asarray(true_lab, dtype=np.float64)
         return cls.from_errors(ab_error(pred_lab, true_lab), ab_bins(true_lab[..., 1:], grid), grid, max_threshold)
 
-    def __add__(self, other: "ErrorHistogram") -> "ErrorHistogram":
+    def __add__(self, other: ErrorHistogram) -> ErrorHistogram:
         if not isinstance(other, ErrorHistogram):
             return NotImplemented
         if (other.grid, other.max_threshold) != (self.grid, self.max_threshold):

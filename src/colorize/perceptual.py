@@ -17,8 +17,8 @@ a weights file is a one-line :class:`~colorize.models.backbones.WeightsError` na
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import torch

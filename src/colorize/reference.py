@@ -112,14 +112,14 @@ def _colour_fraction(rgb: np.ndarray) -> float:
 # ----------------------------------------------------------------------------- colour helpers (torch, (1,C,h,w))
 
 
-def _lab_of_uv(y: "Tensor", uv: "Tensor") -> "Tensor":
+def _lab_of_uv(y: Tensor, uv: Tensor) -> Tensor:
     """Render-size luma + YUV chroma -> Lab (1,3,h,w) of the gamut-safe colour."""
     from .color import combine_yuv_gamut_safe, rgb_to_lab
 
     return rgb_to_lab(combine_yuv_gamut_safe(y, uv))
 
 
-def _uv_of_ab(y: "Tensor", ab: "Tensor") -> "Tensor":
+def _uv_of_ab(y: Tensor, ab: Tensor) -> Tensor:
     """Photo luma + a*b* -> YUV chroma (the luma itself is restored later by the pipeline)."""
     import torch
 
@@ -130,7 +130,7 @@ def _uv_of_ab(y: "Tensor", ab: "Tensor") -> "Tensor":
     return rgb_to_yuv(lab_to_rgb(torch.cat([L, ab], dim=1), clip=True))[:, 1:]
 
 
-def _resize(x: "Tensor", shape: tuple[int, int]) -> "Tensor":
+def _resize(x: Tensor, shape: tuple[int, int]) -> Tensor:
     import torch.nn.functional as F
 
     if tuple(x.shape[-2:]) == tuple(shape):
@@ -138,7 +138,7 @@ def _resize(x: "Tensor", shape: tuple[int, int]) -> "Tensor":
     return F.interpolate(x, size=shape, mode="bilinear", antialias=True, align_corners=False)
 
 
-def _prepare_reference(ref_rgb: np.ndarray, render_size: int) -> tuple["Tensor", "Tensor"]:
+def _prepare_reference(ref_rgb: np.ndarray, render_size: int) -> tuple[Tensor, Tensor]:
     """Reference at (about) the render size: (luma (1,1,h,w), Lab (1,3,h,w))."""
     import torch
 
@@ -151,12 +151,12 @@ def _prepare_reference(ref_rgb: np.ndarray, render_size: int) -> tuple["Tensor",
     return rgb_to_luma(t), rgb_to_lab(t)
 
 
-def _luma_remap(ref_y: "Tensor", y: "Tensor") -> "Tensor":
+def _luma_remap(ref_y: Tensor, y: Tensor) -> Tensor:
     """Welsh et al.'s luminance remapping: the reference luma with the photo's mean and spread."""
     return (ref_y - ref_y.mean()) * (y.std() / ref_y.std().clamp(min=1e-3)) + y.mean()
 
 
-def _local_stats(y: "Tensor", radius: int = WELSH_WINDOW) -> tuple["Tensor", "Tensor"]:
+def _local_stats(y: Tensor, radius: int = WELSH_WINDOW) -> tuple[Tensor, Tensor]:
     from .filters import box_filter
 
     mean = box_filter(y, radius)
@@ -167,7 +167,7 @@ def _local_stats(y: "Tensor", radius: int = WELSH_WINDOW) -> tuple["Tensor", "Te
 # ----------------------------------------------------------------------------- (a) Reinhard
 
 
-def _bands(y: "Tensor", centres: "Tensor", width: float) -> "Tensor":
+def _bands(y: Tensor, centres: Tensor, width: float) -> Tensor:
     """Soft luminance-band memberships (K,h*w), columns summing to 1."""
     import torch
 
@@ -176,8 +176,8 @@ def _bands(y: "Tensor", centres: "Tensor", width: float) -> "Tensor":
     return m / m.sum(dim=0, keepdim=True)
 
 
-def reinhard_transfer(y: "Tensor", ab: "Tensor", ref_y: "Tensor", ref_ab: "Tensor", bands: int = 5, eps: float = 2.0,
-                      max_scale: float = 3.0) -> "Tensor":
+def reinhard_transfer(y: Tensor, ab: Tensor, ref_y: Tensor, ref_ab: Tensor, bands: int = 5, eps: float = 2.0,
+                      max_scale: float = 3.0) -> Tensor:
     """Move the a*b* statistics of ``ab`` (1,2,h,w, over luma ``y``) to the reference's, per luminance band.
 
     Band centres are quantiles of the photo's luma; the reference's luma is remapped to the photo's
@@ -195,7 +195,7 @@ def reinhard_transfer(y: "Tensor", ab: "Tensor", ref_y: "Tensor", ref_ab: "Tenso
     p = ab.reshape(2, -1)
     r = ref_ab.reshape(2, -1)
 
-    def stats(m: "Tensor", x: "Tensor") -> tuple["Tensor", "Tensor"]:
+    def stats(m: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         wsum = m.sum(dim=1, keepdim=True).clamp(min=1e-6)  # (K,1)
         mean = (m @ x.T) / wsum  # (K,2)
         var = (m @ (x.T**2)) / wsum - mean**2
@@ -212,8 +212,8 @@ def reinhard_transfer(y: "Tensor", ab: "Tensor", ref_y: "Tensor", ref_ab: "Tenso
 # ----------------------------------------------------------------------------- (b) Welsh
 
 
-def welsh_transfer(y: "Tensor", ref_y: "Tensor", ref_ab: "Tensor", *, samples: int = WELSH_SAMPLES,
-                   k: int = WELSH_NEIGHBOURS, std_weight: float = 1.0, seed: int = 0) -> "Tensor":
+def welsh_transfer(y: Tensor, ref_y: Tensor, ref_ab: Tensor, *, samples: int = WELSH_SAMPLES,
+                   k: int = WELSH_NEIGHBOURS, std_weight: float = 1.0, seed: int = 0) -> Tensor:
     """Per-pixel chroma from the reference pixels with the nearest (local luma mean, local luma std).
 
     ``y`` (1,1,h,w) and ``ref_y`` (1,1,h',w') in [0,1]; ``ref_ab`` (1,2,h',w'). Returns a*b* (1,2,h,w),
@@ -248,7 +248,7 @@ def welsh_transfer(y: "Tensor", ref_y: "Tensor", ref_ab: "Tensor", *, samples: i
 # ----------------------------------------------------------------------------- (c) semantic
 
 
-def _encoder_taps(colorizer: "Colorizer", y: "Tensor") -> list["Tensor"]:
+def _encoder_taps(colorizer: Colorizer, y: Tensor) -> list[Tensor]:
     """Feature maps of the model's encoder for gray ``y`` (1,1,h,w), from the model's
     :meth:`~colorize.models.ColorModel.encoder_features` hook (fp32, on the CPU)."""
     import torch
@@ -263,7 +263,7 @@ def _encoder_taps(colorizer: "Colorizer", y: "Tensor") -> list["Tensor"]:
         return [t.float().cpu() for t in model.encoder_features(x)]
 
 
-def _semantic_features(colorizer: "Colorizer", y: "Tensor", grid: tuple[int, int], luma_weight: float) -> "Tensor":
+def _semantic_features(colorizer: Colorizer, y: Tensor, grid: tuple[int, int], luma_weight: float) -> Tensor:
     """(n, C) unit-norm features on ``grid``: each encoder tap L2-normalised, plus luma mean/std."""
     import torch
     import torch.nn.functional as F
@@ -280,9 +280,9 @@ def _semantic_features(colorizer: "Colorizer", y: "Tensor", grid: tuple[int, int
     return F.normalize(f, dim=1)[0].reshape(f.shape[1], -1).T
 
 
-def semantic_transfer(colorizer: "Colorizer", y: "Tensor", ref_y: "Tensor", ref_ab: "Tensor", *, tau: float = SEMANTIC_TAU,
+def semantic_transfer(colorizer: Colorizer, y: Tensor, ref_y: Tensor, ref_ab: Tensor, *, tau: float = SEMANTIC_TAU,
                       stride: int = 4, luma_weight: float = 0.5, center: bool = True,
-                      confidence: tuple[float, float] | None = None) -> tuple["Tensor", "Tensor"]:
+                      confidence: tuple[float, float] | None = None) -> tuple[Tensor, Tensor]:
     """Chroma from the reference positions whose encoder features are most similar (cosine).
 
     Returns (a*b* (1,2,h,w), confidence (1,1,h,w) in [0,1]); computed on a 1/``stride`` grid and
@@ -320,8 +320,8 @@ def semantic_transfer(colorizer: "Colorizer", y: "Tensor", ref_y: "Tensor", ref_
 # ----------------------------------------------------------------------------- blending
 
 
-def apply_reference(colorizer: "Colorizer", y_low: "Tensor", uv_pred: "Tensor", reference: Any, *,
-                    strength: float = REFERENCE_STRENGTH, method: str | None = None) -> "Tensor":
+def apply_reference(colorizer: Colorizer, y_low: Tensor, uv_pred: Tensor, reference: Any, *,
+                    strength: float = REFERENCE_STRENGTH, method: str | None = None) -> Tensor:
     """The prediction ``uv_pred`` (1,2,h,w, YUV) moved towards the reference's colours; returns YUV chroma."""
     method = method or "auto"
     if method not in REFERENCE_METHODS:

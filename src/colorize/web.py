@@ -96,7 +96,8 @@ def _too_large(size: int, limit: int) -> str:
 def to_hex(value: Any) -> str:
     """Any colour :func:`colorize.hints.parse_color` reads (what the page's picker sends) -> ``"#rrggbb"``."""
     try:
-        return "#%02x%02x%02x" % parse_color(value)
+        r, g, b = parse_color(value)
+        return f"#{r:02x}{g:02x}{b:02x}"
     except HintError as exc:
         raise WebError(str(exc)) from None
 
@@ -377,7 +378,7 @@ def parse_hint_field(text: str | None) -> list[tuple[Any, ...]] | None:
                 p = parse_hint(item.strip())
             except HintError as exc:
                 raise WebError(str(exc).replace("--hint ", "hint "), 422) from None
-            points.append((p.x, p.y, "#%02x%02x%02x" % p.rgb, p.radius))
+            points.append((p.x, p.y, "#{:02x}{:02x}{:02x}".format(*p.rgb), p.radius))
     return points or None
 
 
@@ -825,7 +826,7 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
         image: UploadFile = File(..., description="the photo (JPEG, PNG, WebP, TIFF, BMP, GIF)"),
         render_size: int | None = Form(None, description="long side at which the model sees the photo (default: the model's, 256)"),
         saturation: float | None = Form(None, description="scale the predicted colour (default 1.0)"),
-        temperature: float | None = Form(None, description="annealed-mean temperature, distribution models (default 0.38)"),
+        temperature: float | None = Form(None, description="annealed-mean temperature, distribution models (default: the model's, 0.55 for the bundled one)"),
         format: str = Form("png", description="png (default; keeps alpha and 16 bits), jpeg or webp"),
         quality: int = Form(95, ge=1, le=100, description="JPEG/WebP quality"),
         hints: str | None = Form(None, description='colour hints "X,Y=COLOR; X,Y=COLOR" (pixels of the photo; '

@@ -61,7 +61,8 @@ def build_colorize_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     p.add_argument("-o", "--output", help="output file (one input) or folder (default: beside each input, with --suffix)")
     p.add_argument("--suffix", default="_colorized", help="added to output names written beside the input (default: %(default)s)")
-    p.add_argument("--format", dest="out_format", choices=["jpg", "png", "webp", "tif", "bmp"], help="output format (default: the input's, or the -o file's extension)")
+    p.add_argument("--format", dest="out_format", choices=["jpg", "png", "webp", "tif", "bmp"],
+                   help="output format (default: the input's, or the -o file's extension)")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-m", "--model", default="default", help="bundled model name or weights path (default: %(default)s)")
@@ -430,7 +431,8 @@ def run_models(argv: Sequence[str]) -> int:
     for b in bundled:
         prov = b.get("provenance", {})
         t.add_row(b["name"], b["arch"], f"{b['space']}/{b['head']}", f"{b.get('parameters', 0) / 1e6:.1f}M",
-                  "yes" if prov.get("trained") else "NO (random)", f"{prov.get('images_seen_total', prov.get('images_seen', 0)):,}",  # fine-tunes: the whole lineage
+                  "yes" if prov.get("trained") else "NO (random)",
+                  f"{prov.get('images_seen_total', prov.get('images_seen', 0)):,}",  # fine-tunes: the whole lineage
                   f"{prov.get('wall_time_total_s', prov.get('wall_time_s', 0)) / 3600:.1f} h", prov.get("licence", prov.get("note", "")))
     if not bundled:
         t.add_row("(none)", "", "", "", "", "", "", "")
@@ -542,8 +544,8 @@ def run_train(argv: Sequence[str]) -> int:
 
         try:
             if args.init_weights:
-                from ..models.weights import read_model_info
                 from ..models.registry import resolve_weights
+                from ..models.weights import read_model_info
 
                 if options or args.model != "compact":
                     _err("--init-weights takes the architecture and options from the model; drop --model/--space/--head/--hints/--model-option")

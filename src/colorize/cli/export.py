@@ -37,8 +37,8 @@ def run_export_cli(argv: Sequence[str]) -> int:
     if out.exists() and not args.overwrite:
         print(f"colorize export: error: {out}: already exists (use --overwrite)", file=sys.stderr)
         return 1
-    from ..models.weights import load_model
     from ..models.registry import resolve_weights
+    from ..models.weights import load_model
 
     try:
         weights = resolve_weights(args.model)

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from ..errors import WeightsError
-from .registry import arch_name, create_model
 from .base import ColorModel
+from .registry import arch_name, create_model
 
 FORMAT = "colorize-weights/1"
 
