@@ -40,10 +40,17 @@ class ChromaPredictor(Protocol):
     ``x`` is (N, in_channels, h, w): the model luma, plus 3 hint channels when ``takes_hints``.
     """
 
-    name: str
-    device: torch.device
-    in_channels: int
-    takes_hints: bool
+    @property
+    def name(self) -> str: ...  # "torch" or "onnxruntime"
+
+    @property
+    def device(self) -> torch.device: ...
+
+    @property
+    def in_channels(self) -> int: ...
+
+    @property
+    def takes_hints(self) -> bool: ...
 
     def predict_chroma(self, x: Tensor, temperature: float = DEFAULT_TEMPERATURE) -> Tensor: ...
 
@@ -89,7 +96,7 @@ class TorchPredictor:
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         if self.device.type == "cpu":
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.use_bf16 = uses_bf16(self.device)
 
     @property

@@ -66,7 +66,8 @@ class ChromaGraph(nn.Module):
         self.model = model
         self.distribution = model.config.head == "distribution"
         if self.distribution:
-            centers = model.head.bin_centers.float() / AB_MAX  # (Q, 2) normalised ab
+            centers = model.head.bin_centers.float() / AB_MAX  # type: ignore[union-attr, operator]  # (Q, 2) normalised ab
+            self.decode_weight: Tensor
             self.register_buffer("decode_weight", centers.t().contiguous()[:, :, None, None], persistent=False)
 
     def forward(self, luma: Tensor, temperature: Tensor | None = None) -> Tensor:
@@ -82,7 +83,7 @@ class ChromaGraph(nn.Module):
 def _plain_copy(model: ColorModel) -> ColorModel:
     """An fp32, contiguous-format, eval-mode CPU copy (the caller's model is left alone)."""
     m = copy.deepcopy(model).to("cpu").float().eval()
-    return m.to(memory_format=torch.contiguous_format)
+    return m.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
 
 
 def export_onnx(
@@ -160,7 +161,8 @@ def _export_bytes(model: ColorModel, opset: int) -> bytes:
         warnings.simplefilter("ignore")  # tracer and deprecation chatter; correctness is checked by tests/verify
         try:  # the TorchScript exporter: needs only `onnx`, handles our dynamic shapes
             torch.onnx.export(
-                graph, args, f, dynamo=False, opset_version=opset, input_names=names, output_names=["chroma"],
+                graph, args, f,  # type: ignore[arg-type]  # a BytesIO works: one file, no external data
+                dynamo=False, opset_version=opset, input_names=names, output_names=["chroma"],
                 dynamic_axes={"luma": {0: "batch", 2: "height", 3: "width"}, "chroma": {0: "batch", 2: "out_height", 3: "out_width"}},
                 do_constant_folding=True,
             )
@@ -174,7 +176,7 @@ def _export_bytes(model: ColorModel, opset: int) -> bytes:
             prog = torch.onnx.export(graph, args, dynamo=True, opset_version=opset, input_names=names,
                                      output_names=["chroma"], dynamic_shapes=shapes, external_data=False, verbose=False)
             f = io.BytesIO()
-            prog.save(f)  # type: ignore[union-attr]
+            prog.save(f)  # type: ignore[union-attr, arg-type]
             return f.getvalue()
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")

@@ -578,6 +578,7 @@ def colorize_guided(
         uv = apply_reference(colorizer, y_low, uv, reference, strength=strength, method=reference_method)
 
     if h_obj and method in ("propagate", "both"):
+        assert rgb_h is not None and mask_h is not None  # rasterized above
         target = hint_uv(y_low, rgb_h)[0].permute(1, 2, 0).numpy()
         prior = uv[0].permute(1, 2, 0).numpy()  # zeros (gray) for "propagate" without a reference
         mu = PROPAGATE_MU if method == "propagate" else PRIOR_MU

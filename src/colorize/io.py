@@ -607,7 +607,7 @@ def _split_pil(im: Image.Image, icc: bytes | None) -> _Pixels:
     if mode in ("L", "RGB", "CMYK"):
         return _Pixels(im, None, 8, icc)
     if mode in ("LA", "RGBA"):
-        alpha = _to_unit_float(np.asarray(im.getchannel("A")))
+        alpha: np.ndarray | None = _to_unit_float(np.asarray(im.getchannel("A")))
         return _Pixels(im.convert(mode[:-1]), alpha, 8, icc)
     if mode == "RGBX":
         return _Pixels(im.convert("RGB"), None, 8, icc)
@@ -1201,6 +1201,7 @@ def _icc_pil(img: Image.Image, src: Any, space: str, icc: bytes, label: str) -> 
             lut = _srgb_encode(_icc_curve(curve)(np.arange(256) / 255.0)).astype(np.float32)
             return lut[np.asarray(img)], True
         out = ImageCms.profileToProfile(img, src, _srgb_profile(), outputMode="RGB")
+        assert out is not None  # inPlace=False always returns the new image
         return np.asarray(out.getchannel("G")), True
     out = ImageCms.profileToProfile(img, src, _srgb_profile(), outputMode="RGB")
     return out, True
@@ -1498,7 +1499,7 @@ def _encode_tiff16(px: np.ndarray, icc: bytes | None) -> bytes:
             return
         fmt = {3: "<H", 4: "<I", 5: "<II"}[kind]
         if kind == 5:
-            packed = b"".join(struct.pack(fmt, num, den) for num, den in values)  # type: ignore[misc]
+            packed = b"".join(struct.pack(fmt, num, den) for num, den in values)  # type: ignore[misc, has-type]
         else:
             packed = b"".join(struct.pack(fmt, v) for v in values)
         entries.append((number, kind, len(values), packed))
@@ -1553,7 +1554,7 @@ def _make_parent(out: Path) -> None:
         raise ImageError(out, f"cannot create directory {parent} ({exc.strerror or exc})") from None
 
 
-def atomic_write(path: PathLike, write_fn: Callable[[IO[bytes]], None], *, overwrite: bool = True) -> Path:
+def atomic_write(path: PathLike, write_fn: Callable[[IO[bytes]], object], *, overwrite: bool = True) -> Path:
     """Write a file so that it is either complete or absent: the one atomic-write helper of the package.
 
     ``write_fn(f)`` writes the content to ``f``, a hidden ``.<name>.<random>.tmp`` beside the

@@ -63,14 +63,10 @@ def merge_options(base: ColorizeOptions | None = None, *layers: Mapping[str, Any
     return dataclasses.replace(base, **given) if given else base
 
 
-def inference_defaults(info: Mapping[str, Any], path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``inference`` settings of a weights JSON, checked like the user's options.
-
-    A bad value is a broken weights file: :class:`WeightsError` naming the file and the key.
+def inference_defaults(info: Mapping[str, Any], json_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``inference`` settings of a weights JSON (``info``, read from ``json_path``), checked like the
+    user's options. A bad value is a broken weights file: :class:`WeightsError` naming the file and the key.
     """
-    from .models.weights import weights_paths
-
-    json_path = weights_paths(path)[1]
     section = info.get("inference") or {}
     if not isinstance(section, dict):
         raise WeightsError(f"{json_path}: 'inference' must be an object of option values")

@@ -370,6 +370,8 @@ class LPIPS(nn.Module):
         super().__init__()
         self.net = VGG16()
         self.linear = _LinearLayers(self.channels)
+        self.shift: Tensor
+        self.scale: Tensor
         self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1), persistent=False)
 

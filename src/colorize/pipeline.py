@@ -107,11 +107,11 @@ class Colorizer:
         :func:`colorize.options.merge_options`). ``backend``: ``"torch"``, ``"onnxruntime"`` or
         ``"auto"`` (see :mod:`colorize.backends`).
         """
-        from .models.weights import load_model
+        from .models.weights import load_model, weights_paths
 
         path = resolve_weights(name_or_path)
         model, info = load_model(path, device="cpu")
-        merged = merge_options(None, inference_defaults(info, path), options)
+        merged = merge_options(None, inference_defaults(info, weights_paths(path)[1]), options)
         predictor = build_predictor(model, device=device, backend=backend, weights_path=path)
         return cls(predictor, info=info, options=merged, torch_model=model)
 
@@ -241,7 +241,7 @@ class Colorizer:
         o = options or self.options
         batch_size = check_option("batch_size", batch_size)
         results: list[np.ndarray | None] = [None] * len(grays)
-        groups: dict[tuple[int, int], list[int]] = {}
+        groups: dict[tuple[int, ...], list[int]] = {}
         lows: dict[int, Tensor] = {}
         for i, g in enumerate(grays):
             lows[i] = render_input(as_tensor(g)[None, None], o.render_size)

@@ -189,7 +189,7 @@ def reinhard_transfer(y: Tensor, ab: Tensor, ref_y: Tensor, ref_ab: Tensor, band
     ref_y = _luma_remap(ref_y, y)
     q = torch.linspace(0.1, 0.9, bands)
     centres = torch.quantile(y.flatten(), q)
-    width = float(max(0.05, (centres[-1] - centres[0]) / max(1, bands - 1)))
+    width = max(0.05, float(centres[-1] - centres[0]) / max(1, bands - 1))
     mp = _bands(y, centres, width)  # (K, n)
     mr = _bands(ref_y, centres, width)
     p = ab.reshape(2, -1)

@@ -204,7 +204,7 @@ class _Flow:
         if self.method == "dis":
             presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                        "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
-            self.dis = cv2.DISOpticalFlow_create(presets[preset])
+            self.dis = cv2.DISOpticalFlow_create(presets[preset])  # type: ignore[attr-defined]
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if self.method == "dis":
@@ -522,7 +522,8 @@ class _SequenceSource:
         self.declared: int | None = None  # every file is a frame: nothing can go missing unnoticed
         self.declared_end: float | None = None
         self.audio_streams: list[Any] = []
-        self.rotation, self.display_matrix = 0, None
+        self.rotation = 0
+        self.display_matrix: list[int] | None = None
         self._first: tuple[int, np.ndarray] | None = None  # the first readable frame sets the size
         first_error: ImageError | None = None
         for i in range(self.total):
@@ -596,7 +597,8 @@ class _AvSource:
                 self.declared_end = float((self.stream.duration + (self.stream.start_time or 0)) * self.stream.time_base)
         except (TypeError, ValueError):
             pass
-        self.rotation, self.display_matrix = 0, None
+        self.rotation = 0
+        self.display_matrix: list[int] | None = None
 
     def _estimate_frames(self) -> int | None:
         try:
@@ -946,6 +948,7 @@ class _SequenceSink:
 
     def __init__(self, out: Path, names: list[str] | None, fmt: str, start_number: int, overwrite: bool) -> None:
         self.out, self.overwrite = out, overwrite
+        self.pattern: str | None
         if is_sequence_pattern(out):
             self.folder, self.pattern = out.parent, out.name
         else:

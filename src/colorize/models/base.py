@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..color import AB_MAX, get_chroma_space
+from ..options import DEFAULT_TEMPERATURE
 from ..quantization import ab_bin_centers, annealed_mean
 
 HEADS = ("regression", "distribution")
@@ -42,6 +43,7 @@ class ChromaHead(nn.Module):
     def __init__(self, in_channels: int, config: BaseConfig) -> None:
         super().__init__()
         self.kind = config.head
+        self.bin_centers: Tensor
         self.register_buffer("bin_centers", ab_bin_centers(config.grid), persistent=False)
         out = 2 if self.kind == "regression" else int(self.bin_centers.shape[0])
         self.conv = nn.Conv2d(in_channels, out, 1)
@@ -52,7 +54,7 @@ class ChromaHead(nn.Module):
             return torch.sigmoid(y.float()) * 2 - 1  # the seed's sigmoid output, centred
         return y
 
-    def decode(self, out: Tensor, temperature: float = 0.38) -> Tensor:
+    def decode(self, out: Tensor, temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
         """Head output -> normalised chroma (N, 2, h, w) in [-1, 1]."""
         if self.kind == "regression":
             return out.float()
@@ -102,7 +104,7 @@ class ColorModel(nn.Module):
         return self.head(self.features(x))
 
     @torch.no_grad()
-    def predict_chroma(self, x: Tensor, temperature: float = 0.38) -> Tensor:
+    def predict_chroma(self, x: Tensor, temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
         """Normalised chroma (N, 2, h, w) for input ``x``; ``temperature`` anneals the distribution head."""
         return self.head.decode(self(x), temperature)
 

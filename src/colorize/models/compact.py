@@ -40,7 +40,7 @@ class CompactColorNet(ColorModel):
         config = config or CompactConfig()
         super().__init__(config)
         w, b = list(config.widths), list(config.blocks)
-        stem = [conv_bn_relu(self.in_channels, w[0] // 2, stride=2), conv_bn_relu(w[0] // 2, w[0])]
+        stem: list[nn.Module] = [conv_bn_relu(self.in_channels, w[0] // 2, stride=2), conv_bn_relu(w[0] // 2, w[0])]
         stem += [ResidualBlock(w[0]) for _ in range(b[0])]
         stages: list[nn.Module] = [nn.Sequential(*stem)]
         for i in range(1, 4):

@@ -49,6 +49,6 @@ class HypercolumnNet(ColorModel):
 
     def features(self, x: Tensor) -> Tensor:
         size = x.shape[-2:]
-        taps = self.backbone.taps(gray_to_imagenet_rgb(x), stages=self.config.stages)  # type: ignore[attr-defined]
+        taps = self.backbone.taps(gray_to_imagenet_rgb(x), stages=self.config.stages)  # type: ignore[attr-defined, call-arg]
         columns = [t if t.shape[-2:] == size else F.interpolate(t, size=size, mode="bilinear", align_corners=False) for t in taps]
         return self.hidden2(self.hidden1(self.norm(torch.cat(columns, dim=1))))

@@ -47,6 +47,8 @@ class ResidualEncoderNet(ColorModel):
         self.finish = conv_bn_relu(widths[0] + 1, widths[0])  # the gray input joins at full resolution
         self._finish(widths[0])
 
+    config: ResidualEncoderConfig
+
     def _taps(self, x: Tensor) -> list[Tensor]:
         rgb = gray_to_imagenet_rgb(x)
         if self.config.backbone == "vgg16":
