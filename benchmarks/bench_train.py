@@ -57,6 +57,13 @@ def dense_reference_loss(centers, weights, logits, target, k=5, sigma=5.0):
     return (w * ce).sum() / w.numel()
 
 
+class DenseLoss(RebalancedDistributionLoss):
+    """The loss as it was, for a before/after of the real loop (``--dense-loss``)."""
+
+    def forward(self, logits, target):
+        return dense_reference_loss(self.centers, self.weights, logits, target, self.k, self.sigma)
+
+
 def time_losses(batch: int, size: int, repeats: int) -> None:
     centers = ab_bin_centers()
     weights = rebalance_weights(torch.rand(len(centers), generator=torch.Generator().manual_seed(0)) + 0.01)
@@ -80,7 +87,7 @@ def time_losses(batch: int, size: int, repeats: int) -> None:
                 times.append(time.perf_counter() - t)
         values[name], grads[name] = float(loss.detach()), x.grad.float()
         rows.append((name, 1e3 * statistics.median(times), 1e3 * min(times)))
-    print(f"\n### Distribution loss alone: batch {batch}, {size} px target, logits {len(centers)}x{h}x{h} bf16 channels_last, forward + backward\n")
+    print(f"\n### Distribution loss alone ({torch.get_num_threads()} threads): batch {batch}, {size} px target, logits {len(centers)}x{h}x{h} bf16 channels_last, forward + backward\n")
     print("| loss | median ms | min ms |\n|---|---|---|")
     for name, med, best in rows:
         print(f"| {name} | {med:.0f} | {best:.0f} |")
@@ -113,14 +120,17 @@ def make_photos(folder: Path, count: int, size: int = 192, seed: int = 0) -> Non
 
 
 def run_variant(name: str, data: str, out: Path, args: argparse.Namespace) -> dict:
+    import colorize.train
     from colorize.train import TrainConfig, train
+
+    colorize.train.RebalancedDistributionLoss = DenseLoss if args.dense_loss else RebalancedDistributionLoss  # type: ignore[misc]
 
     arch, options = VARIANTS[name]
     options = {**options, "hints": True}
     cfg_kwargs = dict(
         data=[data], out=str(out), model=arch, model_options=options, steps=args.steps, warmup_steps=10,
         batch_size=args.batch_size, crop=args.crop, log_every=args.log_every, checkpoint_every=10**9,
-        preview_every=0, prior_images=args.prior_images, seed=0,
+        preview_every=0, prior_images=args.prior_images, seed=0, bf16=not args.fp32,
     )
     if args.workers is not None:
         cfg_kwargs["workers"] = args.workers
@@ -152,7 +162,9 @@ def main() -> None:
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: TrainConfig's)")
     ap.add_argument("--threads", type=int, default=None, help="compute threads (default: TrainConfig's)")
+    ap.add_argument("--fp32", action="store_true", help="train in fp32 (for CPUs without native bf16, where oneDNN emulates it slowly)")
     ap.add_argument("--prior-images", type=int, default=200, help="crops for the colour prior (not timed)")
+    ap.add_argument("--dense-loss", action="store_true", help="train with the dense loss of before (a before/after of the loop)")
     ap.add_argument("--loss-only", action="store_true", help="only the loss micro-benchmark")
     ap.add_argument("--loss-repeats", type=int, default=5)
     args = ap.parse_args()
@@ -164,6 +176,8 @@ def main() -> None:
         print("--steps must exceed --log-every (the first logged window is warm-up)", file=sys.stderr)
         sys.exit(2)
 
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)  # the loss micro-benchmark too (train() sets it for its run)
     load = os.getloadavg()
     print(f"\ntorch {torch.__version__}, {os.cpu_count()} CPUs, load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     time_losses(args.batch_size, args.crop, args.loss_repeats)
@@ -183,7 +197,7 @@ def main() -> None:
             print(f"  {name}: {r['ips']:.1f} img/s (wall {r['wall']:.0f} s incl. prior and export)", file=sys.stderr, flush=True)
     load = os.getloadavg()
     r0 = results[0]
-    print(f"\n### Real training loop: batch {args.batch_size}, crop {args.crop}, hints on, distribution loss, bf16 + channels_last, "
+    print(f"\n### Real training loop: batch {args.batch_size}, crop {args.crop}, hints on, {'dense (old)' if args.dense_loss else 'sparse'} distribution loss, {'fp32' if args.fp32 else 'bf16'} + channels_last, "
           f"{args.steps} steps ({args.steps - args.log_every} timed), {r0['workers']} workers, {r0['threads']} threads, "
           f"data {'generated (' + str(args.photos) + ' JPEG/WebP)' if args.data is None else args.data}\n")
     print("| variant | parameters | img/s | ms/step |\n|---|---|---|---|")

@@ -125,7 +125,8 @@ class _SparseSoftCrossEntropy(torch.autograd.Function):
 
     Forward leaves ``exp(z - max)`` in the workspace; backward turns it in place into
     ``w_p / P * (softmax(z_p) - q_p)`` (the k target entries scattered in) and returns it in the
-    logits' dtype. Nothing (P, Q)-sized is saved except the logits autograd keeps anyway.
+    logits' dtype. Saved for backward: the logits as emitted (bf16 under autocast), per-row max and
+    sum, and the (P, k) target -- not the dense fp32 log-probabilities and soft target of before.
     """
 
     @staticmethod
