@@ -15,7 +15,9 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 import torch
 
 from colorize.cli import main
@@ -239,3 +241,50 @@ def test_worker_default_suits_small_machines(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert default_workers(processes=4) == 0  # torchrun: the cores are shared by the ranks
     assert TrainConfig().resolved_workers() == 2 and TrainConfig(workers=3).resolved_workers() == 3
+
+
+# --------------------------------------------------------------------------- EMA weights and bf16 choice
+
+
+@pytest.mark.slow
+def test_ema_weights_are_exported_checkpointed_and_resumed(tmp_path: Path) -> None:
+    """--ema: the exported model is the moving average (not the last step), and resume restores it."""
+    import torch
+
+    from colorize.models.weights import load_model
+    from colorize.train import TrainConfig, _ema_weights, load_checkpoint, train
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(data / f"p{i}.png")
+    common = dict(data=[str(data)], model="compact-small", steps=6, batch_size=4, crop=32, warmup_steps=1,
+                  checkpoint_every=3, preview_every=0, prior_images=8, workers=0, ema_decay=0.5, half_weights=False)
+    out = tmp_path / "run"
+    train(TrainConfig(out=str(out), stop_at=3, **common), progress=False)
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert ckpt["ema"] is not None and int(ckpt["ema"]["n_averaged"]) == 3
+    json_path = train(TrainConfig(out=str(out), **common), resume=True, progress=False)
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert int(ckpt["ema"]["n_averaged"]) == 6  # the average went on from the checkpoint, not from scratch
+    exported, info = load_model(json_path)
+    ema = _ema_weights(ckpt["ema"])
+    name = next(k for k, v in ckpt["model"].items() if v.dtype.is_floating_point and v.ndim == 4)
+    assert torch.allclose(exported.state_dict()[name], ema[name])
+    assert not torch.allclose(ema[name], ckpt["model"][name])  # the raw weights differ: EMA is what shipped
+    assert info["provenance"]["weights"].startswith("exponential moving average")
+
+
+def test_bf16_is_only_automatic_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Emulated bf16 is several times slower than fp32: 'auto' must follow the hardware probe."""
+    import torch
+
+    from colorize import pipeline
+    from colorize.train import bf16_wanted
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(pipeline, "_cpu_has_fast_bf16", lambda: False)
+    assert bf16_wanted(cpu, None) is False and bf16_wanted(cpu, True) is True
+    monkeypatch.setattr(pipeline, "_cpu_has_fast_bf16", lambda: True)
+    assert bf16_wanted(cpu, None) is True and bf16_wanted(cpu, False) is False

@@ -493,6 +493,8 @@ def run_train(argv: Sequence[str]) -> int:
     p.add_argument("--steps", type=int, default=None, help="total (non-adversarial) steps the schedule plans for")
     p.add_argument("--stop-at", type=int, help="pause at this step (checkpointed); --resume continues")
     p.add_argument("--gan-steps", type=int, default=None, help="adversarial fine-tune steps after --steps")
+    p.add_argument("--ema", type=float, default=None, dest="ema_decay", metavar="DECAY",
+                   help="export an exponential moving average of the weights, e.g. 0.999 (default: off)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--crop", type=int, default=None)
     p.add_argument("--warmup-steps", type=int, default=None)
@@ -504,7 +506,10 @@ def run_train(argv: Sequence[str]) -> int:
     p.add_argument("--preview-every", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None)
-    p.add_argument("--no-bf16", action="store_true", help="train in fp32")
+    p.add_argument("--bf16", dest="bf16", action="store_true", default=None,
+                   help="force bf16 autocast (default: on GPUs and on CPUs with native bf16, where it is faster; "
+                        "CPUs without it emulate bf16 several times slower than fp32)")
+    p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in fp32")
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
 
@@ -534,7 +539,7 @@ def run_train(argv: Sequence[str]) -> int:
         "steps": args.steps, "stop_at": args.stop_at, "gan_steps": args.gan_steps, "batch_size": args.batch_size,
         "crop": args.crop, "warmup_steps": args.warmup_steps, "balance": args.balance, "min_colorfulness": args.min_colorfulness,
         "workers": args.workers, "checkpoint_every": args.checkpoint_every, "preview_every": args.preview_every,
-        "seed": args.seed, "device": args.device, "lr": args.lr,
+        "seed": args.seed, "device": args.device, "lr": args.lr, "ema_decay": args.ema_decay,
     }.items() if v is not None}
     try:  # nonsensical values are refused before anything is read or written
         dataclasses.replace(TrainConfig(data=list(args.data) or ["-"]), **overrides).validate()
@@ -596,7 +601,7 @@ def run_train(argv: Sequence[str]) -> int:
         losses = args.losses or ("distribution" if head == "distribution" else "blur")
         cfg = TrainConfig(data=list(args.data), out=str(out), model=args.model, model_options=options,
                           backbone_weights=args.backbone_weights, init_weights=args.init_weights, losses=losses, optimizer=args.optimizer,
-                          bf16=not args.no_bf16, **overrides)
+                          bf16=args.bf16, **overrides)
     try:
         result = train(cfg, resume=args.resume, progress=not args.quiet)
     except CheckpointWriteError as exc:  # disk full while checkpointing: not bad input
