@@ -16,7 +16,8 @@ from colorize.losses import (
     hinge_generator_loss,
     parse_loss_weights,
 )
-from colorize.quantization import ab_bin_centers, rebalance_weights, soft_encode
+from colorize.color import AB_MAX
+from colorize.quantization import NearestBinTable, ab_bin_centers, rebalance_weights, soft_encode
 
 
 def test_gaussian_kernels_are_the_documented_ones():
@@ -97,3 +98,81 @@ def test_parse_loss_weights():
         parse_loss_weights("l2")
     with pytest.raises(ValueError, match="non-negative"):
         parse_loss_weights("blur=-1")
+
+
+# ----------------------------------------------------------------------------- the sparse exact loss
+
+
+def reference_distribution_loss(centers, weights, logits, target, k=5, sigma=5.0):
+    """The dense formula RebalancedDistributionLoss used before the sparse rewrite, verbatim."""
+    ab = target.float() * AB_MAX
+    if ab.shape[-2:] != logits.shape[-2:]:
+        ab = F.adaptive_avg_pool2d(ab, logits.shape[-2:])
+    q = soft_encode(ab, centers, k, sigma)
+    logp = F.log_softmax(logits.float(), dim=1)
+    ce = -(q * logp).sum(1)  # (N, h, w)
+    w = weights[q.argmax(1)]
+    return (w * ce).sum() / w.numel()
+
+
+def test_nearest_bin_table_is_exact_top_k():
+    centers = ab_bin_centers()
+    table = NearestBinTable(centers, k=5)
+    assert table.candidates < 20  # the point of the table: a dozen distances instead of 262
+    gen = torch.Generator().manual_seed(3)
+    # in-gamut, out-of-gamut and off-table points (the last fall back to all bins)
+    ab = torch.cat([(torch.rand(20000, 2, generator=gen) * 2 - 1) * 115, (torch.rand(500, 2, generator=gen) * 2 - 1) * 300])
+    d2, idx = table(ab)
+    full = ((ab[:, None, :] - centers[None]) ** 2).sum(-1)
+    ref_d2, ref_idx = full.topk(5, dim=1, largest=False)
+    torch.testing.assert_close(d2, ref_d2, rtol=1e-5, atol=1e-3)
+    assert (d2[:, 1:] >= d2[:, :-1]).all()  # nearest first
+    assert torch.equal(idx.sort(1).values, ref_idx.sort(1).values)
+
+
+@pytest.mark.parametrize("layout", ["fp32", "fp32 channels_last", "bf16 channels_last", "bf16"])
+def test_distribution_loss_matches_dense_reference_in_value_and_gradient(layout):
+    torch.manual_seed(0)
+    centers = ab_bin_centers()
+    weights = rebalance_weights(torch.rand(len(centers)) + 0.01, 0.5)
+    base = torch.randn(3, len(centers), 12, 12) * 3
+    target = (torch.rand(3, 2, 48, 48) - 0.5) * 1.7  # normalised ab, up to +-94 Lab units, pooled 4x
+    if "bf16" in layout:
+        base = base.bfloat16()
+    if "channels_last" in layout:
+        base = base.contiguous(memory_format=torch.channels_last)
+    new_in, ref_in = base.clone().requires_grad_(), base.clone().requires_grad_()
+    new = RebalancedDistributionLoss(centers, weights)(new_in, target)
+    ref = reference_distribution_loss(centers, weights, ref_in, target)
+    torch.testing.assert_close(new, ref, rtol=1e-6, atol=1e-6)
+    new.backward()
+    ref.backward()
+    assert new_in.grad.dtype == base.dtype and new_in.grad.shape == base.shape
+    scale = float(ref_in.grad.float().abs().max())
+    tol = 1e-2 if "bf16" in layout else 1e-5  # bf16 grads: one rounding of the same fp32 value
+    torch.testing.assert_close(new_in.grad.float(), ref_in.grad.float(), rtol=tol, atol=tol * scale)
+
+
+def test_distribution_loss_two_forwards_before_backward_keep_their_own_gradients():
+    # The loss reuses one scratch buffer across calls; a second forward must not corrupt the first's backward.
+    torch.manual_seed(1)
+    centers = ab_bin_centers()
+    loss = RebalancedDistributionLoss(centers, rebalance_weights(torch.rand(len(centers)) + 0.01))
+    x1, x2 = torch.randn(2, len(centers), 8, 8, requires_grad=True), torch.randn(2, len(centers), 8, 8, requires_grad=True)
+    t1, t2 = (torch.rand(2, 2, 8, 8) - 0.5), (torch.rand(2, 2, 8, 8) - 0.5)
+    (loss(x1, t1) + 2 * loss(x2, t2)).backward()
+    r1, r2 = x1.detach().clone().requires_grad_(), x2.detach().clone().requires_grad_()
+    (reference_distribution_loss(centers, loss.weights, r1, t1) + 2 * reference_distribution_loss(centers, loss.weights, r2, t2)).backward()
+    torch.testing.assert_close(x1.grad, r1.grad)
+    torch.testing.assert_close(x2.grad, r2.grad)
+
+
+def test_distribution_loss_handles_extreme_logits_and_gray_targets():
+    centers = ab_bin_centers()
+    logits = torch.zeros(1, len(centers), 4, 4)
+    logits[:, 7] = 500.0  # would overflow a naive exp
+    target = torch.zeros(1, 2, 4, 4)  # gray: the (0, 0) bin and its four equidistant neighbours
+    new = RebalancedDistributionLoss(centers)(logits, target)
+    ref = reference_distribution_loss(centers, torch.ones(len(centers)), logits, target)
+    assert torch.isfinite(new)
+    torch.testing.assert_close(new, ref)

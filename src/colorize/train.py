@@ -9,6 +9,9 @@ hinge loss) fine-tunes the generator after the non-adversarial steps, as DeOldif
 
 Checkpoints hold everything needed to continue *exactly*: model, optimiser, scheduler, discriminator,
 RNG states and the data stream position (one integer; see :class:`colorize.data.ResumableSampler`).
+They are plain data (tensors, dicts, lists, numbers, strings; the config as JSON) and are read with
+``torch.load(weights_only=True)``: a checkpoint from a shared run folder cannot run code. The run
+folder given with ``--out`` *is* the run: paths stored in a checkpoint never redirect writes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import random
 import time
 from dataclasses import dataclass, field
@@ -36,8 +40,10 @@ from .color import get_chroma_space
 from .data import (
     ColorPhotoDataset,
     ResumableSampler,
+    TrainingDataError,
     collate_uint8,
     describe_sources,
+    drop_unreadable,
     filter_colorful,
     scan_sources,
     source_weights,
@@ -57,6 +63,34 @@ from .progress import training_progress
 from .quantization import ColorPrior
 
 log = logging.getLogger("colorize.train")
+
+CHECKPOINT_FORMAT = 2  # 1: pickled numpy RNG state (read with a numpy-only allowlist); 2: plain data
+
+
+class TrainError(ValueError):
+    """A run cannot start or continue; the message is one line naming the option or file."""
+
+
+class TrainConfigError(TrainError):
+    """A nonsensical training option (``--steps 0``, ``--lr nan``...), refused before any work."""
+
+
+class CheckpointError(TrainError):
+    """``checkpoint.pt`` is missing, unreadable, not plain data (a pickle that runs code) or malformed."""
+
+
+class CheckpointWriteError(CheckpointError):
+    """The checkpoint could not be written (disk full...); the previous one is kept intact."""
+
+
+def default_workers(processes: int = 1) -> int:
+    """DataLoader workers for this machine: none on <= 2 cores per process, else about a quarter.
+
+    Decoding costs ~1 ms per image, a small share of a step; on a 2-core laptop extra worker
+    processes only compete with the compute threads (which use every core).
+    """
+    cores = max(1, (os.cpu_count() or 1) // max(1, processes))
+    return 0 if cores <= 2 else min(4, max(1, cores // 4))
 
 
 @dataclass
@@ -85,10 +119,10 @@ class TrainConfig:
     balance: float = 0.5
     min_colorfulness: float = 0.0
     hint_probability: float = 0.5  # share of samples that get simulated hints (models with hints=True)
-    workers: int = 2
+    workers: int | None = None  # None: default_workers() on the machine that runs (or resumes) it
     seed: int = 0
     device: str = "auto"
-    bf16: bool = True
+    bf16: bool | None = None  # None: bf16 autocast on GPUs and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32
     channels_last: bool = True
     checkpoint_every: int = 500
     log_every: int = 20
@@ -96,10 +130,74 @@ class TrainConfig:
     preview_count: int = 8
     prior_images: int = 2000
     half_weights: bool = True
+    ema_decay: float = 0.0  # > 0: keep an exponential moving average of the weights and export it (e.g. 0.999)
     threads: int | None = None
 
     def resolved_lr(self) -> float:
         return self.lr if self.lr is not None else (0.1 if self.optimizer == "sgd" else 1e-3)
+
+    def resolved_workers(self, processes: int = 1) -> int:
+        return self.workers if self.workers is not None else default_workers(processes)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> TrainConfig:
+        """A config stored in a checkpoint; unknown fields (a newer version's) are refused by name."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise CheckpointError(f"{source}: unknown training option(s) {', '.join(unknown)}")
+        return cls(**d)
+
+    def validate(self) -> None:
+        """Refuse nonsensical values up front (one line naming the option), before any work is done."""
+
+        def bad(name: str, rule: str, value: Any) -> TrainConfigError:
+            return TrainConfigError(f"--{name.replace('_', '-')} must be {rule} (got {value!r})")
+
+        def whole(name: str, low: int, allow_none: bool = False) -> None:
+            v = getattr(self, name)
+            if v is None and allow_none:
+                return
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise bad(name, f"a whole number >= {low}", v)
+
+        def real(name: str, low: float, high: float = math.inf, low_open: bool = False, allow_none: bool = False) -> None:
+            v = getattr(self, name)
+            if v is None and allow_none:
+                return
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < low or v > high or (low_open and v == low):
+                where = f"> {low}" if low_open else f">= {low}"
+                raise bad(name, f"a finite number {where}" + (f" and <= {high}" if math.isfinite(high) else ""), v)
+
+        if not self.data:
+            raise TrainConfigError("give at least one data folder or manifest")
+        whole("steps", 1)
+        whole("stop_at", 1, allow_none=True)
+        whole("gan_steps", 0)
+        whole("batch_size", 1)
+        whole("crop", 16)
+        if self.crop > 4096:
+            raise bad("crop", "<= 4096", self.crop)
+        whole("warmup_steps", 0)
+        whole("workers", 0, allow_none=True)
+        whole("seed", 0)
+        whole("checkpoint_every", 1)
+        whole("log_every", 1)
+        whole("preview_every", 0)
+        whole("preview_count", 0)
+        whole("prior_images", 1)
+        whole("threads", 1, allow_none=True)
+        # lr 0 is allowed on purpose: the weights stay as loaded (e.g. to re-estimate BatchNorm statistics)
+        real("lr", 0.0, allow_none=True)
+        real("weight_decay", 0.0)
+        real("balance", 0.0, 1.0)
+        real("min_colorfulness", 0.0)
+        real("hint_probability", 0.0, 1.0)
+        real("rebalance_lambda", 0.0, 1.0)
+        real("gan_weight", 0.0)
+        real("ema_decay", 0.0, 0.99999)
+        if self.optimizer not in ("sgd", "adamw"):
+            raise bad("optimizer", "sgd or adamw", self.optimizer)
 
 
 # ----------------------------------------------------------------------------- device and DDP
@@ -146,9 +244,27 @@ def setup_runtime(cfg: TrainConfig) -> Runtime:
     return Runtime(device, rank, world, local_rank)
 
 
-def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast (CPU, and GPUs that support it), fp16 on older GPUs; or nothing."""
-    if not enabled:
+def bf16_wanted(device: torch.device, requested: bool | None) -> bool:
+    """``requested`` if given; else bf16 on GPUs and on CPUs with native bf16 dot products.
+
+    Without native bf16 a CPU emulates it: measured on a 2-core AVX2 EPYC, a bf16 training step of
+    the compact model took 4-6x *longer* than fp32, so "auto" must not turn it on there.
+    """
+    if requested is not None:
+        return requested
+    if device.type == "cuda":
+        return True
+    from .pipeline import _cpu_has_fast_bf16
+
+    return device.type == "cpu" and _cpu_has_fast_bf16()
+
+
+def autocast(device: torch.device, enabled: bool | None) -> contextlib.AbstractContextManager:
+    """bf16 autocast (CPU, and GPUs that support it), fp16 on older GPUs; or nothing.
+
+    ``enabled=None`` decides by :func:`bf16_wanted` on the machine that runs the step.
+    """
+    if not bf16_wanted(device, enabled):
         return contextlib.nullcontext()
     if device.type == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -226,25 +342,151 @@ def build_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> torch.
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _atomic_torch_save(obj: Any, path: Path) -> None:
+    """Write to a temp file in the same folder, then rename: a failed or interrupted save (disk full,
+    Ctrl-C) removes the temp file and leaves the previous checkpoint untouched."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, (OSError, RuntimeError)):  # torch's zip writer reports ENOSPC as RuntimeError
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(exc)
+            raise CheckpointWriteError(f"{path}: could not write the checkpoint ({reason}); the previous checkpoint is kept") from None
+        raise
 
 
 def _rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python, NumPy and torch RNG states as plain data (tensors, lists, numbers): weights_only-loadable."""
+    version, internal, gauss = random.getstate()
+    npst = np.random.get_state(legacy=False)
+    state: dict[str, Any] = {
+        "python": {"version": version, "internal": torch.tensor(internal, dtype=torch.int64), "gauss": gauss},
+        "numpy": {"bit_generator": npst["bit_generator"], "key": torch.from_numpy(npst["state"]["key"].astype(np.int64)),
+                  "pos": int(npst["state"]["pos"]), "has_gauss": int(npst["has_gauss"]), "gauss": float(npst["gauss"])},
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    py, npst = state["python"], state["numpy"]
+    if isinstance(py, dict):
+        random.setstate((py["version"], tuple(int(x) for x in py["internal"].tolist()), py["gauss"]))
+    else:  # format 1
+        random.setstate(py)
+    if isinstance(npst, dict):
+        np.random.set_state({"bit_generator": npst["bit_generator"], "state": {"key": npst["key"].numpy().astype(np.uint32), "pos": npst["pos"]},
+                             "has_gauss": npst["has_gauss"], "gauss": npst["gauss"]})
+    else:  # format 1
+        np.random.set_state(npst)
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _legacy_numpy_globals() -> list[Any]:
+    """The only non-plain types a format-1 checkpoint holds: NumPy arrays of the RNG state.
+
+    Allowing these keeps the restricted (weights_only) unpickler; nothing can be called but the
+    array reconstructor, so old runs still resume and a pickle that runs code is still refused.
+    """
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # NumPy 1.x
+        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+    allowed: list[Any] = [_reconstruct, np.ndarray, np.dtype]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        allowed += [getattr(dtypes, n) for n in ("UInt32DType", "Int64DType", "Float64DType") if hasattr(dtypes, n)]
+    return allowed
+
+
+_CHECKPOINT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "model": dict, "optimizer": dict, "schedule": dict, "step": int, "rng": (dict, list), "prior": list, "train_config": (dict, str),
+}
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a checkpoint as plain data only (``weights_only=True``); any problem is a one-line
+    :class:`CheckpointError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: the checkpoint is empty")
+    try:
+        with torch.serialization.safe_globals(_legacy_numpy_globals()):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        marker = "Unsupported global: GLOBAL "
+        what = text[text.index(marker) + len(marker):].split()[0] if marker in text else _first_line(exc)
+        raise CheckpointError(f"{path}: refused: not a plain-data checkpoint (it would load {what}); "
+                              "only checkpoints written by colorize train are read") from None
+    except Exception as exc:  # truncated zip, bad magic, random bytes: torch raises many types
+        raise CheckpointError(f"{path}: unreadable checkpoint (truncated or corrupt): {_first_line(exc)}") from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a colorize training checkpoint")
+    for key, kind in _CHECKPOINT_KEYS.items():
+        if not isinstance(ckpt.get(key), kind):
+            raise CheckpointError(f"{path}: not a colorize training checkpoint (missing or bad '{key}')")
+    return ckpt
+
+
+def checkpoint_config(ckpt: dict[str, Any], source: str = "checkpoint") -> TrainConfig:
+    raw = ckpt["train_config"]
+    try:
+        d = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError as exc:
+        raise CheckpointError(f"{source}: bad stored training config: {exc}") from None
+    if not isinstance(d, dict):
+        raise CheckpointError(f"{source}: bad stored training config")
+    try:
+        return TrainConfig.from_dict(d, source)
+    except TypeError as exc:
+        raise CheckpointError(f"{source}: bad stored training config: {exc}") from None
+
+
+def resolve_data(data: list[str], stored_cwd: str | None) -> list[str]:
+    """Data paths as given, except a relative one that is missing here but exists relative to the
+    folder the run was started from (resuming from another working directory)."""
+    resolved = []
+    for d in data:
+        p = Path(d)
+        if not p.is_absolute() and not p.exists() and stored_cwd and (Path(stored_cwd) / p).exists():
+            p = Path(stored_cwd) / p
+        resolved.append(str(p))
+    return resolved
+
+
+def _truncate_log(csv_path: Path, step: int, fields: list[str]) -> None:
+    """Drop log rows past the checkpoint being resumed (a killed run logged them, the resumed run
+    will log them again), so each step appears once."""
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    keep = []
+    for r in rows:
+        try:
+            if int(r.get("step") or "") <= step:
+                keep.append(r)
+        except ValueError:
+            continue
+    tmp = csv_path.with_name(f".{csv_path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(keep)
+    os.replace(tmp, csv_path)
 
 
 def save_preview(path: Path, luma: Tensor, pred: Tensor, truth: Tensor, space_name: str) -> None:
@@ -296,8 +538,8 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
 
 
 def _config_from_checkpoint(out: Path) -> TrainConfig:
-    ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
-    return TrainConfig(**ckpt["train_config"])
+    path = Path(out) / "checkpoint.pt"
+    return checkpoint_config(load_checkpoint(path), str(path))
 
 
 def _provenance(cfg: TrainConfig, sources: dict[str, int], step: int, images_seen: int, elapsed: float,
@@ -317,6 +559,7 @@ def _provenance(cfg: TrainConfig, sources: dict[str, int], step: int, images_see
         "optimizer": cfg.optimizer,
         "lr": cfg.resolved_lr(),
         "gan_steps": cfg.gan_steps,
+        "weights": f"exponential moving average, decay {cfg.ema_decay}" if cfg.ema_decay > 0 else "last step",
         "final_loss": final_loss,
         "wall_time_s": round(elapsed, 1),
         "device": device,
@@ -349,22 +592,56 @@ def load_init_weights(name_or_path: str) -> tuple[ColorModel, str, ColorPrior | 
     return model.float().train(), info["arch"], prior, parent
 
 
+def make_ema(model: ColorModel, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    """An exponential moving average of ``model``'s weights and BatchNorm statistics.
+
+    Averaging the weights of the last few thousand steps gives a model that is usable at any pause
+    (no lr-annealing needed first) and usually a little better than the raw weights.
+    """
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def _ema_weights(state: dict[str, Any]) -> dict[str, Any]:
+    """An AveragedModel's state_dict -> the plain model's (drop ``module.`` and ``n_averaged``)."""
+    return {k[len("module."):]: v for k, v in state.items() if k.startswith("module.")}
+
+
 def export_checkpoint(out: str | os.PathLike[str], dest: str | os.PathLike[str] | None = None) -> Path:
     """Export the weights of a (possibly paused) run's last checkpoint; provenance says how far it got."""
     out = Path(out)
-    ckpt = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
-    cfg = TrainConfig(**ckpt["train_config"])
-    model = create_model(cfg.model, **cfg.model_options)
-    model.load_state_dict(ckpt["model"])
-    sources = describe_sources(scan_sources(cfg.data)) if all(Path(d).exists() for d in cfg.data) else {}
+    path = out / "checkpoint.pt"
+    ckpt = load_checkpoint(path)
+    cfg = checkpoint_config(ckpt, str(path))
+    try:
+        model = create_model(cfg.model, **cfg.model_options)
+        model.load_state_dict(_ema_weights(ckpt["ema"]) if ckpt.get("ema") else ckpt["model"])
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: the stored model does not match its config: {_first_line(exc)}") from None
+    data = resolve_data(cfg.data, ckpt.get("cwd"))
+    try:
+        sources = describe_sources(scan_sources(data)) if all(Path(d).exists() for d in data) else {}
+    except (OSError, ValueError):
+        sources = {}
     prov = _provenance(cfg, sources, ckpt["step"], ckpt.get("images_seen", 0), ckpt.get("elapsed", 0.0), None, "checkpoint")
     _, json_path = save_model(model, dest or out / f"model_step{ckpt['step']}", provenance=prov, prior=ckpt["prior"], half=cfg.half_weights)
     return json_path
 
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path | None:
-    """Run (or continue) training; returns the exported weights' JSON path on rank 0 at the end."""
+    """Run (or continue) training; returns the exported weights' JSON path on rank 0 at the end.
+
+    ``cfg.out`` is the run folder: everything is written there, whatever a checkpoint recorded.
+    """
+    cfg.validate()
     out = Path(cfg.out)
+    ckpt = None
+    ckpt_path = out / "checkpoint.pt"
+    if resume:
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"{ckpt_path}: no checkpoint to resume from")
+        ckpt = load_checkpoint(ckpt_path)
     rt = setup_runtime(cfg)
     torch.manual_seed(cfg.seed + rt.rank)
     random.seed(cfg.seed + rt.rank)
@@ -373,17 +650,20 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         out.mkdir(parents=True, exist_ok=True)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    ckpt = None
-    ckpt_path = out / "checkpoint.pt"
-    if resume:
-        if not ckpt_path.is_file():
-            raise FileNotFoundError(f"{ckpt_path}: no checkpoint to resume from")
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-
-    # Data
-    examples = scan_sources(cfg.data)
+    # Data (files whose header cannot be read are left out, with a count; decoding failures later
+    # are skipped per image by the dataset)
+    data = resolve_data(cfg.data, ckpt.get("cwd") if ckpt else None)
+    examples = scan_sources(data)
     if cfg.min_colorfulness > 0:
         examples = filter_colorful(examples, cfg.min_colorfulness)
+    examples, unreadable = drop_unreadable(examples)
+    if unreadable and rt.is_main:
+        path, reason = unreadable[0]
+        log.warning("skipping %d unreadable training image%s of %d (e.g. %s: %s)", len(unreadable),
+                    "s" if len(unreadable) > 1 else "", len(examples) + len(unreadable), path, reason)
+    if not examples:
+        path, reason = unreadable[0]
+        raise TrainingDataError(f"{', '.join(data)}: none of the {len(unreadable)} training images can be read (e.g. {path}: {reason})")
     # Hold a few photos out for the preview triptychs; tiny data sets keep them all for training.
     holdout = min(cfg.preview_count, len(examples) // 20)
     train_examples, preview_examples = split_holdout(examples, holdout, cfg.seed)
@@ -391,6 +671,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         preview_examples = train_examples[: cfg.preview_count]
     dataset = ColorPhotoDataset(train_examples, crop=cfg.crop, min_colorfulness=cfg.min_colorfulness)
     preview_set = ColorPhotoDataset(preview_examples, crop=cfg.crop, scale_jitter=(1.0, 1.0), flip=False)
+    dataset[(0, cfg.seed)]  # decode one photo here: data that cannot be decoded fails in one line, not in a worker
 
     # Model, prior, losses
     init_prior = None
@@ -400,6 +681,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         cfg.model, cfg.model_options = arch, dataclasses.asdict(model.config)
     else:
         model = create_model(cfg.model, backbone_weights=cfg.backbone_weights if ckpt is None else None, **cfg.model_options)
+    if ckpt is not None and len(ckpt["prior"]) != len(ColorPrior.uniform(model.config.grid).probabilities):
+        raise CheckpointError(f"{ckpt_path}: the stored colour prior does not match the model")
     space = get_chroma_space(model.config.space)
     weights = parse_loss_weights(cfg.losses)
     if "distribution" in weights and model.config.head != "distribution":
@@ -427,16 +710,22 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
     optimizer = build_optimizer(model.parameters(), cfg)
     schedule = build_schedule(optimizer, cfg)
+    ema = make_ema(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     d_opt = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.0, 0.99)) if disc is not None else None
 
     step, elapsed_before, images_before = 0, 0.0, 0
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        schedule.load_state_dict(ckpt["schedule"])
-        if disc is not None and ckpt.get("discriminator"):
-            disc.load_state_dict(ckpt["discriminator"])
-            d_opt.load_state_dict(ckpt["d_optimizer"])  # type: ignore[union-attr]
+        try:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            schedule.load_state_dict(ckpt["schedule"])
+            if disc is not None and ckpt.get("discriminator"):
+                disc.load_state_dict(ckpt["discriminator"])
+                d_opt.load_state_dict(ckpt["d_optimizer"])  # type: ignore[union-attr]
+            if ema is not None and ckpt.get("ema"):  # (a run that turns EMA on at a resume starts it from here)
+                ema.load_state_dict(ckpt["ema"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"{ckpt_path}: the stored state does not match the model: {_first_line(exc)}") from None
         step = ckpt["step"]
         elapsed_before = ckpt.get("elapsed", 0.0)
         images_before = ckpt.get("images_seen", step * cfg.batch_size * rt.world)
@@ -449,10 +738,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         log.info("nothing to do: the run is at step %d and stops at %d", step, stop)
     per_step = cfg.batch_size * rt.world
     sampler = ResumableSampler(source_weights(train_examples, cfg.balance), cfg.seed, step * per_step, rt.rank, rt.world)
+    workers = cfg.resolved_workers(rt.world)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+        dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=workers,
         collate_fn=collate_uint8, pin_memory=rt.device.type == "cuda", persistent_workers=False,
-        prefetch_factor=4 if cfg.workers > 0 else None,
+        prefetch_factor=4 if workers > 0 else None,
     )
     hint_gen = torch.Generator().manual_seed(cfg.seed * 7919 + rt.rank)
     if ckpt is not None and ckpt.get("hint_rng") is not None and not rt.distributed:
@@ -464,6 +754,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         if not resume or not csv_path.exists():
             with open(csv_path, "w", newline="") as f:
                 csv.writer(f).writerow(fields)
+        else:
+            _truncate_log(csv_path, step, fields)
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
         log.info("data: %d photos from %s", len(train_examples), describe_sources(train_examples))
         log.info("model %s: %.2fM parameters, space %s, head %s, device %s x%d", cfg.model, model.num_parameters() / 1e6, model.config.space, model.config.head, rt.device, rt.world)
@@ -481,9 +773,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                 "discriminator": disc.state_dict() if disc is not None else None,
                 "d_optimizer": d_opt.state_dict() if d_opt is not None else None,
+                "ema": ema.state_dict() if ema is not None else None,
                 "step": step, "rng": rngs, "hint_rng": hint_gen.get_state(), "prior": prior.probabilities.tolist(),
                 "elapsed": elapsed_before + (time.time() - t_start), "images_seen": images_before + (step - start_step) * per_step,
-                "train_config": dataclasses.asdict(cfg),
+                "train_config": json.dumps(dataclasses.asdict(cfg)), "format": CHECKPOINT_FORMAT, "cwd": os.getcwd(),
             },
             ckpt_path,
         )
@@ -508,7 +801,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     iterator = iter(loader)
     with training_progress(total=stop, start=step, enabled=progress and rt.is_main) as bar:
         while step < stop:
-            batch = next(iterator).to(rt.device, non_blocking=True)
+            try:
+                batch = next(iterator).to(rt.device, non_blocking=True)
+            except TrainingDataError as exc:  # raised in a worker: DataLoader re-raises it with the worker's traceback
+                raise TrainingDataError(str(exc).strip().splitlines()[-1].split("TrainingDataError: ", 1)[-1]) from None
             rgb = batch.float().div_(255)
             with torch.no_grad():
                 luma, chroma = space.split(rgb)
@@ -543,6 +839,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
+            if ema is not None:
+                ema.update_parameters(model)
             if step < cfg.steps:
                 schedule.step()
             step += 1
@@ -580,7 +878,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         seen = images_before + (step - start_step) * per_step
         provenance = _provenance(cfg, describe_sources(train_examples), step, seen, elapsed,
                                  loss_value if step > start_step else None, f"{rt.device.type} x{rt.world}")
-        _, result = save_model(model, out / "model", provenance=provenance, prior=prior.to_list(), half=cfg.half_weights)
+        final = ema.module if ema is not None else model
+        _, result = save_model(final, out / "model", provenance=provenance, prior=prior.to_list(), half=cfg.half_weights)
         log.info("exported %s", result)
     if rt.distributed:
         # DDP keeps replicas in lock-step; record a checksum per rank so that is checkable.

@@ -460,8 +460,10 @@ def run_train(argv: Sequence[str]) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", nargs="*", help="folders of colour images (sub-folders are sources) or CSV/text manifests")
-    p.add_argument("--out", required=True, help="run folder: checkpoints, log.csv, loss.png, previews, model.json")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, log.csv, loss.png, previews, model.json "
+                   "(it is the run: --resume and --export read and write only here, wherever it was moved)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped "
+                   "(data folders given here replace the stored ones, e.g. after moving the data)")
     p.add_argument("--export", nargs="?", const="", default=None, metavar="PATH",
                    help="only export the last checkpoint of --out as a model (to PATH, default OUT/model_stepN)")
     p.add_argument("--model", default="compact", help="architecture (see 'colorize models')")
@@ -474,28 +476,35 @@ def run_train(argv: Sequence[str]) -> int:
                    "its architecture, options and colour prior are used")
     p.add_argument("--losses", default=None, help="e.g. distribution | blur | distribution=1,blur=0.5 (default: by head)")
     p.add_argument("--optimizer", choices=["sgd", "adamw"], default="adamw")
-    p.add_argument("--lr", type=float, help="learning rate (default: 0.1 SGD, 1e-3 AdamW)")
+    p.add_argument("--lr", type=float, help="learning rate (default: 0.1 SGD, 1e-3 AdamW; 0 keeps the weights as loaded)")
     p.add_argument("--steps", type=int, default=None, help="total (non-adversarial) steps the schedule plans for")
     p.add_argument("--stop-at", type=int, help="pause at this step (checkpointed); --resume continues")
     p.add_argument("--gan-steps", type=int, default=None, help="adversarial fine-tune steps after --steps")
+    p.add_argument("--ema", type=float, default=None, dest="ema_decay", metavar="DECAY",
+                   help="export an exponential moving average of the weights, e.g. 0.999 (default: off)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--crop", type=int, default=None)
     p.add_argument("--warmup-steps", type=int, default=None)
     p.add_argument("--balance", type=float, default=None, help="source balancing power: 0 = equal per source, 1 = per image")
     p.add_argument("--min-colorfulness", type=float, default=None, help="skip near-grayscale photos")
-    p.add_argument("--workers", type=int, default=None, help="DataLoader worker processes")
+    p.add_argument("--workers", type=int, default=None, help="DataLoader worker processes (default: 0 on machines with <= 2 cores "
+                   "per process, where workers only compete with the compute threads; else about a quarter of the cores, at most 4)")
     p.add_argument("--checkpoint-every", type=int, default=None)
     p.add_argument("--preview-every", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None)
-    p.add_argument("--no-bf16", action="store_true", help="train in fp32")
+    p.add_argument("--bf16", dest="bf16", action="store_true", default=None,
+                   help="force bf16 autocast (default: on GPUs and on CPUs with native bf16, where it is faster; "
+                        "CPUs without it emulate bf16 several times slower than fp32)")
+    p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in fp32")
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
 
     import dataclasses
 
+    from ..data import TrainingDataError
     from ..models.backbones import WeightsError
-    from ..train import TrainConfig, train
+    from ..train import CheckpointWriteError, TrainConfig, TrainError, train
 
     out = Path(args.out)
     if args.export is not None:
@@ -504,14 +513,26 @@ def run_train(argv: Sequence[str]) -> int:
             return 1
         from ..train import export_checkpoint
 
-        print(export_checkpoint(out, args.export or None))
+        try:
+            print(export_checkpoint(out, args.export or None))
+        except TrainError as exc:
+            _err(str(exc))
+            return 2
+        except OSError as exc:
+            _err(f"{exc.filename or out}: {exc.strerror or exc}")
+            return 1
         return 0
     overrides = {k: v for k, v in {
         "steps": args.steps, "stop_at": args.stop_at, "gan_steps": args.gan_steps, "batch_size": args.batch_size,
         "crop": args.crop, "warmup_steps": args.warmup_steps, "balance": args.balance, "min_colorfulness": args.min_colorfulness,
         "workers": args.workers, "checkpoint_every": args.checkpoint_every, "preview_every": args.preview_every,
-        "seed": args.seed, "device": args.device, "lr": args.lr,
+        "seed": args.seed, "device": args.device, "lr": args.lr, "ema_decay": args.ema_decay,
     }.items() if v is not None}
+    try:  # nonsensical values are refused before anything is read or written
+        dataclasses.replace(TrainConfig(data=list(args.data) or ["-"]), **overrides).validate()
+    except TrainError as exc:
+        _err(str(exc))
+        return 2
     if args.resume:
         ckpt = out / "checkpoint.pt"
         if not ckpt.is_file():
@@ -520,7 +541,15 @@ def run_train(argv: Sequence[str]) -> int:
         from ..train import _config_from_checkpoint
 
         overrides.setdefault("stop_at", None)  # a pause applies once; resuming runs on unless --stop-at is given again
-        cfg = dataclasses.replace(_config_from_checkpoint(out), **overrides)
+        overrides["out"] = str(out)  # --out is the run: the folder stored in the checkpoint never redirects writes
+        if args.data:
+            overrides["data"] = list(args.data)
+        try:
+            cfg = dataclasses.replace(_config_from_checkpoint(out), **overrides)
+            cfg.validate()
+        except TrainError as exc:
+            _err(str(exc))
+            return 2
     else:
         if not args.data:
             _err("give at least one data folder or manifest")
@@ -559,11 +588,20 @@ def run_train(argv: Sequence[str]) -> int:
         losses = args.losses or ("distribution" if head == "distribution" else "blur")
         cfg = TrainConfig(data=list(args.data), out=str(out), model=args.model, model_options=options,
                           backbone_weights=args.backbone_weights, init_weights=args.init_weights, losses=losses, optimizer=args.optimizer,
-                          bf16=not args.no_bf16, **overrides)
+                          bf16=args.bf16, **overrides)
     try:
         result = train(cfg, resume=args.resume, progress=not args.quiet)
+    except CheckpointWriteError as exc:  # disk full while checkpointing: not bad input
+        _err(str(exc))
+        return 1
+    except (TrainError, TrainingDataError) as exc:
+        _err(str(exc))
+        return 2
     except (FileNotFoundError, ValueError, WeightsError) as exc:
         _err(str(exc))
+        return 1
+    except OSError as exc:
+        _err(f"{exc.filename or out}: {exc.strerror or exc}")
         return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted; the last checkpoint in {out} is kept: colorize train --resume --out {out}", file=sys.stderr)
