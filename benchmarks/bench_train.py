@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from colorize.color import AB_MAX
 from colorize.losses import RebalancedDistributionLoss
 from colorize.models import create_model
-from colorize.quantization import ab_bin_centers, rebalance_weights, soft_encode
+from colorize.bins import ab_bin_centers, rebalance_weights, soft_encode
 
 # name -> (registered model, model options); hints on everywhere, as the shipped default
 VARIANTS: dict[str, tuple[str, dict]] = {

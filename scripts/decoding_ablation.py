@@ -32,7 +32,7 @@ from colorize.color import AB_MAX
 from colorize.evaluate import evaluate_folder
 from colorize.models.base import ColorModel
 from colorize.pipeline import ColorizeOptions, Colorizer
-from colorize.quantization import annealed_mean, rebalance_weights
+from colorize.bins import annealed_mean, rebalance_weights
 
 COLUMNS = [("psnr", "PSNR", 2), ("ssim", "SSIM", 3), ("ciede2000", "ΔE00", 2), ("cf_pred", "CF pred", 1),
            ("delta_cf", "ΔCF", 1), ("auc", "AuC", 2), ("auc_rebalanced", "AuC rebal.", 2)]

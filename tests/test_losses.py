@@ -17,7 +17,7 @@ from colorize.losses import (
     parse_loss_weights,
 )
 from colorize.color import AB_MAX
-from colorize.quantization import NearestBinTable, ab_bin_centers, rebalance_weights, soft_encode
+from colorize.bins import NearestBinTable, ab_bin_centers, rebalance_weights, soft_encode
 
 
 def test_gaussian_kernels_are_the_documented_ones():

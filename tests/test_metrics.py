@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from colorize import metrics as M
-from colorize.quantization import ColorPrior, ab_bin_centers, hard_encode
+from colorize.bins import ColorPrior, ab_bin_centers, hard_encode
 
 skimage = pytest.importorskip("skimage")
 from skimage.color import deltaE_ciede2000, rgb2lab  # noqa: E402

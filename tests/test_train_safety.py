@@ -140,8 +140,12 @@ def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(photos, tmp
         calls.append(f)
         if len(calls) == 1:
             return real_save(obj, f, *args, **kwargs)
-        with open(f, "wb") as fh:  # part of the file is written, then the disk is full
-            fh.write(b"PK\x03\x04" + b"\0" * 4096)
+        # part of the file is written, then the disk is full (f: the atomic writer's temp file object, or a path)
+        if hasattr(f, "write"):
+            f.write(b"PK\x03\x04" + b"\0" * 4096)
+        else:
+            with open(f, "wb") as fh:
+                fh.write(b"PK\x03\x04" + b"\0" * 4096)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(torch, "save", full_disk_save)
@@ -280,11 +284,11 @@ def test_bf16_is_only_automatic_where_the_cpu_has_it(monkeypatch: pytest.MonkeyP
     """Emulated bf16 is several times slower than fp32: 'auto' must follow the hardware probe."""
     import torch
 
-    from colorize import pipeline
+    from colorize import runtime
     from colorize.train import bf16_wanted
 
     cpu = torch.device("cpu")
-    monkeypatch.setattr(pipeline, "_cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: False)
     assert bf16_wanted(cpu, None) is False and bf16_wanted(cpu, True) is True
-    monkeypatch.setattr(pipeline, "_cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: True)
     assert bf16_wanted(cpu, None) is True and bf16_wanted(cpu, False) is False

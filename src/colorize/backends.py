@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .options import DEFAULT_TEMPERATURE
-from .runtime import cpu_has_fast_bf16, inference_context, pick_device, uses_bf16
+from . import runtime
+from .bins import DEFAULT_TEMPERATURE
+from .runtime import inference_context, pick_device
 
 if TYPE_CHECKING:
     from .models import ColorModel
@@ -76,7 +77,7 @@ def resolve_backend(backend: str, device: torch.device | str = "cpu") -> str:
         if forced in ("torch", "onnxruntime"):
             backend = forced
         else:
-            if dev != "cpu" or cpu_has_fast_bf16():
+            if dev != "cpu" or runtime.cpu_has_fast_bf16():
                 return "torch"
             return "onnxruntime" if onnxruntime_available() else "torch"
     if backend == "onnxruntime":
@@ -97,7 +98,7 @@ class TorchPredictor:
         self.model = model.to(self.device).eval()
         if self.device.type == "cpu":
             self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        self.use_bf16 = uses_bf16(self.device)
+        self.use_bf16 = runtime.uses_bf16(self.device)
 
     @property
     def in_channels(self) -> int:

@@ -26,12 +26,12 @@ from PIL import Image, ImageFile
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
+from .errors import ColorizeError
+from .io import is_image_path
+
 log = logging.getLogger("colorize.data")
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
-
-
-class TrainingDataError(ValueError):
+class TrainingDataError(ColorizeError, ValueError):
     """The training data cannot be used (nothing readable); one line naming the data."""
 
 
@@ -94,7 +94,7 @@ def scan_sources(inputs: Sequence[str | os.PathLike[str]]) -> list[Example]:
             rel = Path(root).relative_to(p)
             source = rel.parts[0] if rel.parts else p.name
             for f in sorted(files):
-                if Path(f).suffix.lower() in IMAGE_EXTENSIONS:
+                if is_image_path(f):  # the one list of image extensions (colorize.io)
                     examples.append(Example(str(Path(root) / f), source))
     if not examples:
         raise ValueError(f"no training images found in {', '.join(map(str, inputs))}")

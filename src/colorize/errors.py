@@ -100,10 +100,6 @@ class ExportError(ColorizeError, RuntimeError):
     """The model could not be exported or the file could not be written; one-line message."""
 
 
-class TrainingError(ColorizeError, ValueError):
-    """Training cannot start or go on (bad settings, no data, the loss diverged); one-line message."""
-
-
 class WebError(ColorizeError):
     """A problem to show the user as one line; ``status`` is the HTTP status for the API."""
 
@@ -119,5 +115,5 @@ class UsageError(ColorizeError):
 
 __all__ = [
     "ColorizeError", "ExportError", "HintError", "ImageArrayError", "ImageError", "OptionError", "OutputExistsError",
-    "ReferenceImageError", "TrainingError", "UsageError", "VideoError", "VideoOptionError", "WebError", "WeightsError",
+    "ReferenceImageError", "UsageError", "VideoError", "VideoOptionError", "WebError", "WeightsError",
 ]

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .bins import ColorPrior
 from .io import write_text_atomic
 from .metrics import (
     MAX_THRESHOLD,
@@ -46,7 +47,6 @@ from .metrics import (
     prepare_truth,
     score_image,
 )
-from .quantization import ColorPrior
 
 if TYPE_CHECKING:
     from .perceptual import PerceptualMetrics

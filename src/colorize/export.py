@@ -39,10 +39,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .bins import DEFAULT_TEMPERATURE
 from .color import AB_MAX
 from .errors import ExportError
 from .models import ColorModel
-from .options import DEFAULT_TEMPERATURE
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -75,7 +75,7 @@ class ChromaGraph(nn.Module):
         if not self.distribution:
             return out.float()
         assert temperature is not None
-        t = torch.clamp(temperature.float(), min=1e-3)  # as quantization.annealed_mean
+        t = torch.clamp(temperature.float(), min=1e-3)  # as bins.annealed_mean
         p = torch.softmax(out.float() / t, dim=1)
         return F.conv2d(p, self.decode_weight)  # sum_q p_q * centre_q: the annealed mean
 
@@ -211,7 +211,7 @@ def _code_fingerprint() -> str:
     """Hash of the source that shapes the graph (architectures, this file, torch version)."""
     h = hashlib.sha256(f"graph{GRAPH_VERSION} torch{torch.__version__}".encode())
     here = Path(__file__).parent
-    for p in sorted((here / "models").glob("*.py")) + [here / "export.py", here / "quantization.py"]:
+    for p in sorted((here / "models").glob("*.py")) + [here / "export.py", here / "bins.py"]:
         try:
             h.update(p.name.encode() + p.read_bytes())
         except OSError:  # pragma: no cover

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .bins import NearestBinTable
 from .color import AB_MAX
-from .quantization import NearestBinTable, hard_encode
 
 
 def gaussian_kernel1d(size: int, sigma: float | None = None) -> Tensor:
@@ -69,7 +69,7 @@ class RebalancedDistributionLoss(nn.Module):
     """Zhang et al. 2016: cross-entropy against soft-encoded true ab (5 nearest bins, sigma 5), each
     pixel weighted by the rebalancing weight of its nearest bin so rare, saturated colours count.
 
-    ``weights`` (Q,) come from :meth:`colorize.quantization.ColorPrior.weights` (lambda 0.5); None
+    ``weights`` (Q,) come from :meth:`colorize.bins.ColorPrior.weights` (lambda 0.5); None
     means no rebalancing. ``target`` is normalised Lab chroma; it is area-downsampled to the logits'
     resolution before encoding.
 
@@ -196,12 +196,6 @@ def hinge_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor
 def hinge_generator_loss(fake_scores: Tensor) -> Tensor:
     """``-E[D(fake)]``: the generator pushes its patches' scores up."""
     return -fake_scores.float().mean()
-
-
-def bin_accuracy(logits: Tensor, target: Tensor, centers: Tensor) -> float:
-    """Fraction of pixels whose most likely bin is the true nearest bin (a training diagnostic)."""
-    ab = F.adaptive_avg_pool2d(target.float() * AB_MAX, logits.shape[-2:])
-    return float((logits.argmax(1) == hard_encode(ab, centers)).float().mean())
 
 
 LOSS_NAMES = ("blur", "distribution", "gan")

@@ -31,13 +31,13 @@ Definitions (the evaluation report repeats them):
   different colours scores high. It says nothing about whether the colour is right: read it
   beside AuC and colourfulness.
 * **Rebalanced AuC** (Zhang et al.'s "class rebalanced" variant): each pixel belongs to the ab bin
-  of its *true* colour (:func:`colorize.quantization.hard_encode` on the 10-unit gamut grid);
+  of its *true* colour (:func:`colorize.bins.hard_encode` on the 10-unit gamut grid);
   ``curve_rebal(t)`` = mean, over the bins present in the (image or data) set, of the fraction of
   that bin's pixels whose error is ``<= t``. Every colour present counts the same, however few
   pixels it has, so a method that leaves rare saturated colours gray is punished. This equals the
   pixel-weighted curve with weight ``1 / n_q`` for a pixel of bin ``q`` (``n_q`` = the bin's pixel
   count), i.e. the inverse of the set's own empirical prior. With an explicit
-  :class:`~colorize.quantization.ColorPrior` the weight is ``1 / prior(q)`` instead.
+  :class:`~colorize.bins.ColorPrior` the weight is ``1 / prior(q)`` instead.
 
 Dataset-level curves are not means of per-image curves: :class:`ErrorHistogram` keeps, per true
 bin, a histogram of ``ceil(error)`` over the integer thresholds, and histograms of several images
@@ -53,8 +53,8 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter, uniform_filter, zoom
 
+from .bins import ColorPrior, ab_bin_centers, hard_encode
 from .color import BT601, rgb_to_lab
-from .quantization import ColorPrior, ab_bin_centers, hard_encode
 
 __all__ = [
     "PSNR_MAX",
@@ -421,7 +421,7 @@ def num_bins(grid: int = 10) -> int:
 
 
 def ab_bins(ab: np.ndarray, grid: int = 10) -> np.ndarray:
-    """Index of the nearest in-gamut ab bin (as :func:`~colorize.quantization.hard_encode`) per pixel.
+    """Index of the nearest in-gamut ab bin (as :func:`~colorize.bins.hard_encode`) per pixel.
 
     ``ab`` is ``... x 2`` in Lab units. The bins lie on a square grid, so the nearest one is the
     rounded grid cell whenever that cell is a bin (always, for sRGB colours); the remaining pixels

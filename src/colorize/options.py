@@ -15,12 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .bins import DEFAULT_TEMPERATURE
 from .errors import OptionError, WeightsError
 from .io import check_option
 from .render import DEFAULT_RENDER_SIZE
-
-DEFAULT_TEMPERATURE = 0.38
-"""Annealed-mean temperature when neither the model nor the user sets one (Zhang et al. pick 0.38)."""
 
 
 @dataclass

@@ -36,7 +36,6 @@ from .filters import guided_coefficient_strips
 from .io import check_option
 from .kernels import guided_join_u8
 from .models import ColorModel
-from .models.registry import resolve_weights  # noqa: F401 (train.py imports it from here until it moves)
 from .options import ColorizeOptions, inference_defaults, merge_options
 from .render import as_tensor, gray_of, model_luma, render_input
 
@@ -107,6 +106,7 @@ class Colorizer:
         :func:`colorize.options.merge_options`). ``backend``: ``"torch"``, ``"onnxruntime"`` or
         ``"auto"`` (see :mod:`colorize.backends`).
         """
+        from .models.registry import resolve_weights
         from .models.weights import load_model, weights_paths
 
         path = resolve_weights(name_or_path)

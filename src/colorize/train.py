@@ -20,6 +20,7 @@ import contextlib
 import csv
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import math
@@ -36,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import runtime
+from .bins import ColorPrior
 from .color import get_chroma_space
 from .data import (
     ColorPhotoDataset,
@@ -49,6 +52,8 @@ from .data import (
     source_weights,
     split_holdout,
 )
+from .errors import ColorizeError
+from .io import atomic_write, write_text_atomic
 from .losses import (
     BlurredChromaLoss,
     PatchDiscriminator,
@@ -60,14 +65,14 @@ from .losses import (
 from .models import ColorModel, create_model
 from .models.weights import save_model
 from .progress import training_progress
-from .quantization import ColorPrior
+from .runtime import pick_device
 
 log = logging.getLogger("colorize.train")
 
 CHECKPOINT_FORMAT = 2  # 1: pickled numpy RNG state (read with a numpy-only allowlist); 2: plain data
 
 
-class TrainError(ValueError):
+class TrainError(ColorizeError, ValueError):
     """A run cannot start or continue; the message is one line naming the option or file."""
 
 
@@ -219,14 +224,6 @@ class Runtime:
         return self.world > 1
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA GPU")
-    return torch.device(name)
-
-
 def setup_runtime(cfg: TrainConfig) -> Runtime:
     """Single process, or one rank of a torchrun job (gloo on CPU, NCCL on GPUs)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -254,9 +251,7 @@ def bf16_wanted(device: torch.device, requested: bool | None) -> bool:
         return requested
     if device.type == "cuda":
         return True
-    from .pipeline import _cpu_has_fast_bf16
-
-    return device.type == "cpu" and _cpu_has_fast_bf16()
+    return device.type == "cpu" and runtime.cpu_has_fast_bf16()  # looked up at call time: tests patch the probe
 
 
 def autocast(device: torch.device, enabled: bool | None) -> contextlib.AbstractContextManager:
@@ -350,13 +345,9 @@ def _first_line(exc: BaseException) -> str:
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     """Write to a temp file in the same folder, then rename: a failed or interrupted save (disk full,
     Ctrl-C) removes the temp file and leaves the previous checkpoint untouched."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: torch.save(obj, f))  # the package's one atomic write: temp removed on any error
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         if isinstance(exc, (OSError, RuntimeError)):  # torch's zip writer reports ENOSPC as RuntimeError
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(exc)
             raise CheckpointWriteError(f"{path}: could not write the checkpoint ({reason}); the previous checkpoint is kept") from None
@@ -481,12 +472,11 @@ def _truncate_log(csv_path: Path, step: int, fields: list[str]) -> None:
                 keep.append(r)
         except ValueError:
             continue
-    tmp = csv_path.with_name(f".{csv_path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(keep)
-    os.replace(tmp, csv_path)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(keep)
+    write_text_atomic(csv_path, buf.getvalue())
 
 
 def save_preview(path: Path, luma: Tensor, pred: Tensor, truth: Tensor, space_name: str) -> None:
@@ -498,9 +488,7 @@ def save_preview(path: Path, luma: Tensor, pred: Tensor, truth: Tensor, space_na
     gray = space.to_rgb(luma, torch.zeros_like(pred))
     rows = torch.cat([torch.cat([g, space.to_rgb(luma[i : i + 1], pred[i : i + 1])[0], t], dim=2) for i, (g, t) in enumerate(zip(gray, truth))], dim=1)
     arr = (rows.permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(arr).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: Image.fromarray(arr).save(f, format="PNG"))
 
 
 def plot_losses(csv_path: Path, png_path: Path) -> None:
@@ -528,10 +516,10 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = png_path.with_name(f".{png_path.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, png_path)
+    try:
+        atomic_write(png_path, lambda f: fig.savefig(f, format="png", dpi=90))
+    finally:
+        plt.close(fig)
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -581,8 +569,8 @@ def load_init_weights(name_or_path: str) -> tuple[ColorModel, str, ColorPrior | 
 
     The provenance (``source`` added, per-source image counts dropped) goes into the fine-tune's own.
     """
+    from .models.registry import resolve_weights
     from .models.weights import load_model
-    from .pipeline import resolve_weights
 
     model, info = load_model(resolve_weights(name_or_path))
     prior = ColorPrior(torch.tensor(info["prior"]), model.config.grid) if info.get("prior") else None

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..bins import DEFAULT_TEMPERATURE, ab_bin_centers, annealed_mean
 from ..color import AB_MAX, get_chroma_space
-from ..options import DEFAULT_TEMPERATURE
-from ..quantization import ab_bin_centers, annealed_mean
 
 HEADS = ("regression", "distribution")
 

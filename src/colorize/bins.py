@@ -1,4 +1,6 @@
-"""Quantized ab colours (Zhang et al. 2016): bins, soft encoding, colour prior, annealed mean.
+"""The ab colour bins (Zhang et al. 2016): bins, soft encoding, colour prior, annealed mean.
+
+(Named for what it holds: in PyTorch "quantization" means int8 weights, which this is not.)
 
 Predicting a distribution over quantized ab colours instead of one regressed value is what fixes
 the seed's sepia "averaging": a multimodal guess (red car or blue car) is kept as two peaks instead
@@ -18,7 +20,11 @@ from torch import Tensor
 
 from .color import rgb_to_lab
 
+DEFAULT_TEMPERATURE = 0.38
+"""Annealed-mean temperature when neither the model nor the user sets one (Zhang et al. pick 0.38)."""
+
 __all__ = [
+    "DEFAULT_TEMPERATURE",
     "ab_bin_centers",
     "soft_encode",
     "NearestBinTable",
@@ -179,7 +185,7 @@ def hard_encode(ab: Tensor, centers: Tensor) -> Tensor:
     return _pairwise_sq_dist(ab, centers).argmin(1)
 
 
-def annealed_mean(logits: Tensor, centers: Tensor, temperature: float = 0.38) -> Tensor:
+def annealed_mean(logits: Tensor, centers: Tensor, temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
     """Decode a distribution (N, Q, H, W logits) to ab (N, 2, H, W) by the annealed mean.
 
     T=1 is the mean (desaturated, PSNR-friendly), T->0 the mode (vivid but patchy); Zhang et al.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from colorize import color
-from colorize.quantization import ColorPrior, ab_bin_centers, annealed_mean, hard_encode, rebalance_weights, soft_encode
+from colorize.bins import ColorPrior, ab_bin_centers, annealed_mean, hard_encode, rebalance_weights, soft_encode
 
 
 def test_bins_cover_exactly_the_srgb_gamut_cells():
