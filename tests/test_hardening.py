@@ -237,7 +237,7 @@ def test_one_frame_gif_is_a_photo_and_animated_webp_tiff_are_refused(tmp_path, t
 
 
 def test_is_film_counts_gif_frames(tmp_path):
-    from colorize.cli import _is_film
+    from colorize.cli.photo import _is_film
 
     assert _is_film(_animation(tmp_path / "a.gif", 3, "GIF"))  # animated: colorized as a film
     assert not _is_film(_animation(tmp_path / "b.gif", 1, "GIF"))  # one frame: a photo (was an .mp4)

@@ -1,0 +1,403 @@
+"""``colorize PHOTO...``: files, folders and globs of photos (films go to :mod:`colorize.cli.video`,
+guided photos to :mod:`colorize.cli.guided`). Argument checks, output naming, the batch loop, the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..errors import UsageError
+from .common import colorizer_from_args, err, exit_code, model_name, options_from_args, summary
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogv", ".gif"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors raise :class:`UsageError`: one line, exit 2, and ``--json`` still answers in JSON."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _err(msg: str) -> None:
+    err(msg)
+
+
+# ----------------------------------------------------------------------------- colorize files
+
+
+def build_colorize_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="colorize",
+        description="Bring black-and-white photos to colour. Luminance is kept exactly; only colour is added.",
+        epilog=(
+            "sub-commands:\n"
+            "  colorize models              list architectures and bundled weights (with provenance)\n"
+            "  colorize train ...           train a model on folders of colour photos\n"
+            "  colorize evaluate FOLDER     measure quality on colour ground truth\n"
+            "  colorize export OUT.onnx     export the network to ONNX\n"
+            "  colorize web                 start the local web page\n"
+            "run 'colorize SUBCOMMAND --help' for its options.\n\n"
+            "examples:\n"
+            "  colorize old_photo.jpg                 -> old_photo_colorized.jpg beside it\n"
+            "  colorize scans/ -o out/ --recursive    a whole folder tree\n"
+            "  colorize 'scans/*.tif' -o out/ --json  globs, machine-readable summary"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    p.add_argument("-o", "--output", help="output file (one input) or folder (default: beside each input, with --suffix)")
+    p.add_argument("--suffix", default="_colorized", help="added to output names written beside the input (default: %(default)s)")
+    p.add_argument("--format", dest="out_format", choices=["jpg", "png", "webp", "tif", "bmp"],
+                   help="output format (default: the input's, or the -o file's extension)")
+    p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("-m", "--model", default="default", help="bundled model name or weights path (default: %(default)s)")
+    p.add_argument("--render-size", type=int, default=None, help="long side, in pixels, at which the model sees the photo (default: the model's)")
+    p.add_argument("--saturation", type=float, default=None, help="scale the predicted colour (1 = as predicted)")
+    p.add_argument("--temperature", type=float, default=None, help="annealed-mean temperature of distribution models (lower = more vivid)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
+                   help="network runtime (default: auto = torch on GPUs and bf16-capable CPUs, else onnxruntime when installed)")
+    p.add_argument("--batch-size", type=int, default=8, help="photos per forward pass for folders")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse images larger than this (decompression-bomb guard)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or per-file messages")
+    g = p.add_argument_group("guided colorization (see docs/guided.md)")
+    g.add_argument("--hint", action="append", default=[], metavar="X,Y=COLOR",
+                   help="colour hint at pixel X,Y of the photo (repeatable); COLOR is a CSS name or #rgb/#rrggbb, "
+                   "e.g. --hint 120,80=#b22222 --hint 300,40=skyblue; X,Y,RADIUS=COLOR sets a radius in pixels")
+    g.add_argument("--hints", metavar="HINTS.png", help="hints image: coloured strokes on a transparent background, the photo's size")
+    g.add_argument("--hint-method", choices=["model", "propagate", "both"], default=None,
+                   help="model: learned hints (needs a hints model); propagate: spread hints by luminance (no model); "
+                   "both (default): propagation with the model's prediction (using the hints if it can) as prior")
+    g.add_argument("--reference", metavar="PATH", help="a colour photo whose colours to use (any size or content)")
+    g.add_argument("--reference-strength", type=float, default=None, metavar="0-1",
+                   help="how strongly the reference's colours override the automatic ones (default: 0.8)")
+    v = p.add_argument_group("video (films, frame folders with --sequence, frame patterns like frames/%%05d.png; see docs/video.md)")
+    v.add_argument("--codec", default=None, help="video encoder (default: libx264 yuv420p; libvpx-vp9 for .webm)")
+    v.add_argument("--crf", type=int, default=18, help="encoder quality, lower = better (default: %(default)s)")
+    v.add_argument("--temporal-strength", type=float, default=None, metavar="S",
+                   help="0..<1: how strongly colour follows the motion from frame to frame (default: 0.85)")
+    v.add_argument("--no-temporal", action="store_true", help="colorize every frame independently")
+    v.add_argument("--scene-threshold", type=float, default=None, metavar="T",
+                   help="luma-histogram change (0..1) that counts as a scene cut and resets the colour memory (default: 0.35)")
+    v.add_argument("--on-error", choices=["stop", "skip"], default="stop",
+                   help="undecodable frame: stop (default), or skip it and repeat the last good frame")
+    v.add_argument("--sequence", action="store_true", help="treat input folders as the frames of one film")
+    v.add_argument("--fps", type=float, default=None, help="frame rate of frame-sequence inputs (default: 25)")
+    p.add_argument("--version", action="version", version=f"colorize {__version__}")
+    return p
+
+
+def _is_sequence_input(text: str, args: argparse.Namespace) -> bool:
+    """A frame sequence colorized as one film: a printf pattern, or a folder with --sequence or a video -o."""
+    import re
+
+    if re.search(r"%0?\d*d", Path(text).name):
+        return True
+    out = args.output or ""
+    return Path(text).is_dir() and (args.sequence or Path(out).suffix.lower() in VIDEO_SUFFIXES or bool(re.search(r"%0?\d*d", Path(out).name)))
+
+
+def _is_film(path: Path) -> bool:
+    """A video file; a GIF only when it has more than one frame (a one-frame GIF is a photo)."""
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        return False
+    if suffix != ".gif":
+        return True
+    try:
+        from PIL import Image
+
+        with Image.open(path, formats=["GIF"]) as im:  # frame headers only, no pixels decoded
+            return int(getattr(im, "n_frames", 1)) > 1
+    except Exception:  # unreadable: the photo reader says why, in one line
+        return False
+
+
+def _expand_inputs(patterns: Sequence[str], recursive: bool) -> tuple[list[tuple[Path, Path | None]], list[tuple[str, str]]]:
+    """Expand files, folders and globs into (file, base folder or None) pairs, plus (input, reason) errors."""
+    found: list[tuple[Path, Path | None]] = []
+    errors: list[tuple[str, str]] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?[") and not Path(pattern).exists():
+            matches = sorted(glob.glob(pattern, recursive=recursive))
+            if not matches:
+                errors.append((pattern, "no files match this pattern"))
+            for m in matches:
+                if Path(m).is_file():
+                    found.append((Path(m), None))
+            continue
+        path = Path(pattern)
+        if path.is_dir():
+            walker = sorted(path.rglob("*")) if recursive else sorted(path.iterdir())
+            from ..io import is_image_path  # one list of image extensions for every folder scan
+
+            images = [f for f in walker if f.is_file() and is_image_path(f)]
+            if not images:
+                errors.append((str(path), "no images in this folder" + ("" if recursive else " (use --recursive for sub-folders)")))
+            found += [(f, path) for f in images]
+        else:
+            found.append((path, None))  # missing files, dangling links and link loops are reported by the reader
+    return found, errors
+
+
+def _output_path(src: Path, base: Path | None, args: argparse.Namespace, many: bool) -> Path:
+    from ..io import SUPPORTED_INPUT_EXTENSIONS, SUPPORTED_OUTPUT_EXTENSIONS
+
+    # The input's format when it can be written; else PNG (GIF, PGM/PPM/PNM, JFIF, MPO: read-only here).
+    keep = src.suffix if src.suffix.lower() in SUPPORTED_OUTPUT_EXTENSIONS else ".png"
+    ext = f".{args.out_format}" if args.out_format else keep
+    if args.output:
+        out = Path(args.output)
+        if not many and not out.is_dir() and out.suffix.lower() in SUPPORTED_INPUT_EXTENSIONS:
+            return out.with_suffix(f".{args.out_format}") if args.out_format else out
+        rel = src.relative_to(base) if base is not None else Path(src.name)
+        return (out / rel).with_suffix(ext)
+    return src.with_name(f"{src.stem}{args.suffix}{ext}")
+
+
+def _same_file_key(path: Path) -> str:
+    """One key per file: absolute, links followed (loops left as they are: realpath never raises)."""
+    return os.path.normcase(os.path.realpath(path))
+
+
+def check_colorize_args(args: argparse.Namespace) -> None:
+    """Every option checked once, before any file is read or the model is loaded; :class:`UsageError` if bad.
+
+    The numeric rules are :data:`colorize.io.OPTION_RULES`, shared with the Python and web APIs
+    (torch-free, so a bad value is refused before anything heavy is imported).
+    """
+    from ..io import OptionError, check_option
+
+    try:
+        for name in ("render_size", "saturation", "temperature", "batch_size", "quality", "max_pixels"):
+            value = getattr(args, name, None)
+            if value is not None:
+                setattr(args, name, check_option(name, value))
+    except OptionError as exc:
+        raise UsageError(exc.cli_message()) from None
+    suffix = args.suffix
+    if any(sep and sep in suffix for sep in (os.sep, os.altsep, "/")) or "\0" in suffix:
+        raise UsageError(f"--suffix {suffix!r}: must not contain a path separator (use -o to write into another folder)")
+    if not suffix and not args.output and not args.out_format:
+        raise UsageError("--suffix '': the outputs would replace their inputs; give a suffix, -o or --format")
+
+
+def _plan_outputs(jobs: list[tuple[Path, Path | None]], args: argparse.Namespace, many: bool,
+                  failures: list[tuple[str, str]]) -> list[tuple[Path, Path]]:
+    """(input, output) pairs to colorize. Clashes are refused before any work (:class:`UsageError`);
+    inputs whose output exists (without --overwrite) are recorded in ``failures`` and skipped."""
+    inputs = {_same_file_key(src): src for src, _ in jobs}
+    by_output: dict[str, Path] = {}
+    planned: list[tuple[Path, Path]] = []
+    for src, base in jobs:
+        dst = _output_path(src, base, args, many)
+        key, src_key = _same_file_key(dst), _same_file_key(src)
+        if key in by_output:
+            if _same_file_key(by_output[key]) == src_key:
+                continue  # the same file named twice (e.g. a folder and one of its files)
+            raise UsageError(f"{by_output[key]} and {src} would both be written to {dst}; "
+                             "colorize them into different -o folders, or rename one")
+        by_output[key] = src
+        if key == src_key:
+            failures.append((str(src), "output would replace the input; choose another -o or --suffix"))
+            continue
+        if args.overwrite and key in inputs:
+            raise UsageError(f"the output of {src}, {dst}, is another input ({inputs[key]}); with --overwrite it would be "
+                             "replaced: choose another -o or --suffix")
+        if os.path.lexists(dst) and not args.overwrite:
+            failures.append((str(src), f"{dst} already exists (use --overwrite)"))
+            continue
+        planned.append((src, dst))
+    return planned
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """MemoryError, or PyTorch's allocator failing (a RuntimeError on CPU, OutOfMemoryError on CUDA)."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text
+                                             or "not enough memory" in text)
+
+
+class _Run:
+    """What a ``colorize`` run has done so far, and its one summary: JSON on stdout with ``--json``,
+    whatever ends the run (success, failed files, a bad option, a crash, Ctrl-C)."""
+
+    def __init__(self, want_json: bool, model: str, quiet: bool = False) -> None:
+        self.t0 = time.time()
+        self.json, self.model, self.quiet = want_json, model, quiet
+        self.results: list[dict[str, Any]] = []
+        self.failures: list[tuple[str, str]] = []
+        self.colorizer: Any = None
+
+    def print_json(self, error: str | None = None) -> None:
+        print(json.dumps(summary(self.results, self.failures, self.t0, model_name(self.colorizer, self.model), error),
+                         indent=2, default=str))
+
+    def stop(self, message: str, code: int) -> int:
+        """The run cannot go on: one line on stderr (and the JSON summary); returns the exit code."""
+        _err(message)
+        if self.json:
+            self.print_json(error=message)
+        return code
+
+    def finish(self) -> int:
+        elapsed = time.time() - self.t0
+        if self.json:
+            self.print_json()
+        elif not self.quiet:
+            if self.failures:
+                print(f"{len(self.failures)} of {len(self.failures) + len(self.results)} failed:", file=sys.stderr)
+                for i, e in self.failures:
+                    print(f"  {i}: {e}", file=sys.stderr)
+            if len(self.results) > 1:
+                print(f"colorized {len(self.results)} images in {elapsed:.1f}s", file=sys.stderr)
+        return exit_code(self.results, self.failures)
+
+
+def run_colorize(argv: Sequence[str]) -> int:
+    argv = list(argv)
+    run = _Run("--json" in argv, "default")
+    try:
+        args = build_colorize_parser().parse_args(argv)
+        run.model, run.quiet = args.model, args.quiet
+        check_colorize_args(args)
+        return _colorize_files(args, run)
+    except UsageError as exc:
+        return run.stop(str(exc), 2)
+    except KeyboardInterrupt:
+        if run.json:
+            run.print_json(error="interrupted")
+        raise
+    except Exception as exc:  # a bug: still one line (and valid JSON); COLORIZE_DEBUG=1 shows the traceback
+        if os.environ.get("COLORIZE_DEBUG"):
+            raise
+        return run.stop(f"unexpected {type(exc).__name__}: {exc} (please report this; COLORIZE_DEBUG=1 shows where)", 1)
+
+
+def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
+    guided = bool(args.hint or args.hints or args.reference or args.hint_method or args.reference_strength is not None)
+    if guided:  # bad --hint syntax, colours, strength: usage errors (2); unusable files: 1
+        from .guided import check_guided_args
+
+        code = check_guided_args(args)
+        if code:
+            if run.json:
+                run.print_json(error="a guidance option was refused (the reason is on stderr)")
+            return code
+    sequences = [(Path(s), None) for s in args.inputs if _is_sequence_input(s, args)]
+    jobs, failures = _expand_inputs([s for s in args.inputs if not _is_sequence_input(s, args)], args.recursive)
+    run.failures = failures
+    many = len(jobs) > 1 or any(base is not None for _, base in jobs) or len(args.inputs) > 1
+    from ..io import SUPPORTED_INPUT_EXTENSIONS
+
+    if args.output and many and Path(args.output).suffix.lower() in SUPPORTED_INPUT_EXTENSIONS and not Path(args.output).is_dir():
+        raise UsageError(f"{args.output}: several inputs need an output folder, not a file name")
+    videos = [j for j in jobs if _is_film(j[0])] + sequences
+    if videos:
+        if len(videos) < len(jobs) + len(sequences):
+            raise UsageError("give photos and films in separate commands")
+        if failures:
+            return run.stop("; ".join(f"{i}: {e}" for i, e in failures), 1)
+        from .video import run_video_jobs
+
+        return run_video_jobs(videos, args)
+    if not args.output and args.suffix:  # never re-colorize our own outputs on a second run over a folder
+        jobs = [j for j in jobs if not (j[1] is not None and j[0].stem.endswith(args.suffix))]
+
+    planned = _plan_outputs(jobs, args, many, failures)  # before the model: nothing is loaded for no work
+    if not planned:
+        return run.finish()
+    try:
+        run.colorizer = colorizer = colorizer_from_args(args)
+    except Exception as exc:  # WeightsError (bad file or inference values), RuntimeError (device)
+        return run.stop(str(exc), 1)
+
+    options = options_from_args(args, colorizer)
+    if guided:
+        from .guided import run_guided_cli
+
+        return run_guided_cli(args, planned, failures, colorizer, options, run.t0)
+    _colorize_planned(args, run, planned, options)
+    return run.finish()
+
+
+def _colorize_planned(args: argparse.Namespace, run: _Run, planned: list[tuple[Path, Path]], options: Any) -> None:
+    """Read, colorize (a forward pass per batch) and write; every problem is that file's failure."""
+    from ..io import ImageError, read_image, write_image
+    from ..progress import progress_bar
+
+    colorizer, failures, results = run.colorizer, run.failures, run.results
+    show = not args.quiet and not args.json
+    with progress_bar(len(planned), "colorize", enabled=show and len(planned) > 1) as bar:
+        for chunk in _chunks(planned, args.batch_size):
+            loaded = []
+            for src, dst in chunk:
+                try:
+                    img = read_image(src, max_pixels=args.max_pixels) if args.max_pixels else read_image(src)
+                    loaded.append((src, dst, img))
+                except ImageError as exc:
+                    failures.append((str(src), str(exc).split(": ", 1)[-1] if str(exc).startswith(str(src)) else str(exc)))
+                    bar.advance()
+            if not loaded:
+                continue
+            t_batch = time.time()
+            # 8-bit outputs (all but 16-bit PNG/TIFF from 16-bit sources) take the fused uint8 path.
+            eight_bit = all(img.bit_depth == 8 or dst.suffix.lower() not in (".png", ".tif", ".tiff") for _, dst, img in loaded)
+            outs: list[Any]
+            try:
+                outs = colorizer.colorize_batch([img.gray for _, _, img in loaded], options, batch_size=args.batch_size,
+                                                uint8=eight_bit)
+            except Exception as exc:
+                if not _out_of_memory(exc):
+                    raise
+                outs = []  # the batch does not fit: one by one, so only an image that does not fit alone fails
+                for src, _, img in loaded:
+                    try:
+                        outs.append(colorizer.colorize_batch([img.gray], options, batch_size=1, uint8=eight_bit)[0])
+                    except Exception as exc1:
+                        if not _out_of_memory(exc1):
+                            raise
+                        outs.append(None)
+                        w, h = img.size
+                        failures.append((str(src), f"not enough memory to colorize this {w}x{h} image "
+                                                   "(try a smaller --render-size or --batch-size)"))
+            per_image = (time.time() - t_batch) / len(loaded)
+            for (src, dst, img), rgb in zip(loaded, outs):
+                if rgb is None:
+                    bar.advance()
+                    continue
+                try:
+                    bit_depth = img.bit_depth if dst.suffix.lower() in (".png", ".tif", ".tiff") else 8
+                    write_image(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality)
+                    results.append({"input": str(src), "output": str(dst), "width": img.rgb.shape[1], "height": img.rgb.shape[0],
+                                    "recolorized": bool(img.is_color), "seconds": round(per_image, 3)})
+                    if show:
+                        note = " (had colour: re-colorized from its luminance)" if img.is_color else ""
+                        bar_print(f"{src} -> {dst}{note}")
+                except ImageError as exc:
+                    failures.append((str(src), str(exc)))
+                bar.advance()
+
+
+def bar_print(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _chunks(items: list, n: int) -> Iterator[list]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
