@@ -431,6 +431,8 @@ def test_animated_stills_are_refused_and_one_frame_is_a_photo(tmp_path, ext, fmt
         assert "as a video" in str(excinfo.value)
     still = tmp_path / f"still{ext}"
     frames[1].save(still, format=fmt, save_all=True, append_images=[], duration=100)
+    with Image.open(still) as im:
+        assert getattr(im, "n_frames", 1) == 1  # the container form of an animation, with one frame
     assert read_image(still).size == (16, 12)
 
 
