@@ -16,4 +16,7 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False COLORIZE_OFFLINE=1
+# lint and types first (configured in pyproject.toml): fast, and they fail with the file and line
+python3 -m ruff check src/colorize
+python3 -m mypy
 exec python3 -m pytest -q "$@"

@@ -19,7 +19,7 @@ import torch
 from colorize.models import create_model
 from colorize.models.weights import load_model, save_model
 from colorize.models.widen import widen_into
-from colorize.pipeline import resolve_weights
+from colorize.models.registry import resolve_weights
 
 
 def main() -> None:

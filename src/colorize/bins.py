@@ -134,7 +134,7 @@ class NearestBinTable:
         """Candidates measured per point (the table's width)."""
         return int(self.table.shape[1])
 
-    def to(self, device: torch.device | str) -> "NearestBinTable":
+    def to(self, device: torch.device | str) -> NearestBinTable:
         for name in ("table", "table_a", "table_b", "centers"):
             setattr(self, name, getattr(self, name).to(device))
         return self
@@ -209,12 +209,12 @@ class ColorPrior:
         self.grid = grid
 
     @classmethod
-    def uniform(cls, grid: int = 10) -> "ColorPrior":
+    def uniform(cls, grid: int = 10) -> ColorPrior:
         q = ab_bin_centers(grid).shape[0]
         return cls(torch.full((q,), 1.0 / q), grid)
 
     @classmethod
-    def from_counts(cls, counts: Tensor, grid: int = 10, smooth_sigma: float = 5.0) -> "ColorPrior":
+    def from_counts(cls, counts: Tensor, grid: int = 10, smooth_sigma: float = 5.0) -> ColorPrior:
         """Smooth raw bin counts with a Gaussian over ab distance (sigma in Lab units)."""
         centers = ab_bin_centers(grid).double()
         p = counts.double() / counts.sum().clamp(min=1)

@@ -167,7 +167,7 @@ class ColorPhotoDataset(Dataset):
         w, h = im.size
         scale = self.crop * rng.uniform(*self.scale_jitter) / min(w, h)
         nw, nh = max(self.crop, round(w * scale)), max(self.crop, round(h * scale))
-        im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=2.0)
+        im = im.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=2.0)
         x, y = rng.randint(0, nw - self.crop), rng.randint(0, nh - self.crop)
         arr = np.asarray(im.crop((x, y, x + self.crop, y + self.crop)))
         if self.flip and rng.random() < 0.5:

@@ -81,6 +81,8 @@ class RebalancedDistributionLoss(nn.Module):
 
     def __init__(self, centers: Tensor, weights: Tensor | None = None, k: int = 5, sigma: float = 5.0) -> None:
         super().__init__()
+        self.centers: Tensor
+        self.weights: Tensor
         self.register_buffer("centers", centers.float(), persistent=False)
         self.register_buffer("weights", weights.float() if weights is not None else torch.ones(len(centers)), persistent=False)
         self.k, self.sigma = k, sigma
@@ -91,7 +93,7 @@ class RebalancedDistributionLoss(nn.Module):
         """Bins (P, k), nearest first, and their soft-target weights (P, k), pixels in (N, h, w) order."""
         ab = target.float() * AB_MAX
         if ab.shape[-2:] != logits.shape[-2:]:
-            ab = F.adaptive_avg_pool2d(ab, logits.shape[-2:])
+            ab = F.adaptive_avg_pool2d(ab, (int(logits.shape[-2]), int(logits.shape[-1])))
         near_d2, near_idx = self.nearest(ab.permute(0, 2, 3, 1).reshape(-1, 2))
         q = torch.softmax(near_d2 / (-2 * self.sigma**2), dim=1)  # exp(-d2 / 2 sigma^2), normalised
         return near_idx, q
@@ -177,7 +179,7 @@ class PatchDiscriminator(nn.Module):
         sn = nn.utils.parametrizations.spectral_norm
         blocks: list[nn.Module] = [sn(nn.Conv2d(3, width, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
         c = width
-        for i in range(1, layers):
+        for _ in range(1, layers):
             blocks += [sn(nn.Conv2d(c, min(c * 2, 512), 4, 2, 1)), nn.LeakyReLU(0.2, True)]
             c = min(c * 2, 512)
         blocks += [sn(nn.Conv2d(c, c, 3, 1, 1)), nn.LeakyReLU(0.2, True), sn(nn.Conv2d(c, 1, 3, 1, 1))]

@@ -276,7 +276,7 @@ def measure_prior(dataset: ColorPhotoDataset, count: int, seed: int, grid: int =
     rng = random.Random(seed)
     counts = None
     n = min(count, len(dataset))
-    for i in range(n):
+    for _ in range(n):
         img = dataset[(rng.randrange(len(dataset)), rng.randrange(2**31))].float().div(255)
         img = F.avg_pool2d(img[None], 4)
         ab = space.chroma_units(space.split(img)[1])
@@ -688,7 +688,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         prior = ColorPrior.uniform(model.config.grid)
     model = model.to(rt.device)
     if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     blur_loss = BlurredChromaLoss()
     dist_loss = RebalancedDistributionLoss(model.head.bin_centers, prior.weights(cfg.rebalance_lambda)).to(rt.device)
 
@@ -746,7 +746,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             _truncate_log(csv_path, step, fields)
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
         log.info("data: %d photos from %s", len(train_examples), describe_sources(train_examples))
-        log.info("model %s: %.2fM parameters, space %s, head %s, device %s x%d", cfg.model, model.num_parameters() / 1e6, model.config.space, model.config.head, rt.device, rt.world)
+        log.info("model %s: %.2fM parameters, space %s, head %s, device %s x%d", cfg.model, model.num_parameters() / 1e6,
+                 model.config.space, model.config.head, rt.device, rt.world)
 
     def checkpoint() -> None:
         rngs: Any = _rng_state()
@@ -809,7 +810,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                 pred = model.head.decode(out_head) if model.config.head == "distribution" else out_head
             if "blur" in weights:
                 terms["blur"] = blur_loss(pred, chroma)
-            loss = sum(weights[k] * v for k, v in terms.items())
+            loss: Tensor = sum(weights[k] * v for k, v in terms.items())  # type: ignore[assignment]  # terms is never empty
             d_loss_value = math.nan
             if adversarial:
                 assert disc is not None and d_opt is not None
@@ -867,7 +868,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         provenance = _provenance(cfg, describe_sources(train_examples), step, seen, elapsed,
                                  loss_value if step > start_step else None, f"{rt.device.type} x{rt.world}")
         final = ema.module if ema is not None else model
-        _, result = save_model(final, out / "model", provenance=provenance, prior=prior.to_list(), half=cfg.half_weights)
+        _, result = save_model(final, out / "model",  # type: ignore[arg-type]  # the EMA copy is a ColorModel
+                               provenance=provenance, prior=prior.to_list(), half=cfg.half_weights)
         log.info("exported %s", result)
     if rt.distributed:
         # DDP keeps replicas in lock-step; record a checksum per rank so that is checkable.
