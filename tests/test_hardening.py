@@ -389,12 +389,13 @@ def test_json_stays_valid_when_the_model_cannot_be_loaded_or_nothing_is_left(tmp
 
 def test_unexpected_errors_are_one_line_and_json(tmp_path, tiny_model_path, monkeypatch, capsys):
     from colorize import cli
+    from colorize.cli import photo
 
     def broken(*a, **k):
         raise TypeError("something inside broke")
 
     monkeypatch.delenv("COLORIZE_DEBUG", raising=False)
-    monkeypatch.setattr(cli, "_colorize_planned", broken)
+    monkeypatch.setattr(photo, "_colorize_planned", broken)
     code = cli.main([str(gray_file(tmp_path / "p.png")), "-m", tiny_model_path, "--json"])
     out, err = capsys.readouterr()
     assert code == 1 and "something inside broke" in json.loads(out)["error"]
