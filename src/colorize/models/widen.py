@@ -15,6 +15,7 @@ the extra channels of a layer are appended *after* the old ones (no channel conc
 
 from __future__ import annotations
 
+import torch  # noqa: F401 (the doctests use it)
 from torch import Tensor, nn
 
 __all__ = ["widen_state_dict", "widen_into"]
