@@ -10,7 +10,12 @@ along that trade-off, without retraining:
   ``a`` before decoding. Training with rebalanced cross-entropy tilts the network's distribution
   towards rare (saturated) colours; ``a = 1`` undoes that tilt, so ``T = 1`` is then an estimate of
   the posterior mean, the PSNR-optimal answer; a negative ``a`` tilts it further towards rare colours;
-- ``flip``: average the bin probabilities of the image and its mirror image.
+- ``flip``: average the bin probabilities of the image and its mirror image;
+- ``smooth k`` / ``guided k``: pool the log-probabilities over a k x k neighbourhood (at the head's
+  resolution, stride 4) *before* annealing, so neighbouring pixels agree on one mode instead of
+  picking different ones (the cause of blotches); ``guided`` weights the neighbours by luminance
+  similarity (a joint bilateral filter on the gray input), so the pooling stops at edges.
+  (``--only smoothing`` runs just these rows.)
 
     python scripts/decoding_ablation.py ../shared/data/eval_dev --model default --json runs/decoding.json
 
@@ -35,11 +40,33 @@ from colorize.pipeline import ColorizeOptions, Colorizer
 from colorize.bins import annealed_mean, rebalance_weights
 
 COLUMNS = [("psnr", "PSNR", 2), ("ssim", "SSIM", 3), ("ciede2000", "ΔE00", 2), ("cf_pred", "CF pred", 1),
-           ("delta_cf", "ΔCF", 1), ("auc", "AuC", 2), ("auc_rebalanced", "AuC rebal.", 2)]
+           ("delta_cf", "ΔCF", 1), ("auc", "AuC", 2), ("auc_rebalanced", "AuC rebal.", 2), ("blotchiness", "Blotch", 2)]
+
+
+def pool_log_probs(logp: torch.Tensor, luma: torch.Tensor, k: int, sigma_luma: float | None = None) -> torch.Tensor:
+    """Average log-probabilities (N, Q, h, w) over k x k neighbours; weighted by luma similarity if ``sigma_luma``."""
+    if k <= 1:
+        return logp
+    r = k // 2
+    n, q, h, w = logp.shape
+    y = torch.nn.functional.interpolate(luma[:, :1].float(), size=(h, w), mode="area")
+    lp = torch.nn.functional.pad(logp, (r, r, r, r), mode="replicate")
+    yp = torch.nn.functional.pad(y, (r, r, r, r), mode="replicate")
+    acc = torch.zeros_like(logp)
+    total = torch.zeros_like(y)
+    for dy in range(k):
+        for dx in range(k):
+            wgt = torch.ones_like(y)
+            if sigma_luma is not None:
+                wgt = torch.exp(-((yp[:, :, dy:dy + h, dx:dx + w] - y) ** 2) / (2 * sigma_luma**2))
+            acc += wgt * lp[:, :, dy:dy + h, dx:dx + w]
+            total += wgt
+    return acc / total
 
 
 @contextlib.contextmanager
-def patched_prediction(model: ColorModel, log_w: torch.Tensor, prior_alpha: float = 0.0, flip: bool = False) -> Iterator[None]:
+def patched_prediction(model: ColorModel, log_w: torch.Tensor, prior_alpha: float = 0.0, flip: bool = False,
+                       smooth: int = 0, sigma_luma: float | None = None) -> Iterator[None]:
     """Temporarily replace ``model.predict_chroma`` with a prior-corrected and/or flip-averaged decode."""
 
     def predict(x: torch.Tensor, temperature: float = 0.38) -> torch.Tensor:
@@ -48,6 +75,7 @@ def patched_prediction(model: ColorModel, log_w: torch.Tensor, prior_alpha: floa
             mirrored = torch.log_softmax(model(torch.flip(x, [3])).float(), 1).flip(3)
             logp = torch.logaddexp(logp, mirrored) - np.log(2.0)
         logp = logp - prior_alpha * log_w.to(logp.device).view(1, -1, 1, 1)
+        logp = pool_log_probs(logp, x, smooth, sigma_luma)
         return annealed_mean(logp, model.head.bin_centers, temperature) / AB_MAX
 
     model.predict_chroma = predict  # type: ignore[method-assign]
@@ -58,12 +86,12 @@ def patched_prediction(model: ColorModel, log_w: torch.Tensor, prior_alpha: floa
 
 
 def variant(colorizer: Colorizer, temperature: float, saturation: float = 1.0, prior_alpha: float = 0.0,
-            flip: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+            flip: bool = False, smooth: int = 0, sigma_luma: float | None = None) -> Callable[[np.ndarray], np.ndarray]:
     options = ColorizeOptions(**{**colorizer.options.__dict__, "temperature": temperature, "saturation": saturation})
     log_w = torch.log(rebalance_weights(torch.tensor(colorizer.info["prior"]), 0.5)).float()
 
     def run(gray_rgb: np.ndarray) -> np.ndarray:
-        with patched_prediction(colorizer.model, log_w, prior_alpha, flip):
+        with patched_prediction(colorizer.model, log_w, prior_alpha, flip, smooth, sigma_luma):
             return colorizer.colorize_array(gray_rgb, options)
 
     return run
@@ -78,6 +106,7 @@ def main() -> int:
                    help="temperature of the saturation/prior/flip variants (default: the model's)")
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--json", help="write the full evaluation JSON here")
+    p.add_argument("--only", choices=["smoothing"], help="run only one family of rows (plus the model's own decode)")
     args = p.parse_args()
 
     colorizer = Colorizer.from_pretrained(args.model)
@@ -88,16 +117,22 @@ def main() -> int:
     temps = [float(t) for t in args.temperatures.split(",")]
     base_t = args.temperature if args.temperature is not None else colorizer.options.temperature
     fns: dict[str, Callable[[np.ndarray], np.ndarray]] = {f"T {t:g}": variant(colorizer, t) for t in temps}
-    fns.update({
-        f"T {base_t:g}, sat 0.65": variant(colorizer, base_t, saturation=0.65),
-        f"T {base_t:g}, prior 0.25": variant(colorizer, base_t, prior_alpha=0.25),
-        f"T {base_t:g}, prior 0.5": variant(colorizer, base_t, prior_alpha=0.5),
-        f"T {base_t:g}, prior 1": variant(colorizer, base_t, prior_alpha=1.0),
-        "T 1, prior 1 (posterior mean)": variant(colorizer, 1.0, prior_alpha=1.0),
-        "T 1, prior -0.5 (extra rebalancing)": variant(colorizer, 1.0, prior_alpha=-0.5),
-        "T 1, prior -1": variant(colorizer, 1.0, prior_alpha=-1.0),
-        f"T {base_t:g}, flip TTA": variant(colorizer, base_t, flip=True),
-    })
+    if args.only == "smoothing":
+        fns = {f"T {base_t:g}": variant(colorizer, base_t)}
+        for k in (3, 5, 7):
+            fns[f"T {base_t:g}, smooth {k}"] = variant(colorizer, base_t, smooth=k)
+            fns[f"T {base_t:g}, guided {k}"] = variant(colorizer, base_t, smooth=k, sigma_luma=0.1)
+    else:
+        fns.update({
+            f"T {base_t:g}, sat 0.65": variant(colorizer, base_t, saturation=0.65),
+            f"T {base_t:g}, prior 0.25": variant(colorizer, base_t, prior_alpha=0.25),
+            f"T {base_t:g}, prior 0.5": variant(colorizer, base_t, prior_alpha=0.5),
+            f"T {base_t:g}, prior 1": variant(colorizer, base_t, prior_alpha=1.0),
+            "T 1, prior 1 (posterior mean)": variant(colorizer, 1.0, prior_alpha=1.0),
+            "T 1, prior -0.5 (extra rebalancing)": variant(colorizer, 1.0, prior_alpha=-0.5),
+            "T 1, prior -1": variant(colorizer, 1.0, prior_alpha=-1.0),
+            f"T {base_t:g}, flip TTA": variant(colorizer, base_t, flip=True),
+        })
     result = evaluate_folder(Path(args.folder), fns, max_images=args.max_images, progress=True)
     if args.json:
         Path(args.json).write_text(result.to_json())
