@@ -155,3 +155,23 @@ def test_cli_backend_flag(tiny_model_path, tmp_path):
         assert main([str(src), "-o", str(out), "--model", tiny_model_path, "--backend", backend, "-q"]) == 0
         with Image.open(out) as im:
             assert im.size == (80, 64) and im.mode == "RGB"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "no digest"])
+def test_damaged_onnx_cache_is_rebuilt_not_fatal(tiny_model_path, cache, damage):
+    """A truncated or corrupt cached export (or one without its digest) is exported again, with a warning."""
+    model, _ = load_model(tiny_model_path)
+    path = cached_onnx_path(model, tiny_model_path)
+    good = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(good[: len(good) // 3])
+    elif damage == "garbage":
+        path.write_bytes(b"not an onnx file" * 10)
+    else:
+        path.with_suffix(".onnx.sha256").unlink()
+    with pytest.warns(RuntimeWarning, match="exporting it again"):
+        again = cached_onnx_path(model, tiny_model_path)
+    assert again == path and path.read_bytes() == good
+    colorizer = Colorizer.from_pretrained(tiny_model_path, device="cpu", backend="onnxruntime")
+    out = colorizer(np.full((32, 32), 128, np.uint8))
+    assert out.shape == (32, 32, 3)

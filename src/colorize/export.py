@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from .bins import DEFAULT_TEMPERATURE
 from .color import AB_MAX
 from .errors import ExportError
+from .io import write_text_atomic
 from .models import ColorModel
 
 __all__ = [
@@ -246,10 +247,23 @@ def cached_onnx_path(model: ColorModel, weights_path: str | os.PathLike[str] | N
     key = hashlib.sha256(f"{weights_fingerprint(model, weights_path)}:{_code_fingerprint()}:{opset}".encode()).hexdigest()[:20]
     stem = Path(weights_path).stem if weights_path is not None else "model"
     path = cache_dir() / "onnx" / f"{stem}-{key}.onnx"
-    if not path.is_file():
-        export_onnx(model, path, opset=opset, overwrite=True,
-                    metadata={"colorize_weights": str(weights_path or ""), "colorize_cache_key": key})
+    digest_path = path.with_suffix(".onnx.sha256")
+    if path.is_file() and digest_path.is_file() and digest_path.read_text().strip() == _file_sha256(path):
+        return path
+    if path.exists():  # truncated, corrupt, or from before digests were kept: rebuild instead of failing every run
+        warnings.warn(f"{path}: cached ONNX export failed its check; exporting it again", RuntimeWarning, stacklevel=2)
+    export_onnx(model, path, opset=opset, overwrite=True,
+                metadata={"colorize_weights": str(weights_path or ""), "colorize_cache_key": key})
+    write_text_atomic(digest_path, _file_sha256(path) + "\n")
     return path
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------- verification and CLI
