@@ -115,7 +115,7 @@ def test_api_errors_are_one_clear_message(server, tmp_path):
     noise = np.random.default_rng(0).integers(0, 255, (300, 300, 3), dtype=np.uint8)  # ~270 kB PNG > 150 kB
     r = client.post("/api/colorize", files={"image": ("noise.png", _png(noise), "image/png")})
     assert r.status_code == 413 and "too large" in r.json()["detail"]
-    r = client.post("/api/colorize", files={"image": ("a.png", _png(_gray()), "image/png")}, data={"saturation": "9"})
+    r = client.post("/api/colorize", files={"image": ("a.png", _png(_gray()), "image/png")}, data={"saturation": "12"})
     assert r.status_code == 422 and "saturation" in r.json()["detail"]
     r = client.post("/api/colorize", files={"image": ("a.png", _png(_gray()), "image/png")}, data={"format": "gif"})
     assert r.status_code == 422 and "format" in r.json()["detail"]
@@ -180,8 +180,10 @@ def test_page_job_mixes_good_and_bad_files(tiny_model_path, tmp_path):
             assert im.mode == "RGBA" and im.size == (50, 40)  # alpha kept
     results, errors, download = service.process_files([str(good)], service.check_options(256, 1, 0.38), "jpeg")
     assert download == results[0].output and download.suffix == ".jpg"
-    with pytest.raises(WebError, match="between"):
-        service.check_options(10_000, 1, 0.38)
+    with pytest.raises(WebError, match="render_size = 10000: must be a whole number of pixels from 16 to 4096"):
+        service.check_options(10_000, 1, 0.38)  # the same rule and message as the CLI and ColorizeOptions
+    with pytest.raises(WebError, match="temperature = nan"):
+        service.check_options(256, 1, "nan")
 
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .errors import HintError, ReferenceImageError, WebError
+from .errors import HintError, OptionError, ReferenceImageError, WebError
 from .hints import parse_color
 
 log = logging.getLogger("colorize.web")
@@ -56,9 +56,6 @@ KEEP_OUTPUTS_S = 3600  # results are deleted from the server's work folder after
 OUTPUT_FORMATS = {"png": (".png", "image/png"), "jpeg": (".jpg", "image/jpeg"), "webp": (".webp", "image/webp")}
 _FORMAT_ALIASES = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp"}
 
-RENDER_SIZE_RANGE = (64, 2048)
-SATURATION_RANGE = (0.0, 3.0)
-TEMPERATURE_RANGE = (0.01, 2.0)
 
 
 def _offline_environment() -> None:
@@ -177,11 +174,13 @@ class ColorizeService:
             temp = float(temperature) if temperature not in (None, "") else o.temperature
         except (TypeError, ValueError):
             raise WebError("render_size must be an integer, saturation and temperature numbers", 422) from None
-        for name, v, (lo, hi) in (("render_size", rs, RENDER_SIZE_RANGE), ("saturation", sat, SATURATION_RANGE),
-                                  ("temperature", temp, TEMPERATURE_RANGE)):
-            if not lo <= v <= hi or v != v:
-                raise WebError(f"{name} must be between {lo:g} and {hi:g} (got {v:g})", 422)
-        return {"render_size": rs, "saturation": sat, "temperature": temp}
+        from .io import check_option  # the one rule the CLI and the Python API use too
+
+        values = {"render_size": rs, "saturation": sat, "temperature": temp}
+        try:
+            return {name: check_option(name, v) for name, v in values.items()}
+        except OptionError as exc:
+            raise WebError(str(exc), 422) from None
 
     def load(self, source: str | os.PathLike[str] | bytes, name: str) -> Any:
         """Read an upload (path or bytes) as a :class:`colorize.io.LoadedImage`, enforcing the limits."""
