@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -54,3 +55,36 @@ def colour_photo() -> np.ndarray:
     disc = (yy - 40) ** 2 + (xx - 40) ** 2 < 15**2
     img[disc] = (200, 30, 30)
     return img
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_in_thread(app, timeout: float = 120):
+    """Run an ASGI ``app`` with uvicorn on 127.0.0.1 in a thread; yields an httpx client for it."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", access_log=False))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not srv.started:
+        assert time.time() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{srv.config.port}", trust_env=False, timeout=timeout) as client:
+            yield client
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import socket
-import threading
-import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,10 +24,7 @@ MAX_BYTES = 150_000
 MAX_PIXELS = 300_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port as _free_port, serve_in_thread  # noqa: E402
 
 
 def _png(arr: np.ndarray) -> bytes:
@@ -57,18 +52,8 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def server(tiny_model_path, _one_thread):
     app = create_app(tiny_model_path, backend="torch", limits=Limits(max_upload_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, max_files=5))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not srv.started:
-        assert time.time() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=120) as client:
+    with serve_in_thread(app) as client:
         yield client, app
-    srv.should_exit = True
-    thread.join(timeout=30)
 
 
 def test_health_and_models(server, tiny_model_path):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import io
-import json
 import os
 import signal
 import socket
@@ -14,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,10 +32,7 @@ META = {"_type": "gradio.FileData"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port as _free_port, serve_in_thread  # noqa: E402
 
 
 def _png(h: int = 40, w: int = 60) -> bytes:
@@ -100,21 +95,11 @@ def server(tiny_model_path, gradio_dir):
     mp = pytest.MonkeyPatch()
     outbound = _OutboundLog(mp)  # from model load through start-up and the first page view
     app = create_app(tiny_model_path, backend="torch", limits=Limits(max_upload_bytes=LIMIT, max_pixels=300_000, max_files=5))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not srv.started:
-        assert time.time() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=60) as client:
+    with serve_in_thread(app, timeout=60) as client:
         assert client.get("/").status_code == 200
         started = (list(outbound.lookups), list(outbound.connects))
         mp.undo()
         yield client, app, started
-    srv.should_exit = True
-    thread.join(timeout=30)
     torch.set_num_threads(threads)
 
 
