@@ -470,3 +470,33 @@ def test_export_and_weights_files_get_an_ordinary_mode(tmp_path, tiny_model_path
     st, js = save_model(model, tmp_path / "w" / "m")
     assert {stat.S_IMODE(p.stat().st_mode) for p in (st, js)} == {0o666 & ~_umask()}
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["m.json", "m.safetensors"]
+
+
+def test_sigterm_mid_write_cleans_up_like_ctrl_c(tmp_path, tiny_model_path):
+    """A plain `kill` (SIGTERM) while a photo is being written leaves no temp file and no partial output."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.png"
+    Image.fromarray(np.full((24, 32), 120, np.uint8)).save(src)
+    out_dir = tmp_path / "out"
+    script = f"""
+import os, signal, sys, time
+import colorize.io as cio
+real = cio.atomic_write
+def dying(path, write_fn, **kw):
+    def write(f):
+        f.write(b"partial")
+        f.flush()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    return real(path, write, **kw)
+cio.atomic_write = dying
+from colorize.cli import main
+sys.exit(main([{str(src)!r}, "-o", {str(out_dir)!r}, "--model", {tiny_model_path!r}, "--json"]))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 143, run.stderr
+    assert "Traceback" not in run.stderr
+    json.loads(run.stdout)  # the --json summary is still one valid document
+    assert not out_dir.exists() or list(out_dir.iterdir()) == []

@@ -44,8 +44,22 @@ def _dispatch(name: str) -> Any:
     return run_web_cli
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so every Ctrl-C clean-up (temporary files, partial
+    checkpoints, ``--json`` summaries) runs for a plain ``kill`` too. Commands with their own
+    handler (video, web) install it on top of this one."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    import signal
+    import threading
+
+    previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() else None
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return int(_dispatch(argv[0])(argv[1:]) or 0)
@@ -56,9 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _err(str(exc))
         return 2
+    except Terminated:
+        print("\nterminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
