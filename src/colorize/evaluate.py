@@ -77,8 +77,6 @@ ALL = "all"
 
 _ROOT_GROUP = "(root)"
 _THUMB_MAX = 160
-RENDER_SIZE_RANGE = (16, 4096)
-"""``evaluate --render-size`` bounds: the models' stride up to what a laptop can hold."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ The library side is :mod:`colorize.evaluate` (:func:`~colorize.evaluate.evaluate
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import numpy as np
 
 from ..evaluate import (
     GRAY,
-    RENDER_SIZE_RANGE,
     REPORT_SUFFIXES,
     check_output_path,
     evaluate_folder,
@@ -54,6 +52,7 @@ def run_evaluate_cli(argv: list[str]) -> int:
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args(argv)
 
+    from ..errors import OptionError
     from ..models.backbones import WeightsError
     from ..options import ColorizeOptions, merge_options
     from ..pipeline import Colorizer
@@ -64,23 +63,16 @@ def run_evaluate_cli(argv: list[str]) -> int:
 
     # every value is checked before a model is loaded or an image read: one line, exit 2
     sizes: list[int | None] = list(args.render_size or [None])
-    for size in sizes:
-        if size is not None and not RENDER_SIZE_RANGE[0] <= size <= RENDER_SIZE_RANGE[1]:
-            return usage(f"--render-size: must be from {RENDER_SIZE_RANGE[0]} to {RENDER_SIZE_RANGE[1]} pixels, got {size}")
     if len(set(sizes)) != len(sizes):
         return usage(f"--render-size: {next(x for x in sizes if sizes.count(x) > 1)} is given twice")
-    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature > 0):
-        return usage(f"--temperature: must be a number > 0, got {args.temperature}")
-    if args.saturation is not None and not (math.isfinite(args.saturation) and args.saturation >= 0):
-        return usage(f"--saturation: must be a number >= 0, got {args.saturation}")
     if args.max_images is not None and args.max_images < 1:
         return usage(f"--max-images: must be at least 1, got {args.max_images}")
     user = {k: v for k, v in {"temperature": args.temperature, "saturation": args.saturation}.items() if v is not None}
-    try:
-        for size in sizes:  # whatever checks the options themselves carry
+    try:  # the one rule for option values (colorize.io.check_option), as for photos
+        for size in sizes:
             ColorizeOptions(**user, **({} if size is None else {"render_size": size}))
-    except (ValueError, TypeError) as exc:
-        return usage(str(exc))
+    except OptionError as exc:
+        return usage(exc.cli_message())
     specs: list[tuple[str, str]] = []  # (method name without @size, weights)
     for spec in args.model or ["default"]:
         label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
