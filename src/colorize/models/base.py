@@ -57,7 +57,8 @@ class ChromaHead(nn.Module):
         """Head output -> normalised chroma (N, 2, h, w) in [-1, 1]."""
         if self.kind == "regression":
             return out.float()
-        return annealed_mean(out, self.bin_centers, temperature) / AB_MAX
+        with torch.autocast(out.device.type, enabled=False):  # softmax over 262 bins in fp32, whatever the caller's autocast
+            return annealed_mean(out.float(), self.bin_centers, temperature) / AB_MAX
 
 
 class ColorModel(nn.Module):
