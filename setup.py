@@ -12,6 +12,7 @@ COLORIZE_REQUIRE_KERNEL=1, which turns the fallback off: each of them contains t
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from setuptools import Extension, setup
@@ -19,6 +20,15 @@ from setuptools.command.build_ext import build_ext
 
 WARNING = ("WARNING: colorize: the optional C kernel (src/colorize/_kernels.c) was not built ({reason}); "
            "installing without it: colorize uses its fallback code instead (same results, slower at full resolution)")
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason: "'gcc' failed with exit status 1" rather than the whole command line."""
+    text = " ".join(str(exc).split())
+    failed = re.search(r"Command '\['([^']+)'.*returned non-zero exit status (\d+)", text)
+    if failed:
+        return f"'{failed[1]}' failed with exit status {failed[2]}"
+    return text[:160] or type(exc).__name__
 
 
 class OptionalBuildExt(build_ext):
@@ -31,8 +41,7 @@ class OptionalBuildExt(build_ext):
             raise exc
         if not OptionalBuildExt.warned:
             OptionalBuildExt.warned = True
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            print(WARNING.format(reason=reason[:200]), file=sys.stderr, flush=True)
+            print(WARNING.format(reason=_reason(exc)), file=sys.stderr, flush=True)
 
     def run(self) -> None:
         # run() is where a missing compiler shows up on some platforms (e.g. no MSVC on Windows)
