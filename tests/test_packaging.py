@@ -76,7 +76,7 @@ def test_declared_python_versions_are_the_tested_ones():
     declared = {c.rsplit(":: ", 1)[1] for c in PROJECT["classifiers"] if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)}
     assert declared == TESTED_PYTHONS
     assert PROJECT["requires-python"] == ">=3.11"
-    assert f"{sys.version_info.major}.{sys.version_info.minor}" in TESTED_PYTHONS, "this suite ran on an undeclared Python"
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" in TESTED_PYTHONS, "the suite runs on an undeclared Python: add its classifier (and to TESTED_PYTHONS)"
 
 
 def test_project_urls_point_at_one_repository():
