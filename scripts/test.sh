@@ -4,7 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install -q -c constraints.txt -e ".[all]"
+# The lock (constraints.txt, made by scripts/lock.sh) fixes every version. The distribution was first
+# called "colorize", the name of another project on PyPI: an install under that name shadows this one.
+python3 - <<'PY'
+import importlib.metadata as md, subprocess, sys
+try:
+    summary = md.metadata("colorize")["Summary"] or ""
+except md.PackageNotFoundError:
+    sys.exit(0)
+if not summary.startswith("Bring black-and-white"):
+    sys.exit(f"another project named 'colorize' is installed ({summary!r}): pip uninstall colorize (README.md, 'The name')")
+subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "-q", "colorize"], check=True)
+PY
+python3 -m pip install -q -c constraints.txt -e ".[all]" build
 
 # The web page is tested in a real browser: Debian's Chromium (no 'playwright install' downloads).
 if [ ! -x /usr/bin/chromium ]; then

@@ -31,7 +31,7 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} not found (apt-get install -y chromium)"),
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-pytest.importorskip("gradio", reason="gradio is not installed (pip install 'colorize[web]')")
+pytest.importorskip("gradio", reason="gradio is not installed (pip install 'colorize-bw[web]')")
 
 
 def _free_port() -> int:

@@ -72,7 +72,7 @@ def run_web_cli(argv: Sequence[str]) -> int:
     try:
         import uvicorn
     except ImportError:
-        print("colorize web: error: the web page needs gradio (and its uvicorn): pip install 'colorize[web]'", file=sys.stderr)
+        print("colorize web: error: the web page needs gradio (and its uvicorn): pip install 'colorize-bw[web]'", file=sys.stderr)
         return 1
     main = threading.current_thread() is threading.main_thread()  # signals can only be handled there
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main else None
@@ -93,7 +93,7 @@ def _serve(args: argparse.Namespace, limits: Limits, uvicorn: Any) -> int:
     try:
         app = create_app(args.model, limits=limits, backend=args.backend, device=args.device)
     except ImportError as exc:
-        print(f"colorize web: error: missing package {exc.name!r}: pip install 'colorize[web]'", file=sys.stderr)
+        print(f"colorize web: error: missing package {exc.name!r}: pip install 'colorize-bw[web]'", file=sys.stderr)
         return 1
     except Exception as exc:  # WeightsError, ValueError(backend/device)
         print(f"colorize web: error: {exc}", file=sys.stderr)
