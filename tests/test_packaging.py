@@ -63,7 +63,8 @@ def test_the_distribution_name_is_ours_and_the_self_referencing_extra_uses_it():
 
 
 def test_licence_metadata_is_the_spdx_form_and_matches_the_file():
-    assert PROJECT["license"] == "MIT" and PROJECT["license-files"] == ["LICENSE"]
+    assert PROJECT["license"] == "MIT AND LicenseRef-colorize-weights" and PROJECT["license-files"] == ["LICENSE", "LICENSE-WEIGHTS"]
+    assert "research and personal" in (ROOT / "LICENSE-WEIGHTS").read_text()  # what README's Licence section says
     text = (ROOT / "LICENSE").read_text()
     assert text.startswith("MIT License") and "Copyright (c) 2026 the colorize contributors" in text
     assert not [c for c in PROJECT["classifiers"] if c.startswith("License ::")], "PEP 639: no licence classifier with an SPDX licence"
@@ -125,7 +126,7 @@ def test_core_metadata_has_the_name_licence_classifiers_and_urls(tmp_path):
     dist_info = tmp_path / done.stdout.strip().splitlines()[-1]
     meta = email.parser.Parser().parsestr((dist_info / "METADATA").read_text())
     assert meta["Name"] == DIST and meta["Version"] == PROJECT["version"]
-    assert meta["License-Expression"] == "MIT" and meta.get_all("License-File") == ["LICENSE"]
+    assert meta["License-Expression"] == PROJECT["license"] and meta.get_all("License-File") == ["LICENSE", "LICENSE-WEIGHTS"]
     assert (dist_info / "licenses" / "LICENSE").is_file()
     assert meta["Requires-Python"] == ">=3.11"
     assert set(meta.get_all("Classifier")) == set(PROJECT["classifiers"])
@@ -181,7 +182,7 @@ def test_sdist_and_wheel_build_and_the_sdist_installs_without_a_compiler(tmp_pat
 
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    for need in ("LICENSE", "CHANGELOG.md", "setup.py", "pyproject.toml", "constraints.txt", "src/colorize/_kernels.c",
+    for need in ("LICENSE", "LICENSE-WEIGHTS", "CHANGELOG.md", "setup.py", "pyproject.toml", "constraints.txt", "src/colorize/_kernels.c",
                  "src/colorize/pretrained/default.json", "src/colorize/pretrained/default.safetensors", "tests/conftest.py",
                  "scripts/wheel_smoke.py"):
         assert need in names, f"the sdist lacks {need}"
@@ -191,10 +192,10 @@ def test_sdist_and_wheel_build_and_the_sdist_installs_without_a_compiler(tmp_pat
         names = set(whl.namelist())
         meta = email.parser.Parser().parsestr(whl.read(f"colorize_bw-{PROJECT['version']}.dist-info/METADATA").decode())
     for need in ("colorize/pretrained/default.json", "colorize/pretrained/default.safetensors", "colorize/py.typed",
-                 f"colorize_bw-{PROJECT['version']}.dist-info/licenses/LICENSE"):
+                 f"colorize_bw-{PROJECT['version']}.dist-info/licenses/LICENSE", f"colorize_bw-{PROJECT['version']}.dist-info/licenses/LICENSE-WEIGHTS"):
         assert need in names, f"the wheel lacks {need}"
     assert [n for n in names if re.fullmatch(r"colorize/_kernels\..*(so|pyd)", n)], "the wheel built here has no C kernel"
-    assert meta["Name"] == DIST and meta["License-Expression"] == "MIT"
+    assert meta["Name"] == DIST and meta["License-Expression"] == PROJECT["license"]
 
     # the sdist with a compiler that always fails: installs, says so once, and works on the fallback
     target = tmp_path / "site"
