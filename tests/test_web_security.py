@@ -32,7 +32,8 @@ META = {"_type": "gradio.FileData"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-from tests.conftest import free_port as _free_port, serve_in_thread  # noqa: E402
+from tests.conftest import free_port as _free_port  # noqa: E402
+from tests.conftest import serve_in_thread  # noqa: E402
 
 
 def _png(h: int = 40, w: int = 60) -> bytes:
@@ -108,7 +109,9 @@ def _event(client, name: str, data: list) -> httpx.Response:
 
 
 def _colorize_event(files: list, reference=None) -> list:
-    return [files, 256, 1.0, 0.38, "PNG", reference, 0.8, None]
+    """The page's run event: photos, render size, saturation, temperature, format, reference, its strength,
+    the hints state and the already-colorized state (None = nothing done yet)."""
+    return [files, 256, 1.0, 0.38, "PNG", reference, 0.8, None, None]
 
 
 def _result(client, name: str, response: httpx.Response) -> str:
