@@ -34,7 +34,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.slow,  # the server alone takes 10-70 s to start (model, gradio; idle vs. loaded 2-core machine)
+    pytest.mark.slow,  # starting the server (model, gradio) took 55-97 s on the shared, loaded 2-core machine
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} not found (apt-get install -y chromium)"),
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
@@ -95,20 +95,30 @@ def _gray(path: Path, h: int = 150, w: int = 200, vertical: bool = False) -> Pat
     return path
 
 
-@pytest.fixture()
-def browser_page():
-    """A fresh Chromium page recording every request URL (``page.requests``)."""
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module (launching it takes seconds on a busy machine)."""
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1000, "height": 700})
-            page.set_default_timeout(WAIT_MS)
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.requests = requests  # type: ignore[attr-defined]
-            yield page
+            yield b
         finally:
-            browser.close()
+            b.close()
+
+
+@pytest.fixture()
+def browser_page(browser):
+    """A fresh page in its own browser context, recording every request URL (``page.requests``)."""
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.requests = requests  # type: ignore[attr-defined]
+        yield page
+    finally:
+        context.close()
 
 
 def _open(page, url: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -316,3 +317,17 @@ def test_sigterm_removes_the_work_folder(tiny_model_path, tmp_path):
     # Gradio's cache (uploads, previews) goes too, via delete_cache at shutdown; it may leave an empty temp file
     left = [str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file() and p.stat().st_size > 0]
     assert left == [], f"photos left in the temp folder: {left}"
+
+
+def test_api_docs_page_and_its_assets_are_served_locally(server):
+    """/api/docs names only this server's own Swagger UI files (no CDN, no outside favicon, no validator)."""
+    client, _, _ = server
+    r = client.get("/api/docs")
+    assert r.status_code == 200
+    assert "://" not in r.text, "the docs page names another host"
+    assets = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert {a.rsplit("/", 1)[-1] for a in assets} == {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"}
+    for a in assets:
+        got = client.get(a)
+        assert a.startswith("/api/_swagger/") and got.status_code == 200 and len(got.content) > 500, a
+    assert '"validatorUrl": null' in r.text

@@ -5,12 +5,14 @@
     colorize web                                  # http://127.0.0.1:7860
     colorize web --model runs/mine/model.json --port 8000 --max-upload-mb 20
 
-* ``/`` -- the Gradio page: drop one or many photos, compare before/after with a slider, adjust
-  render size / saturation / temperature, optionally match a reference photo's colours or click
+* ``/`` -- the Gradio page: drop one or many photos (shown as thumbnails; a re-run colorizes only what
+  has no result for the current settings), compare before/after with a slider or side by side, adjust
+  render size / saturation / temperature (the model's defaults shown), optionally match a reference photo's colours or click
   colour hints (when :mod:`colorize.hints` is installed), download a full-resolution PNG/JPEG (a
   ZIP for several photos).
 * ``POST /api/colorize`` -- multipart image upload + form fields, returns the image bytes;
-  ``GET /api/health``, ``GET /api/models``; OpenAPI at ``/api/openapi.json``, docs at ``/api/docs``.
+  ``GET /api/health``, ``GET /api/models``; OpenAPI at ``/api/openapi.json``, docs at ``/api/docs`` (Swagger UI served
+  from this package's files, no CDN).
 
 Everything is local: Gradio analytics are off, the theme uses system fonts (no Google Fonts), no
 share link, bound to 127.0.0.1 unless ``--host`` says otherwise. One model call runs at a time
@@ -621,10 +623,11 @@ def build_demo(service: ColorizeService):
         )
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                files = gr.File(label="Photos (drop one or many; remove one with its x)", file_count="multiple",
+                files = gr.File(label="Photos (drop one or many)", file_count="multiple",
                                 file_types=["image"], type="filepath", elem_id="photos", height=150)
-                thumbs_view = gr.Gallery(label="Photos to colorize", visible=False, columns=4, height="auto",
-                                         allow_preview=False, interactive=False, elem_id="thumbs", object_fit="contain")
+                thumbs_view = gr.Gallery(label="Photos to colorize", visible=False, columns=4, height=160,
+                                         allow_preview=False, interactive=False, elem_id="thumbs", object_fit="contain",
+                                         fit_columns=False)
                 with gr.Row(visible=False, elem_id="reference-note", equal_height=True) as ref_row:
                     ref_thumb = gr.Image(label="Reference", type="filepath", interactive=False, height=90,
                                          elem_id="reference-thumb", scale=1, min_width=90)
