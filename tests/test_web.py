@@ -188,6 +188,10 @@ def test_page_colorizes_rejects_bad_files_and_stays_offline(web_url, tmp_path, b
     status = page.inner_text("#status")
     assert "Colorized 1 photo" in status and "second.png 200x150" in status and "gray.png 200x150" not in status
     expect(page.locator("#gallery img")).to_have_count(2, timeout=WAIT_MS)
+    # nothing new, same settings: nothing is run again, both results stay
+    _run(page, "Already colorized with these settings (not run again): gray.png, second.png")
+    assert "Colorized" not in page.inner_text("#status").replace("Already colorized", "")
+    expect(page.locator("#gallery img")).to_have_count(2, timeout=WAIT_MS)
 
     # a text file renamed .png: one clear message, and the server keeps working
     page.reload(wait_until="load")

@@ -570,7 +570,7 @@ def build_demo(service: ColorizeService):
         try:
             new, errors, _ = service.process_files(
                 todo, options, fmt, reference=ref, reference_strength=float(reference_strength), hints=first_hints,
-                progress=progress)
+                progress=progress) if todo else ([], [], None)
         except Exception as exc:  # pragma: no cover - process_files already catches per photo
             log.exception("web job failed")
             raise gr.Error(f"Could not colorize: {type(exc).__name__}: {exc}") from None
