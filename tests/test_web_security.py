@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -32,7 +33,8 @@ META = {"_type": "gradio.FileData"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-from tests.conftest import free_port as _free_port, serve_in_thread  # noqa: E402
+from tests.conftest import free_port as _free_port  # noqa: E402
+from tests.conftest import serve_in_thread  # noqa: E402
 
 
 def _png(h: int = 40, w: int = 60) -> bytes:
@@ -108,7 +110,9 @@ def _event(client, name: str, data: list) -> httpx.Response:
 
 
 def _colorize_event(files: list, reference=None) -> list:
-    return [files, 256, 1.0, 0.38, "PNG", reference, 0.8, None]
+    """The page's run event: photos, render size, saturation, temperature, format, reference, its strength,
+    the hints state and the already-colorized state (None = nothing done yet)."""
+    return [files, 256, 1.0, 0.38, "PNG", reference, 0.8, None, None]
 
 
 def _result(client, name: str, response: httpx.Response) -> str:
@@ -313,3 +317,17 @@ def test_sigterm_removes_the_work_folder(tiny_model_path, tmp_path):
     # Gradio's cache (uploads, previews) goes too, via delete_cache at shutdown; it may leave an empty temp file
     left = [str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file() and p.stat().st_size > 0]
     assert left == [], f"photos left in the temp folder: {left}"
+
+
+def test_api_docs_page_and_its_assets_are_served_locally(server):
+    """/api/docs names only this server's own Swagger UI files (no CDN, no outside favicon, no validator)."""
+    client, _, _ = server
+    r = client.get("/api/docs")
+    assert r.status_code == 200
+    assert "://" not in r.text, "the docs page names another host"
+    assets = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert {a.rsplit("/", 1)[-1] for a in assets} == {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"}
+    for a in assets:
+        got = client.get(a)
+        assert a.startswith("/api/_swagger/") and got.status_code == 200 and len(got.content) > 500, a
+    assert '"validatorUrl": null' in r.text

@@ -5,12 +5,14 @@
     colorize web                                  # http://127.0.0.1:7860
     colorize web --model runs/mine/model.json --port 8000 --max-upload-mb 20
 
-* ``/`` -- the Gradio page: drop one or many photos, compare before/after with a slider, adjust
-  render size / saturation / temperature, optionally match a reference photo's colours or click
+* ``/`` -- the Gradio page: drop one or many photos (shown as thumbnails; a re-run colorizes only what
+  has no result for the current settings), compare before/after with a slider or side by side, adjust
+  render size / saturation / temperature (the model's defaults shown), optionally match a reference photo's colours or click
   colour hints (when :mod:`colorize.hints` is installed), download a full-resolution PNG/JPEG (a
   ZIP for several photos).
 * ``POST /api/colorize`` -- multipart image upload + form fields, returns the image bytes;
-  ``GET /api/health``, ``GET /api/models``; OpenAPI at ``/api/openapi.json``, docs at ``/api/docs``.
+  ``GET /api/health``, ``GET /api/models``; OpenAPI at ``/api/openapi.json``, docs at ``/api/docs`` (Swagger UI served
+  from this package's files, no CDN).
 
 Everything is local: Gradio analytics are off, the theme uses system fonts (no Google Fonts), no
 share link, bound to 127.0.0.1 unless ``--host`` says otherwise. One model call runs at a time
@@ -111,6 +113,7 @@ class Result:
     width: int
     height: int
     seconds: float
+    source: str = ""  # the path it was made from (the page matches results back to its uploads)
 
 
 @dataclass
@@ -305,7 +308,7 @@ class ColorizeService:
                 errors.append(f"{name}: could not be colorized ({type(exc).__name__}: {exc})")
                 continue
             h, w = loaded.rgb.shape[:2]
-            results.append(Result(name, out, before, after, int(w), int(h), time.time() - t0))
+            results.append(Result(name, out, before, after, int(w), int(h), time.time() - t0, str(path)))
         if progress is not None:
             progress((n, n), desc="Done", unit="photos")
         download: Path | None = None
@@ -424,6 +427,23 @@ def _reference_strength() -> float:
         return 0.8
 
 
+THUMB_MAX_SIDE = 192  # the upload thumbnails: small PNGs made here (TIFF and 16-bit PNG show too)
+_THUMB_CACHE_ENTRIES = 2000
+
+
+def _run_key(path: str, options: dict[str, Any], fmt: str, reference: Any, reference_strength: float,
+             hints: Sequence[dict[str, Any]] | None) -> str:
+    """What a result depends on: a photo already colorized with the same key is not colorized again."""
+    return json.dumps([str(path), options, fmt, str(reference) if reference else None,
+                       round(float(reference_strength), 4) if reference else None, list(hints or [])],
+                      sort_keys=True, default=str)
+
+
+def _defaults_note(o: Any) -> str:
+    return (f"Model defaults: render size {o.render_size} px, saturation {o.saturation:g}, "
+            f"temperature {o.temperature:g}.")
+
+
 def build_demo(service: ColorizeService):
     """The Gradio Blocks of the page (queued, one job at a time)."""
     _offline_environment()
@@ -433,6 +453,7 @@ def build_demo(service: ColorizeService):
     o = service.colorizer.options
     distribution = service.head == "distribution"
     summary = service.model_summary()
+    thumbs: dict[str, str] = {}  # upload path -> its thumbnail (uploads are unique paths; kept for the server's life)
 
     def uploaded_only(paths: Sequence[Any]) -> None:
         """Second line behind :class:`GradioFileGuard`: open nothing outside Gradio's upload folder."""
@@ -440,18 +461,73 @@ def build_demo(service: ColorizeService):
         if not all(isinstance(p, (str, os.PathLike)) and _inside(str(p), folder) for p in paths):
             raise gr.Error(FILE_REFUSED)
 
-    def on_files(files: list[str] | None):
-        hint_preview = None
+    def as_list(files: Any) -> list[str]:
+        if not files:
+            return []
         if isinstance(files, (str, os.PathLike)):
             files = [files]
-        uploaded_only(files or [])
+        return [str(f) for f in files]
+
+    def thumbnail(path: str) -> str | None:
+        """A small PNG of an upload (None when it is not a readable image: the run reports why)."""
+        if path in thumbs and os.path.exists(thumbs[path]):
+            return thumbs[path]
+        try:
+            loaded = service.load(path, _display_name(path))
+        except WebError:
+            return None
+        from PIL import Image
+
+        arr = loaded.rgb
+        if arr.dtype != "uint8":
+            import numpy as np
+
+            arr = (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
+        img = Image.fromarray(arr)
+        img.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE), Image.Resampling.LANCZOS)
+        out = Path(tempfile.mkdtemp(dir=service.workdir)) / "thumb.png"
+        img.save(out, compress_level=1)
+        if len(thumbs) >= _THUMB_CACHE_ENTRIES:
+            thumbs.pop(next(iter(thumbs)))
+        thumbs[path] = str(out)
+        return str(out)
+
+    def thumb_gallery(files: list[str], done_paths: set[str]):
+        items = []
+        for f in files:
+            t = thumbnail(f)
+            name = _display_name(f)
+            if t is not None:
+                items.append((t, f"{name} (colorized)" if f in done_paths else name))
+        return gr.update(value=items, visible=bool(files))
+
+    def on_files(files: list[str] | None, done: dict[str, Any] | None):
+        files = as_list(files)
+        uploaded_only(files)
+        hint_preview = None
         if files and show_hints:
             try:
                 hint_preview = str(service.preview(service.load(files[0], _display_name(files[0])).rgb,
                                                    Path(tempfile.mkdtemp(dir=service.workdir)), "hints"))
             except WebError:
                 hint_preview = None
-        return hint_preview, [], hint_preview
+        done_paths = {r.get("path") for r in (done or {}).values()}
+        return thumb_gallery(files, done_paths), hint_preview, [], hint_preview
+
+    def on_reference(reference: str | None, strength: float):
+        if not reference:
+            return gr.update(visible=False), None, ""
+        uploaded_only([reference])
+        t = thumbnail(str(reference))
+        note = (f"**Reference photo applied** to every batch: {_escape(_display_name(reference))} "
+                f"(strength {float(strength):g}). Remove it to get the automatic colours.")
+        return gr.update(visible=True), t, note
+
+    def remove_reference():
+        return None
+
+    def reset_options():
+        return o.render_size, o.saturation, o.temperature
 
     def add_hint(base: str | None, hints: list[dict[str, Any]], color: str, evt: gr.SelectData):
         if not base:
@@ -472,12 +548,11 @@ def build_demo(service: ColorizeService):
     def clear_hints(base: str | None):
         return base, []
 
-    def run(files, render_size, saturation, temperature, fmt, reference, reference_strength, hints,
+    def run(files, render_size, saturation, temperature, fmt, reference, reference_strength, hints, done,
             progress=gr.Progress()):
+        files = as_list(files)
         if not files:
             raise gr.Error("Drop one or more photos first.")
-        if isinstance(files, (str, os.PathLike)):
-            files = [files]
         if len(files) > service.limits.max_files:
             raise gr.Error(f"Too many photos at once ({len(files)}; the limit is {service.limits.max_files}).")
         uploaded_only(list(files) + ([reference] if reference else []))
@@ -486,32 +561,56 @@ def build_demo(service: ColorizeService):
             ref = service.load(reference, "reference photo").rgb if reference else None
         except WebError as exc:
             raise gr.Error(exc.message) from None
+        fmt = normalise_format(str(fmt))
+        done = dict(done or {})
+        keys = [_run_key(f, options, fmt, reference, reference_strength, hints if i == 0 else None)
+                for i, f in enumerate(files)]
+        todo = [f for f, k in zip(files, keys) if not (k in done and os.path.exists(done[k]["result"].output))]
+        first_hints = (hints or None) if todo and todo[0] == files[0] else None  # hints belong to the first photo
         try:
-            results, errors, download = service.process_files(
-                [str(f) for f in files], options, str(fmt).lower(), reference=ref,
-                reference_strength=float(reference_strength), hints=hints or None, progress=progress)
+            new, errors, _ = service.process_files(
+                todo, options, fmt, reference=ref, reference_strength=float(reference_strength), hints=first_hints,
+                progress=progress) if todo else ([], [], None)
         except Exception as exc:  # pragma: no cover - process_files already catches per photo
             log.exception("web job failed")
             raise gr.Error(f"Could not colorize: {type(exc).__name__}: {exc}") from None
+        by_path = {r.source: r for r in new}
+        for f, k in zip(files, keys):
+            if f in by_path:
+                done[k] = {"path": f, "result": by_path[f]}
+        results = [done[k]["result"] for k in keys if k in done and os.path.exists(done[k]["result"].output)]
+        reused = [done[k]["result"] for f, k in zip(files, keys) if k in done and f not in by_path]
         if not results:
             raise gr.Error(" ".join(errors) if len(errors) <= 3 else f"{errors[0]} (and {len(errors) - 1} more errors)")
         if errors:
             gr.Warning(f"{len(errors)} of {len(files)} photos failed; see the messages below the result.")
+        download: Path | None = results[0].output if len(results) == 1 else _zip_results(
+            results, Path(tempfile.mkdtemp(dir=service.workdir)) / "colorized.zip")
         pairs = [(str(r.before_preview), str(r.after_preview)) for r in results]
         gallery = [(str(r.after_preview), r.name) for r in results]
+        lines = [_status_markdown(new, errors)] if new or errors else []
+        if reused:
+            lines.append(f"Already colorized with these settings (not run again): "
+                         f"{_escape(', '.join(r.name for r in reused[:5]))}{' ...' if len(reused) > 5 else ''}.")
+        if reference:
+            lines.append(f"Reference photo: {_escape(_display_name(reference))} (strength {float(reference_strength):g}).")
+        done_paths = {v["path"] for v in done.values()}
         return (
-            pairs[0],
+            pairs[0], pairs[0][0], pairs[0][1],
             gr.Gallery(value=gallery, visible=len(results) > 1),
-            str(download) if download else None,
-            _status_markdown(results, errors),
+            str(download),
+            "\n\n".join(lines),
             pairs,
+            done,
+            thumb_gallery(files, done_paths),
         )
 
     def pick(pairs: list[tuple[str, str]], evt: gr.SelectData):
         if not pairs or evt.index is None:
-            return gr.skip()
+            return gr.skip(), gr.skip(), gr.skip()
         i = evt.index if isinstance(evt.index, int) else evt.index[0]
-        return pairs[min(int(i), len(pairs) - 1)]
+        pair = pairs[min(int(i), len(pairs) - 1)]
+        return pair, pair[0], pair[1]
 
     shown_name = Path(summary["name"]).stem if any(c in summary["name"] for c in "/\\.") else summary["name"]
     with gr.Blocks(title="colorize", analytics_enabled=False, fill_width=True,
@@ -524,15 +623,29 @@ def build_demo(service: ColorizeService):
         )
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                files = gr.File(label="Photos (drop one or many)", file_count="multiple", file_types=["image"],
-                                type="filepath", elem_id="photos", height=150)
+                files = gr.File(label="Photos (drop one or many)", file_count="multiple",
+                                file_types=["image"], type="filepath", elem_id="photos", height=150)
+                thumbs_view = gr.Gallery(label="Photos to colorize", visible=False, columns=4, height=160,
+                                         allow_preview=False, interactive=False, elem_id="thumbs", object_fit="contain",
+                                         fit_columns=False)
+                with gr.Row(visible=False, elem_id="reference-note", equal_height=True) as ref_row:
+                    ref_thumb = gr.Image(label="Reference", type="filepath", interactive=False, height=90,
+                                         elem_id="reference-thumb", scale=1, min_width=90)
+                    with gr.Column(scale=3):
+                        ref_note = gr.Markdown(elem_id="reference-text")
+                        ref_remove = gr.Button("Remove reference photo", size="sm", elem_id="reference-remove")
                 run_btn = gr.Button("Colorize", variant="primary", elem_id="run")
                 with gr.Accordion("Options", open=True):
+                    gr.Markdown(_defaults_note(o), elem_id="defaults")
                     render_size = gr.Slider(128, 1024, value=o.render_size, step=32, label="Render size (px, long side)",
-                                            info="the size at which the model sees the photo; larger = finer colour detail, slower")
-                    saturation = gr.Slider(0.0, 2.0, value=o.saturation, step=0.05, label="Saturation")
+                                            info=f"the size at which the model sees the photo; larger = finer colour "
+                                                 f"detail, slower (model default {o.render_size})", elem_id="render-size")
+                    saturation = gr.Slider(0.0, 2.0, value=o.saturation, step=0.05, elem_id="saturation",
+                                           label="Saturation", info=f"1 = as predicted (model default {o.saturation:g})")
                     temperature = gr.Slider(0.05, 1.0, value=o.temperature, step=0.01, label="Temperature",
-                                            info="lower = more vivid (distribution models only)", interactive=distribution)
+                                            info=f"lower = more vivid, distribution models only (model default "
+                                                 f"{o.temperature:g})", interactive=distribution, elem_id="temperature")
+                    reset_btn = gr.Button("Reset to the model's defaults", size="sm", elem_id="reset-options")
                     fmt = gr.Radio(["PNG", "JPEG"], value="PNG", label="Download format")
                 with gr.Accordion("Reference photo (optional)", open=False, visible=show_hints):
                     reference = gr.Image(label="A colour photo whose colours to borrow", type="filepath",
@@ -545,7 +658,15 @@ def build_demo(service: ColorizeService):
                                            interactive=False, elem_id="hint-canvas", height=240)
                     clear_btn = gr.Button("Clear hints", size="sm")
             with gr.Column(scale=2, min_width=400):
-                slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="result", max_height=520)
+                with gr.Tabs():
+                    with gr.Tab("Slider", elem_id="tab-slider"):
+                        slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="result", max_height=520)
+                    with gr.Tab("Side by side", elem_id="tab-compare"):
+                        with gr.Row(elem_id="compare"):
+                            before_img = gr.Image(label="Before", type="filepath", interactive=False, elem_id="before",
+                                                  height=420)
+                            after_img = gr.Image(label="After", type="filepath", interactive=False, elem_id="after",
+                                                 height=420)
                 gallery = gr.Gallery(label="All results (click to compare)", visible=False, columns=6, height=140,
                                      elem_id="gallery", allow_preview=False)
                 download = gr.File(label="Download (full resolution)", elem_id="download", interactive=False)
@@ -553,13 +674,24 @@ def build_demo(service: ColorizeService):
         hint_state = gr.State([])
         hint_base = gr.State(None)
         pairs_state = gr.State([])
+        done_state = gr.State({})  # run key -> {"path": upload, "result": Result}: what is already colorized
 
-        files.change(on_files, [files], [hint_canvas, hint_state, hint_base], queue=False, show_progress="hidden")
+        files.change(on_files, [files, done_state], [thumbs_view, hint_canvas, hint_state, hint_base], queue=False,
+                     show_progress="hidden")
         hint_canvas.select(add_hint, [hint_base, hint_state, color], [hint_canvas, hint_state], queue=False)
         clear_btn.click(clear_hints, [hint_base], [hint_canvas, hint_state], queue=False)
-        run_btn.click(run, [files, render_size, saturation, temperature, fmt, reference, reference_strength, hint_state],
-                      [slider, gallery, download, status, pairs_state], api_name="colorize_files")
-        gallery.select(pick, [pairs_state], [slider], queue=False)
+        run_btn.click(run, [files, render_size, saturation, temperature, fmt, reference, reference_strength, hint_state,
+                            done_state],
+                      [slider, before_img, after_img, gallery, download, status, pairs_state, done_state, thumbs_view],
+                      api_name="colorize_files")
+        # (registered after the run so its fn_index stays 3, as before)
+        gallery.select(pick, [pairs_state], [slider, before_img, after_img], queue=False)
+        reference.change(on_reference, [reference, reference_strength], [ref_row, ref_thumb, ref_note], queue=False,
+                         show_progress="hidden")
+        reference_strength.release(on_reference, [reference, reference_strength], [ref_row, ref_thumb, ref_note],
+                                   queue=False, show_progress="hidden")
+        ref_remove.click(remove_reference, None, [reference], queue=False)
+        reset_btn.click(reset_options, None, [render_size, saturation, temperature], queue=False)
     demo.queue(default_concurrency_limit=1, max_size=64)
     return demo
 
@@ -890,18 +1022,24 @@ def _read_upload(upload: Any, label: str, max_bytes: int) -> bytes:
     return upload.file.read(max_bytes + 1)
 
 
-def _mount_swagger_assets(app: Any) -> dict[str, str]:
-    """Serve Swagger UI's JS/CSS from the ``swagger-ui-bundle`` package when installed (offline API docs);
-    without it, FastAPI's default page loads them from cdn.jsdelivr.net (the page itself is still local)."""
-    try:
-        import swagger_ui_bundle  # type: ignore[import-not-found]
-    except ImportError:
-        return {}
+SWAGGER_DIR = Path(__file__).resolve().parent / "web_static" / "swagger-ui"
+"""Swagger UI 5's two dist files and a favicon, vendored (Apache-2.0, see the README there): offline API docs."""
+SWAGGER_ROUTE = "/api/_swagger"
+
+
+def _mount_swagger_assets(app: Any) -> dict[str, Any]:
+    """Serve the vendored Swagger UI from this server, so ``/api/docs`` makes no request to another host
+    (FastAPI's default page loads its JS/CSS from cdn.jsdelivr.net and its favicon from fastapi.tiangolo.com).
+    Without the files (a broken install) the page says so instead of silently using the CDN."""
     from fastapi.staticfiles import StaticFiles
 
-    app.mount("/api/_swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
-    return {"swagger_js_url": "/api/_swagger/swagger-ui-bundle.js", "swagger_css_url": "/api/_swagger/swagger-ui.css",
-            "swagger_favicon_url": "/api/_swagger/favicon-32x32.png"}
+    if not (SWAGGER_DIR / "swagger-ui-bundle.js").is_file():
+        log.warning("Swagger UI files missing from %s: /api/docs will not render", SWAGGER_DIR)
+    app.mount(SWAGGER_ROUTE, StaticFiles(directory=SWAGGER_DIR, check_dir=False), name="swagger")
+    return {"swagger_js_url": f"{SWAGGER_ROUTE}/swagger-ui-bundle.js", "swagger_css_url": f"{SWAGGER_ROUTE}/swagger-ui.css",
+            "swagger_favicon_url": f"{SWAGGER_ROUTE}/favicon-32x32.png",
+            # no badge from validator.swagger.io (the online validator would be sent the schema)
+            "swagger_ui_parameters": {"validatorUrl": None}}
 
 
 # ----------------------------------------------------------------------------- CLI
