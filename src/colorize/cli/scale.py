@@ -1,0 +1,89 @@
+"""``colorize INPUTS -o OUT --ray [ADDRESS]``: the photo and film job on Ray (issue 17; docs/scale.md).
+
+The planning is the local command's own (:func:`colorize.cli.photo._plan_outputs`: the same names,
+clash checks and overwrite rule); the work is :mod:`colorize.scale`'s; the summary and exit code
+follow the local rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .common import err, user_options
+
+
+def run_on_ray(args: argparse.Namespace, run: Any, jobs: list[tuple[Path, Path | None]], sequences: Sequence[tuple[Path, None]],
+               many: bool) -> int:
+    """The ``--ray`` branch of :func:`colorize.cli.photo._colorize_files`; returns the exit code."""
+    from .. import scale
+    from ..errors import UsageError
+    from .photo import _is_film, _output_path, _plan_outputs
+
+    scale._import_ray()  # RayMissingError (a UsageError: one line, exit 2) before any work
+    skip_existing = bool(getattr(args, "skip_existing", False))
+    show = not args.quiet and not args.json
+    films = [j for j in jobs if _is_film(j[0])]
+    if films or sequences:
+        if sequences or len(films) < len(jobs):
+            raise UsageError("--ray: give films (video files) and photos in separate commands; frame sequences run locally")
+        return _films_on_ray(args, run, films, many, skip_existing, show)
+    if not args.output and args.suffix:  # never re-colorize our own outputs on a second run over a folder
+        jobs = [j for j in jobs if not (j[1] is not None and j[0].stem.endswith(args.suffix))]
+    done: list[tuple[Path, Path]] = []  # (input, output) pairs whose output is complete
+    if skip_existing and not args.overwrite:  # left alone and listed as skipped, not failures
+        keep = []
+        for src, base in jobs:
+            dst = _output_path(src, base, args, many)
+            if scale.output_complete(dst) and _key(dst) != _key(src):
+                done.append((src, dst))
+            else:
+                keep.append((src, base))
+        jobs = keep
+    planned = _plan_outputs(jobs, args, many, run.failures)
+
+    def on_result(row: dict[str, Any]) -> None:
+        if show:
+            print(f"{row['input']} -> {row['output']}" if row["ok"] else f"{row['input']}: {row['error']}", file=sys.stderr)
+
+    summary = scale.run_photo_jobs(
+        planned + done, failures=run.failures, model=args.model, device=args.device, backend=getattr(args, "backend", "auto"),
+        options=user_options(args), address=args.ray, workers=args.workers, overwrite=args.overwrite,
+        skip_existing=skip_existing, batch_size=args.batch_size, quality=args.quality, max_pixels=args.max_pixels,
+        progress=show and sys.stderr.isatty(), on_result=on_result, t0=run.t0)
+    return _finish(args, summary)
+
+
+def _key(path: Path) -> str:
+    import os
+
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _finish(args: argparse.Namespace, summary: dict[str, Any]) -> int:
+    """As the local run ends: JSON on stdout with ``--json``, else the failures and a count on stderr."""
+    from ..scale import exit_code
+
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    elif not args.quiet:
+        errors = summary["errors"]
+        if errors:
+            print(f"{len(errors)} of {len(errors) + summary['ok']} failed:", file=sys.stderr)
+            for e in errors:
+                print(f"  {e['input']}: {e['error']}", file=sys.stderr)
+        if summary.get("skipped"):
+            print(f"skipped {len(summary['skipped'])} complete output(s) (--skip-existing)", file=sys.stderr)
+        if summary["ok"] > 1:
+            print(f"colorized {summary['ok']} images in {summary['seconds']:.1f}s on Ray", file=sys.stderr)
+    return exit_code(summary)
+
+
+def _films_on_ray(args: argparse.Namespace, run: Any, films: list[tuple[Path, Path | None]], many: bool, skip_existing: bool,
+                  show: bool) -> int:
+    err("--ray: films are not supported yet")
+    return 2

@@ -1,0 +1,461 @@
+"""Archives bigger than one machine: the photo job on a Ray cluster (issue 17).
+
+::
+
+    from colorize.scale import colorize_on_ray
+
+    summary = colorize_on_ray(["scans/"], "out/", recursive=True)             # a local Ray runtime
+    summary = colorize_on_ray(["scans/"], "out/", address="auto", workers=64)  # the cluster in RAY_ADDRESS
+
+or ``colorize scans/ -o out/ --recursive --ray [ADDRESS] [--workers N]``. The job is the local one,
+run by Ray Data: the driver streams the planned (input, output) *path pairs* (never pixels) into
+``map_batches`` over an actor pool; each actor loads the model once, then reads, colorizes and
+writes its batches itself (atomically, :func:`colorize.io.write_image`) and sends back one small
+status row per photo, which drives the progress bar and the summary.
+
+Semantics are the local run's: the same output names and formats (the CLI plans them with the local
+helpers), no overwrite without ``overwrite``, a bad photo is that photo's failure (caught in the
+actor, never retried), the same ``--json`` summary and exit rule. Fault tolerance: the actors are
+created with ``max_restarts``/``max_task_retries``, so a worker that dies has its batch re-run on a
+restarted actor; since outputs appear only complete (atomic rename) and a re-run skips outputs that
+are already complete, every photo is written exactly once or reported. ``skip_existing`` makes a
+re-run of an interrupted job finish only what is missing.
+
+Films (:func:`colorize_film_on_ray`): split at the shot cuts the local run detects (where its temporal
+memory resets anyway), shots colorized in parallel, joined in order with the audio copied.
+
+Ray is an optional extra (``pip install 'colorize[ray]'``); without it these functions raise
+:class:`RayMissingError`. See docs/scale.md.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import time
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ColorizeError, ImageError, UsageError
+from .io import SUPPORTED_INPUT_EXTENSIONS, SUPPORTED_OUTPUT_EXTENSIONS, is_image_path
+
+if TYPE_CHECKING:
+    from .options import ColorizeOptions
+
+__all__ = ["RayMissingError", "colorize_on_ray", "run_photo_jobs", "colorize_film_on_ray", "output_complete",
+           "plan_photos", "ray_runtime", "RAY_EXTRA_MESSAGE"]
+
+RAY_EXTRA_MESSAGE = "--ray needs the 'ray' extra: pip install 'colorize[ray]'"
+MAX_RESTARTS = 3
+"""A worker process that dies is restarted this many times (its batch re-run each time); a photo that
+*fails* (bad file, too big) is reported at once and never retried."""
+
+
+class RayMissingError(UsageError):
+    """Ray is not installed (the ``ray`` extra)."""
+
+    def __init__(self) -> None:
+        super().__init__(RAY_EXTRA_MESSAGE)
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the Data library is the extra's other half)
+    except ImportError:
+        raise RayMissingError() from None
+    return ray
+
+
+# ----------------------------------------------------------------------------- the runtime
+
+
+@contextmanager
+def ray_runtime(address: str | None = "local", workers: int | None = None) -> Iterator[Any]:
+    """Ray, connected: ``"local"`` (or ``None``) starts a quiet runtime on this machine (``workers``
+    CPUs, no dashboard) and shuts it down afterwards; ``"auto"`` / ``"ray://head:10001"`` / ``"host:port"``
+    connect to a running cluster. An already initialised Ray (a notebook, a test) is used as it is."""
+    ray = _import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
+                              "configure_logging": True}
+    if address in (None, "", "local"):
+        kwargs["num_cpus"] = workers or os.cpu_count() or 1
+    else:
+        kwargs["address"] = address
+        kwargs.pop("include_dashboard")  # a cluster has its own
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # no accelerator-env warning per worker
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # the C++ core's notes stay in Ray's log files, off the terminal
+    try:
+        ray.init(**kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise UsageError(f"--ray {address}: cannot connect to the Ray cluster ({' '.join(str(exc).split())[:300]})") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _quiet_data(ray: Any) -> None:
+    """Ray Data's own progress bars and execution logs off: the job has its one bar."""
+    ctx = ray.data.DataContext.get_current()
+    for name in ("enable_progress_bars", "enable_operator_progress_bars", "print_on_execution_start"):
+        if hasattr(ctx, name):
+            setattr(ctx, name, False)
+    if hasattr(ctx, "verbose_stats_logs"):
+        ctx.verbose_stats_logs = False
+    for name in ("ray.data", "ray"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+# ----------------------------------------------------------------------------- planning (the Python API)
+
+
+def plan_photos(inputs: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *, recursive: bool = False,
+                out_format: str | None = None) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
+    """(input, output) pairs for files, folders and globs written into ``out_dir``, plus (input, reason)
+    failures: the names ``colorize INPUTS -o OUT_DIR`` gives (a folder's tree is kept under ``out_dir``;
+    the input's format when it can be written, else PNG; ``out_format`` overrides). Two inputs that
+    would write one output raise :class:`UsageError`, as on the command line."""
+    out = Path(out_dir)
+    if out.suffix.lower() in SUPPORTED_INPUT_EXTENSIONS and not out.is_dir():
+        raise UsageError(f"{out}: the Ray job needs an output folder, not a file name")
+    found: list[tuple[Path, Path | None]] = []
+    failures: list[tuple[str, str]] = []
+    for item in inputs:
+        text = os.fspath(item)
+        path = Path(text)
+        if any(ch in text for ch in "*?[") and not path.exists():
+            matches = [Path(m) for m in sorted(glob.glob(text, recursive=recursive)) if Path(m).is_file()]
+            if not matches:
+                failures.append((text, "no files match this pattern"))
+            found += [(m, None) for m in matches]
+        elif path.is_dir():
+            walker = sorted(path.rglob("*")) if recursive else sorted(path.iterdir())
+            images = [f for f in walker if f.is_file() and is_image_path(f)]
+            if not images:
+                failures.append((text, "no images in this folder" + ("" if recursive else " (use --recursive for sub-folders)")))
+            found += [(f, path) for f in images]
+        else:
+            found.append((path, None))
+    pairs: list[tuple[Path, Path]] = []
+    by_output: dict[str, Path] = {}
+    for src, base in found:
+        keep = src.suffix if src.suffix.lower() in SUPPORTED_OUTPUT_EXTENSIONS else ".png"
+        rel = src.relative_to(base) if base is not None else Path(src.name)
+        dst = (out / rel).with_suffix(f".{out_format}" if out_format else keep)
+        key, src_key = os.path.normcase(os.path.realpath(dst)), os.path.normcase(os.path.realpath(src))
+        if key in by_output:
+            if os.path.normcase(os.path.realpath(by_output[key])) == src_key:
+                continue  # the same file named twice
+            raise UsageError(f"{by_output[key]} and {src} would both be written to {dst}; "
+                             "colorize them into different -o folders, or rename one")
+        by_output[key] = src
+        if key == src_key:
+            failures.append((str(src), "output would replace the input; choose another -o or --suffix"))
+            continue
+        pairs.append((src, dst))
+    return pairs, failures
+
+
+def output_complete(path: str | os.PathLike[str]) -> bool:
+    """An output that a finished run wrote: a non-empty regular file whose image header decodes.
+
+    Outputs only ever appear complete (atomic rename), so this is what ``skip_existing`` trusts;
+    a damaged or foreign file that does not decode is not "complete" and is redone."""
+    p = Path(path)
+    try:
+        if not p.is_file() or p.stat().st_size == 0:
+            return False
+        from PIL import Image
+
+        with Image.open(p) as im:
+            im.verify()
+        return True
+    except Exception:
+        return False
+
+
+# ----------------------------------------------------------------------------- the workers
+
+
+def _worker_threads() -> None:
+    """One actor per CPU it was given: torch uses that many threads, not every core of the node."""
+    try:
+        import torch
+
+        n = int(float(os.environ.get("OMP_NUM_THREADS") or 1))
+        torch.set_num_threads(max(1, n))
+    except Exception:  # pragma: no cover - threads are a speed matter, never a failure
+        pass
+
+
+class _PhotoWorker:
+    """A Ray Data actor: the model loaded once; per batch, read, colorize, write, report.
+
+    Every problem with one photo is that photo's status row (``ok=False``): a task fails, and is
+    retried by Ray, only when the worker process itself dies."""
+
+    def __init__(self, model: str, device: str, backend: str, options: Mapping[str, Any], overwrite: bool,
+                 quality: int, max_pixels: int | None, batch_size: int, started: float) -> None:
+        from .options import merge_options
+        from .pipeline import Colorizer
+
+        _worker_threads()
+        self.colorizer = Colorizer.from_pretrained(model, device=device, backend=backend)
+        self.options = merge_options(self.colorizer.options, dict(options))
+        self.overwrite = overwrite
+        self.quality, self.max_pixels, self.batch_size = quality, max_pixels, batch_size
+        self.started = started
+        self.pid = os.getpid()
+
+    def _already_written(self, dst: Path) -> bool:
+        """This job's own output, written by an earlier attempt of a batch that is re-run after a worker died.
+
+        Planned outputs were absent at the start (or are to be replaced, with ``overwrite``: then only a
+        file newer than the job's start counts), so a complete file there now was written by this job."""
+        if not os.path.lexists(dst):
+            return False
+        try:
+            if self.overwrite and dst.stat().st_mtime < self.started:
+                return False
+        except OSError:
+            return False
+        return output_complete(dst)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        from .io import read_image, write_image
+
+        rows: list[dict[str, Any]] = []
+        loaded = []
+        for index, src_text, dst_text in zip(batch["index"], batch["input"], batch["output"]):
+            src, dst = Path(str(src_text)), Path(str(dst_text))
+            row = {"index": int(index), "input": str(src), "output": str(dst), "ok": False, "rerun": False, "error": "",
+                   "width": 0, "height": 0, "recolorized": False, "seconds": 0.0, "pid": self.pid,
+                   "model": str(self.colorizer.info.get("name", ""))}
+            rows.append(row)
+            try:
+                img = read_image(src, max_pixels=self.max_pixels) if self.max_pixels else read_image(src)
+                if self._already_written(dst):
+                    row.update(ok=True, rerun=True, width=int(img.rgb.shape[1]), height=int(img.rgb.shape[0]),
+                               recolorized=bool(img.is_color))
+                    continue
+                loaded.append((row, dst, img))
+            except ImageError as exc:
+                row["error"] = _reason(exc, src)
+            except Exception as exc:  # a photo's problem, whatever it is
+                row["error"] = f"{type(exc).__name__}: {exc}"
+        if loaded:
+            t0 = time.time()
+            eight_bit = all(img.bit_depth == 8 or dst.suffix.lower() not in (".png", ".tif", ".tiff") for _, dst, img in loaded)
+            outs: list[Any]
+            try:
+                outs = self.colorizer.colorize_batch([img.gray for _, _, img in loaded], self.options, batch_size=self.batch_size,
+                                                     uint8=eight_bit)
+            except Exception:  # e.g. out of memory: one by one, so only the photo that cannot be done fails
+                outs = []
+                for row, _, img in loaded:
+                    try:
+                        outs.append(self.colorizer.colorize_batch([img.gray], self.options, batch_size=1, uint8=eight_bit)[0])
+                    except Exception as exc:
+                        w, h = img.size
+                        row["error"] = (f"not enough memory to colorize this {w}x{h} image (try a smaller --render-size or --batch-size)"
+                                        if _out_of_memory(exc) else f"{type(exc).__name__}: {exc}")
+                        outs.append(None)
+            per_image = (time.time() - t0) / len(loaded)
+            for (row, dst, img), rgb in zip(loaded, outs):
+                if rgb is None:
+                    continue
+                try:
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    bit_depth = img.bit_depth if dst.suffix.lower() in (".png", ".tif", ".tiff") else 8
+                    write_image(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=self.overwrite, quality=self.quality)
+                    row.update(ok=True, width=int(img.rgb.shape[1]), height=int(img.rgb.shape[0]), recolorized=bool(img.is_color),
+                               seconds=round(per_image, 3))
+                except ImageError as exc:
+                    row["error"] = str(exc)
+                except OSError as exc:
+                    row["error"] = f"{dst}: cannot write ({exc.strerror or exc})"
+        return {k: np.array([r[k] for r in rows], dtype=object if k in ("input", "output", "error", "model") else None)
+                for k in rows[0]} if rows else {}
+
+
+def _reason(exc: ImageError, src: Path) -> str:
+    text = str(exc)
+    return text.split(": ", 1)[-1] if text.startswith(str(src)) else text
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text))
+
+
+# ----------------------------------------------------------------------------- the driver
+
+
+def _model_name(model: str) -> str:
+    """The model's name for the summary, read on the driver (bad weights: one line before any work)."""
+    from .models.registry import resolve_weights
+    from .models.weights import read_model_info
+
+    path = resolve_weights(model)
+    return str(read_model_info(path).get("name", model))
+
+
+def _summary(results: list[dict[str, Any]], failures: Iterable[tuple[str, str]], t0: float, model: str,
+             skipped: list[dict[str, str]] | None, error: str | None = None) -> dict[str, Any]:
+    """The local CLI's ``--json`` summary (``colorize.cli.common.summary``: same keys, same order), plus
+    ``skipped`` (complete outputs left as they were) when ``skip_existing`` was asked for."""
+    failures = list(failures)
+    out: dict[str, Any] = {"ok": len(results), "failed": len(failures), "seconds": round(time.time() - t0, 3), "model": model,
+                           "outputs": results, "errors": [{"input": i, "error": e} for i, e in failures]}
+    if skipped is not None:
+        out["skipped"] = skipped
+    if error is not None:
+        out["error"] = error
+    return out
+
+
+def exit_code(summary: Mapping[str, Any]) -> int:
+    """The local rule: 0 when the job's outputs all exist (written now, or complete already and skipped)
+    and nothing failed, else 1."""
+    done = summary["ok"] + len(summary.get("skipped") or [])
+    return 0 if done and not summary["failed"] else 1
+
+
+def run_photo_jobs(pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]], *,
+                   failures: Iterable[tuple[str, str]] = (), model: str = "default", device: str = "cpu",
+                   backend: str = "auto", options: ColorizeOptions | Mapping[str, Any] | None = None,
+                   address: str | None = "local", workers: int | None = None, overwrite: bool = False,
+                   skip_existing: bool = False, batch_size: int = 8, quality: int = 95, max_pixels: int | None = None,
+                   progress: bool = True, on_result: Any = None, t0: float | None = None) -> dict[str, Any]:
+    """Colorize planned (input, output) pairs on Ray; returns the summary (see :func:`colorize_on_ray`).
+
+    ``failures`` are the planning's own (kept in the summary). An output that exists is redone with
+    ``overwrite``, left as it is with ``skip_existing`` when complete (listed in ``skipped``), and
+    otherwise that input's failure "already exists (use --overwrite)", as locally. ``on_result(row)``,
+    if given, is called on the driver for every status row as it arrives (benchmarks, tests)."""
+    from .io import check_option
+
+    t0 = time.time() if t0 is None else t0
+    failures = list(failures)
+    batch_size = check_option("batch_size", batch_size)
+    quality = check_option("quality", quality)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"--workers {workers}: must be a whole number >= 1")
+    user = _user_options(options)
+    name = _model_name(model)
+    skipped: list[dict[str, str]] | None = [] if skip_existing else None
+    todo: list[dict[str, Any]] = []
+    for src, dst in pairs:
+        src, dst = Path(src), Path(dst)
+        if os.path.lexists(dst) and not overwrite:
+            if skip_existing and output_complete(dst):
+                assert skipped is not None
+                skipped.append({"input": str(src), "output": str(dst)})
+                continue
+            failures.append((str(src), f"{dst} already exists (use --overwrite)"))
+            continue
+        todo.append({"index": len(todo), "input": str(src), "output": str(dst)})
+    results: list[dict[str, Any]] = []
+    if not todo:
+        return _summary(results, failures, t0, name, skipped)
+    _import_ray()
+    rows: list[dict[str, Any]] = []
+    with ray_runtime(address, workers) as ray:
+        _quiet_data(ray)
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        pool = workers or cpus
+        batches = (len(todo) + batch_size - 1) // batch_size
+        pool = min(pool, batches)  # no actor (and no model load) without a batch for it
+        ds = ray.data.from_items(todo, override_num_blocks=max(1, min(batches, pool * 4)))
+        with warnings.catch_warnings():
+            # Ray 2.60 takes the actor's fault-tolerance knobs only as plain remote args (deprecated
+            # there, with no named replacement yet); its default would be to restart and retry forever.
+            warnings.simplefilter("ignore")
+            ds = ds.map_batches(
+                _PhotoWorker,
+                fn_constructor_kwargs={"model": str(model), "device": device, "backend": backend, "options": user,
+                                       "overwrite": overwrite, "quality": quality,
+                                       "max_pixels": max_pixels, "batch_size": batch_size, "started": t0},
+                batch_size=batch_size, batch_format="numpy", concurrency=pool, num_cpus=1,
+                max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS,
+            )
+        from .progress import progress_bar
+
+        start = time.time()
+        with progress_bar(len(todo), "colorize (ray)", enabled=progress and len(todo) > 1,
+                          extra="{task.fields[images_per_s]:.1f} img/s") as bar, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Ray Data's notes on block counts and pool sizes are not the user's concern
+            for row in ds.iter_rows():
+                row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                rows.append(row)
+                if on_result is not None:
+                    on_result(row)
+                bar.advance(1, images_per_s=len(rows) / max(1e-6, time.time() - start))
+    by_index: dict[int, dict[str, Any]] = {}
+    for row in rows:  # a re-run batch may report a photo twice: its last word counts
+        prev = by_index.get(row["index"])
+        if prev is None or row["ok"] or not prev["ok"]:
+            by_index[row["index"]] = row
+    for job in todo:
+        row = by_index.get(job["index"])
+        if row is None:
+            failures.append((job["input"], "no result from the Ray workers (lost)"))
+        elif not row["ok"]:
+            failures.append((row["input"], row["error"]))
+        else:
+            results.append({"input": row["input"], "output": row["output"], "width": row["width"], "height": row["height"],
+                            "recolorized": bool(row["recolorized"]), "seconds": row["seconds"]})
+    return _summary(results, failures, t0, name, skipped)
+
+
+def _user_options(options: ColorizeOptions | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The user's values only (the model's inference defaults are merged in on each worker, as locally)."""
+    if options is None:
+        return {}
+    if isinstance(options, Mapping):
+        given = dict(options)
+    else:
+        import dataclasses
+
+        given = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+    from .options import ColorizeOptions
+
+    ColorizeOptions(**{k: v for k, v in given.items() if v is not None})  # bad values refused here, before any work
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def colorize_on_ray(inputs: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *,
+                    options: ColorizeOptions | Mapping[str, Any] | None = None, model: str = "default",
+                    device: str = "cpu", backend: str = "auto", address: str | None = "local", workers: int | None = None,
+                    recursive: bool = False, overwrite: bool = False, skip_existing: bool = False, batch_size: int = 8,
+                    out_format: str | None = None, quality: int = 95, max_pixels: int | None = None,
+                    progress: bool = True) -> dict[str, Any]:
+    """Colorize photos (files, folders, globs) into ``out_dir`` on Ray; returns the ``--json`` summary.
+
+    The summary is the local CLI's (``ok``, ``failed``, ``seconds``, ``model``, ``outputs``,
+    ``errors``; plus ``skipped`` with ``skip_existing``); :func:`exit_code` applies the CLI's rule to it.
+    ``options``: a :class:`~colorize.options.ColorizeOptions` or a mapping of ``render_size``,
+    ``saturation``, ``temperature``. ``address``: ``"local"`` (a runtime on this machine, ``workers``
+    CPUs), ``"auto"``, ``"ray://head:10001"``. Raises :class:`RayMissingError` without Ray,
+    :class:`UsageError` for clashing outputs or an unreachable cluster,
+    :class:`~colorize.errors.WeightsError` for bad weights.
+    """
+    t0 = time.time()
+    pairs, failures = plan_photos(inputs, out_dir, recursive=recursive, out_format=out_format)
+    return run_photo_jobs(pairs, failures=failures, model=model, device=device, backend=backend, options=options,
+                          address=address, workers=workers, overwrite=overwrite, skip_existing=skip_existing,
+                          batch_size=batch_size, quality=quality, max_pixels=max_pixels, progress=progress, t0=t0)
+
+
+def colorize_film_on_ray(*args: Any, **kwargs: Any) -> Any:  # replaced below when films are implemented
+    raise ColorizeError("films on Ray are not implemented")
