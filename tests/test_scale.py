@@ -136,9 +136,9 @@ def test_skip_existing_finishes_only_what_is_missing(tmp_path, tiny_model_path, 
     assert [Path(e["input"]).name for e in resumed["errors"]] == ["p2.png"]
     assert kept == {n: os.stat(out / n).st_mtime_ns for n in kept}
     (out / "p2.png").unlink()  # the user removes the damaged file: the next run redoes it (no Ray job for the rest)
-    nothing = colorize_on_ray([tmp_path / "in"], out, model=tiny_model_path, progress=False, skip_existing=True,
+    last = colorize_on_ray([tmp_path / "in"], out, model=tiny_model_path, progress=False, skip_existing=True,
                               overwrite=False)
-    assert (nothing["ok"], nothing["failed"], len(nothing["skipped"]), exit_code(nothing)) == (1, 0, 3, 0)
+    assert (last["ok"], last["failed"], len(last["skipped"]), exit_code(last)) == (1, 0, 3, 0)
     assert (out / "p2.png").stat().st_size > 100
     assert visible_files(out) == [f"p{i}.png" for i in range(4)]
     assert all(pixels(out / f"p{i}.png").shape == (48, 64, 3) for i in range(4))

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ColorizeError, ImageError, UsageError
+from .errors import ImageError, UsageError
 from .io import SUPPORTED_INPUT_EXTENSIONS, SUPPORTED_OUTPUT_EXTENSIONS, is_image_path
 
 if TYPE_CHECKING:
@@ -457,5 +457,313 @@ def colorize_on_ray(inputs: Sequence[str | os.PathLike[str]], out_dir: str | os.
                           batch_size=batch_size, quality=quality, max_pixels=max_pixels, progress=progress, t0=t0)
 
 
-def colorize_film_on_ray(*args: Any, **kwargs: Any) -> Any:  # replaced below when films are implemented
-    raise ColorizeError("films on Ray are not implemented")
+# ----------------------------------------------------------------------------- films
+
+
+def find_shots(src: str | os.PathLike[str], render_size: int, scene_threshold: float, *, temporal: bool = True,
+               max_frames: int = 240) -> list[dict[str, Any]]:
+    """Split a film at the cuts a local run would find: ``[{"shot", "start", "stop", "pts"}]`` (frame
+    indices ``[start, stop)`` and the first frame's timestamp, for seeking).
+
+    The cut rule is :meth:`colorize.video.TemporalColorizer.step`'s own, on the same render-size luma
+    (the 32-bin luma-histogram distance of consecutive frames above ``scene_threshold``), so each shot
+    starts exactly where the local run's temporal memory resets. Without temporal blending every frame
+    is on its own: the film is cut every ``max_frames`` frames."""
+    import numpy as np
+    import torch
+
+    from .errors import VideoError
+    from .render import render_input
+    from .video import _AvSource, histogram_distance
+
+    source = _AvSource(Path(src))
+    starts: list[tuple[int, int | None]] = []
+    prev: Any = None
+    index = 0
+    try:
+        for kind, item in source.items():
+            if kind == "audio":
+                continue
+            if kind in ("error", "stop"):
+                reason = item[1] if kind == "error" else "unreadable data"
+                raise VideoError(src, f"frame {index}: {reason} (--ray needs a film that decodes; run it locally with --on-error skip)")
+            g = item.gray
+            y = torch.from_numpy(g).float().div_(255) if g.dtype == np.uint8 else torch.from_numpy(g.astype(np.float32))
+            y8 = (render_input(y[None, None], render_size)[0, 0].numpy() * 255 + 0.5).astype(np.uint8)
+            if index == 0:
+                cut = True
+            elif not temporal:
+                cut = index - starts[-1][0] >= max_frames
+            else:
+                cut = prev.shape != y8.shape or histogram_distance(y8, prev) > scene_threshold
+            if cut:
+                starts.append((index, item.pts))
+            prev = y8
+            index += 1
+    finally:
+        source.close()
+    if not starts:
+        raise VideoError(src, "no video frames")
+    bounds = [s for s, _ in starts] + [index]
+    return [{"shot": i, "start": bounds[i], "stop": bounds[i + 1], "pts": starts[i][1]} for i in range(len(starts))]
+
+
+def _shot_frames(src: Path, start: int, stop: int, pts: int | None) -> Iterator[Any]:
+    """The decoded frames ``[start, stop)`` of a film: a seek to the key frame before the shot, then
+    decoding forward to its first timestamp (from the beginning when the film has no timestamps)."""
+    from .video import _AvSource
+
+    source = _AvSource(src)
+    try:
+        seeked = False
+        if start > 0 and pts is not None:
+            try:
+                source.container.seek(int(pts), stream=source.stream, backward=True, any_frame=False)
+                seeked = True
+            except Exception:  # not seekable: decode from the start
+                source.close()
+                source = _AvSource(src)
+        index, taken = 0, 0
+        for kind, item in source.items():
+            if kind != "frame":
+                continue
+            if seeked:
+                if item.pts is None or item.pts < pts:
+                    continue
+            elif index < start:
+                index += 1
+                continue
+            yield source, item
+            taken += 1
+            if taken >= stop - start:
+                return
+    finally:
+        source.close()
+
+
+class _ShotWorker:
+    """A Ray Data actor for films: the model loaded once; per shot, a fresh temporal memory (as a local
+    run has after the cut), the frames colorized and written losslessly (FFV1) to the job's temp folder."""
+
+    def __init__(self, model: str, device: str, backend: str, options: Mapping[str, Any], temporal: Mapping[str, Any],
+                 batch_size: int) -> None:
+        from .options import merge_options
+        from .pipeline import Colorizer
+        from .video import TemporalOptions
+
+        _worker_threads()
+        self.colorizer = Colorizer.from_pretrained(model, device=device, backend=backend)
+        self.options = merge_options(self.colorizer.options, dict(options))
+        self.temporal = TemporalOptions(**dict(temporal))
+        self.batch_size = batch_size
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        rows = [self._shot(**{k: (batch[k][i].item() if hasattr(batch[k][i], "item") else batch[k][i]) for k in batch})
+                for i in range(len(batch["shot"]))]
+        return {k: np.array([r[k] for r in rows], dtype=object if k in ("segment", "error") else None) for k in rows[0]}
+
+    def _shot(self, shot: int, start: int, stop: int, pts: Any, src: str, segment: str) -> dict[str, Any]:
+        import av
+        import numpy as np
+        import torch
+
+        from .video import TemporalColorizer
+
+        pts = None if pts is None or (isinstance(pts, float) and np.isnan(pts)) else int(pts)
+        tc = TemporalColorizer(self.colorizer, self.options, self.temporal)
+        seg = Path(segment)
+        tmp = seg.with_name(f".{seg.name}.{os.getpid()}.tmp")
+        frames = 0
+        out: Any = None
+        try:
+            out = av.open(str(tmp), "w", format="matroska")
+            stream = None
+            pending: list[np.ndarray] = []
+            rotation = 0
+
+            def flush() -> None:
+                nonlocal frames, stream
+                if not pending:
+                    return
+                if pending[0].dtype == np.uint8:
+                    y = torch.from_numpy(np.stack(pending)).float().div_(255)[:, None]
+                else:
+                    y = torch.from_numpy(np.stack(pending).astype(np.float32))[:, None]
+                for rgb in tc.colorize_gray_iter(y, rotation):
+                    u8 = rgb[0].mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+                    if stream is None:
+                        stream = out.add_stream("ffv1", rate=25)
+                        stream.width, stream.height, stream.pix_fmt = u8.shape[1], u8.shape[0], "bgr0"
+                    for packet in stream.encode(av.VideoFrame.from_ndarray(u8, format="rgb24")):
+                        out.mux(packet)
+                    frames += 1
+                pending.clear()
+
+            for source, frame in _shot_frames(Path(src), start, stop, pts):
+                rotation = source.rotation
+                pending.append(frame.gray)
+                if len(pending) >= self.batch_size:
+                    flush()
+            flush()
+            if stream is not None:
+                for packet in stream.encode(None):
+                    out.mux(packet)
+            out.close()
+            out = None
+            if frames != stop - start:
+                raise RuntimeError(f"decoded {frames} frames of shot {shot}, expected {stop - start}")
+            os.replace(tmp, seg)  # a re-run of this shot (its worker died) simply writes it again
+            return {"shot": shot, "frames": frames, "segment": str(seg), "error": "",
+                    "confidence": float(np.sum(tc.confidences)), "pairs": len(tc.confidences)}
+        except Exception as exc:
+            return {"shot": shot, "frames": frames, "segment": str(seg), "error": f"{type(exc).__name__}: {exc}",
+                    "confidence": 0.0, "pairs": 0}
+        finally:
+            if out is not None:
+                try:
+                    out.close()
+                except Exception:
+                    pass
+            tmp.unlink(missing_ok=True)
+
+
+def _segment_frames(path: Path) -> Iterator[Any]:
+    import av
+
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            yield f.to_ndarray(format="rgb24")
+
+
+def colorize_film_on_ray(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, model: str = "default",
+                         device: str = "cpu", backend: str = "auto", options: ColorizeOptions | Mapping[str, Any] | None = None,
+                         temporal: Any = None, address: str | None = "local", workers: int | None = None,
+                         overwrite: bool = False, codec: str | None = None, crf: int | None = 18, preset: str | None = None,
+                         batch_size: int = 8, progress: bool = True) -> dict[str, Any]:
+    """Colorize the film ``src`` into the video file ``dst`` on Ray, shots in parallel; returns the
+    :class:`colorize.video.VideoReport` of the film as a dict (what ``--json`` lists for a film).
+
+    The film is cut where a local run's temporal memory resets (:func:`find_shots`); each shot is
+    colorized by a worker with a fresh memory, exactly as the local run continues after that cut;
+    the driver then encodes the frames in order with the film's own timestamps and copies the audio,
+    as :func:`colorize.video.colorize_video` does. Film files in and out only (frame folders and
+    patterns run locally), and the film must decode (no ``on_error="skip"``). A film with one long shot
+    gains nothing: a shot is one worker's."""
+    import dataclasses
+    import secrets
+    import shutil
+    from fractions import Fraction
+
+    from .errors import OutputExistsError, VideoError
+    from .options import merge_options
+    from .video import TemporalOptions, VideoReport, _AvSink, _AvSource, _is_frames_output, _prepare_parent, _signals_deferred
+
+    t0 = time.time()
+    src, dst = Path(src), Path(dst)
+    temporal = temporal if temporal is not None else TemporalOptions()
+    if _is_frames_output(dst):
+        raise VideoError(dst, "--ray writes films as video files (.mp4, .mkv, ...); frame folders run locally")
+    if not overwrite and os.path.lexists(dst):
+        raise OutputExistsError(dst)
+    user = _user_options(options)
+    info = read_model_info_for(model)
+    render_size = merge_options(None, info, user).render_size
+    shots = find_shots(src, render_size, temporal.scene_threshold, temporal=temporal.enabled)
+    _prepare_parent(dst)
+    work = dst.parent / f".{dst.stem[:100]}.{secrets.token_hex(4)}.shots"
+    work.mkdir()
+    report = VideoReport(str(src), str(dst), temporal=temporal.enabled)
+    try:
+        jobs = [{**s, "src": str(src), "segment": str(work / f"shot_{s['shot']:06d}.mkv")} for s in shots]
+        for job in jobs:  # one type per column for Arrow: timestamps as floats, NaN for none
+            job["pts"] = float("nan") if job["pts"] is None else float(job["pts"])
+        rows: list[dict[str, Any]] = []
+        with ray_runtime(address, workers) as ray:
+            _quiet_data(ray)
+            pool = max(1, min(workers or int(ray.cluster_resources().get("CPU", 1)), len(jobs)))
+            ds = ray.data.from_items(jobs, override_num_blocks=len(jobs))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = ds.map_batches(
+                    _ShotWorker,
+                    fn_constructor_kwargs={"model": str(model), "device": device, "backend": backend, "options": user,
+                                           "temporal": dataclasses.asdict(temporal), "batch_size": batch_size},
+                    batch_size=1, batch_format="numpy", concurrency=pool, num_cpus=1,
+                    max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS,
+                )
+                from .progress import progress_bar
+
+                total = sum(j["stop"] - j["start"] for j in jobs)
+                done = 0
+                with progress_bar(total, (src.name or str(src))[:30] + " (ray)", enabled=progress,
+                                  extra="{task.fields[rate]:.1f} fps") as bar:
+                    for row in ds.iter_rows():
+                        row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                        rows.append(row)
+                        done += int(row["frames"])
+                        bar.advance(int(row["frames"]), rate=done / max(1e-6, time.time() - t0))
+        by_shot = {int(r["shot"]): r for r in rows}
+        bad = [by_shot.get(j["shot"], {"error": "no result from the Ray workers (lost)"}) for j in jobs
+               if by_shot.get(j["shot"], {}).get("error", "lost") != ""]
+        if bad:
+            raise VideoError(src, f"a shot failed on Ray: {bad[0]['error']}")
+
+        # the join: the film's own timestamps and audio, the workers' frames, in order
+        source = _AvSource(src)
+        sink = None
+        backlog: list[Any] = []
+        segments = (frame for j in jobs for frame in _segment_frames(Path(j["segment"])))
+        try:
+            for kind, item in source.items():
+                if kind == "audio":
+                    (backlog.append(item) if sink is None else sink.mux_audio(item))
+                    continue
+                if kind != "frame":
+                    continue
+                if sink is None:
+                    from .video import _StreamInfo
+
+                    stream_info = _StreamInfo(source.width, source.height, Fraction(source.rate), Fraction(source.time_base),
+                                              source.rotation, source.display_matrix or None)
+                    sink = _AvSink(dst, stream_info, source.audio_streams, codec=codec, crf=crf, preset=preset, overwrite=overwrite)
+                    for packet in backlog:
+                        sink.mux_audio(packet)
+                    backlog.clear()
+                rgb = next(segments, None)
+                if rgb is None:
+                    raise VideoError(src, "the shots have fewer frames than the film")
+                sink.write(rgb, item.pts, item.time_base)
+            if sink is None:
+                raise VideoError(src, "no video frames")
+            with _signals_deferred():
+                sink.commit()
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            raise
+        finally:
+            source.close()
+        report.frames = sink.frames
+        report.width, report.height, report.fps, report.rotation = source.width, source.height, float(source.rate), source.rotation
+        report.audio = list(sink.audio_notes)
+        report.scene_cuts = [j["start"] for j in jobs[1:]] if temporal.enabled else []
+        pairs = sum(int(r["pairs"]) for r in rows)
+        report.mean_confidence = sum(float(r["confidence"]) for r in rows) / pairs if pairs else 0.0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report.seconds = time.time() - t0
+    out = report.as_dict()
+    out["shots"] = len(shots)
+    return out
+
+
+def read_model_info_for(model: str) -> dict[str, Any]:
+    """The model's ``inference`` defaults (render size...), read on the driver without loading the network."""
+    from .models.registry import resolve_weights
+    from .models.weights import read_model_info, weights_paths
+    from .options import inference_defaults
+
+    path = resolve_weights(model)
+    return dict(inference_defaults(read_model_info(path), weights_paths(path)[1]))
