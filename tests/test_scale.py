@@ -193,3 +193,40 @@ def test_a_killed_worker_loses_nothing(tmp_path, tiny_model_path, ray_local):
     assert sorted(o["output"] for o in summary["outputs"]) == [str(out / f"p{i:02d}.png") for i in range(n)]
     for i in range(n):
         assert pixels(out / f"p{i:02d}.png").shape == (72, 96, 3)
+
+
+# ----------------------------------------------------------------------------- films
+
+
+@pytest.mark.slow
+def test_film_split_at_the_cut_matches_a_local_run(tmp_path, tiny_model_path, ray_local, capsys):
+    """Two shots on two workers, joined in order with the audio copied; frames within 1/255 of a local run."""
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from tests.test_video import _frames, make_clip, probe
+
+    from colorize.pipeline import Colorizer
+    from colorize.video import TemporalOptions, colorize_video
+
+    a = _frames(6, seed=0)
+    b = [np.clip((255 - f.astype(int)) // 3, 0, 255).astype(np.uint8) for f in _frames(6, seed=3)]  # a darker, other shot
+    (tmp_path / "films").mkdir()
+    film = make_clip(tmp_path / "films" / "reel.mp4", a + b)
+    local = colorize_video(film, tmp_path / "local.mp4", Colorizer.from_pretrained(tiny_model_path, backend="torch"),
+                           temporal=TemporalOptions(), progress=False)
+    assert local.scene_cuts == [6]
+
+    code = main([str(tmp_path / "films"), "-o", str(tmp_path / "out"), "--ray", "--workers", "2", "-m", tiny_model_path,
+                 "--backend", "torch", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0, summary
+    (report,) = summary["outputs"]
+    assert report["output"] == str(tmp_path / "out" / "reel.mp4") and report["shots"] == 2
+    assert report["scene_cuts"] == local.scene_cuts and report["frames"] == local.frames == 12
+    assert report["audio"] == local.audio == ["aac: copied"]
+    ours, theirs, src = probe(tmp_path / "out" / "reel.mp4"), probe(tmp_path / "local.mp4"), probe(film)
+    assert ours["times"] == theirs["times"] == src["times"]
+    assert ours["audio_packets"] == src["audio_packets"]  # copied byte for byte
+    diff = max(int(np.abs(x.astype(int) - y.astype(int)).max()) for x, y in zip(ours["rgb"], theirs["rgb"]))
+    assert diff <= 1, diff  # the tolerance docs/scale.md states
+    assert not [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # the shot files are gone

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .common import err, user_options
+from .common import user_options
 
 
 def run_on_ray(args: argparse.Namespace, run: Any, jobs: list[tuple[Path, Path | None]], sequences: Sequence[tuple[Path, None]],
@@ -27,6 +27,7 @@ def run_on_ray(args: argparse.Namespace, run: Any, jobs: list[tuple[Path, Path |
     scale._import_ray()  # RayMissingError (a UsageError: one line, exit 2) before any work
     skip_existing = bool(getattr(args, "skip_existing", False))
     show = not args.quiet and not args.json
+    jobs = jobs + _films_in_folders(args, run)
     films = [j for j in jobs if _is_film(j[0])]
     if films or sequences:
         if sequences or len(films) < len(jobs):
@@ -58,13 +59,30 @@ def run_on_ray(args: argparse.Namespace, run: Any, jobs: list[tuple[Path, Path |
     return _finish(args, summary)
 
 
+def _films_in_folders(args: argparse.Namespace, run: Any) -> list[tuple[Path, Path | None]]:
+    """``colorize films/ --ray``: a folder scan finds photos only; a folder with no photo but films gives its films."""
+    from .photo import VIDEO_SUFFIXES, _is_film
+
+    found: list[tuple[Path, Path | None]] = []
+    for text in args.inputs:
+        folder = Path(text)
+        if not folder.is_dir() or not any(i == str(folder) and e.startswith("no images in this folder") for i, e in run.failures):
+            continue
+        walker = sorted(folder.rglob("*")) if args.recursive else sorted(folder.iterdir())
+        films = [(f, folder) for f in walker if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES and _is_film(f)]
+        if films:
+            run.failures[:] = [(i, e) for i, e in run.failures if i != str(folder)]
+            found += films
+    return found
+
+
 def _key(path: Path) -> str:
     import os
 
     return os.path.normcase(os.path.realpath(path))
 
 
-def _finish(args: argparse.Namespace, summary: dict[str, Any]) -> int:
+def _finish(args: argparse.Namespace, summary: dict[str, Any], what: str = "images") -> int:
     """As the local run ends: JSON on stdout with ``--json``, else the failures and a count on stderr."""
     from ..scale import exit_code
 
@@ -79,11 +97,67 @@ def _finish(args: argparse.Namespace, summary: dict[str, Any]) -> int:
         if summary.get("skipped"):
             print(f"skipped {len(summary['skipped'])} complete output(s) (--skip-existing)", file=sys.stderr)
         if summary["ok"] > 1:
-            print(f"colorized {summary['ok']} images in {summary['seconds']:.1f}s on Ray", file=sys.stderr)
+            print(f"colorized {summary['ok']} {what} in {summary['seconds']:.1f}s on Ray", file=sys.stderr)
     return exit_code(summary)
 
 
 def _films_on_ray(args: argparse.Namespace, run: Any, films: list[tuple[Path, Path | None]], many: bool, skip_existing: bool,
                   show: bool) -> int:
-    err("--ray: films are not supported yet")
-    return 2
+    """Films on Ray, one after the other, each split into shots across the workers (docs/scale.md)."""
+    from .. import scale
+    from ..errors import ImageError, UsageError, VideoOptionError
+    from ..options import ColorizeOptions
+    from ..video import TemporalOptions, _check_encoder, check_video_options, encoder_for
+    from .common import summary
+    from .video import _video_output
+
+    if getattr(args, "on_error", "stop") != "stop":
+        raise UsageError("--ray: films must decode (--on-error skip runs locally)")
+    failures = list(run.failures)
+    planned: list[tuple[Path, Path]] = []
+    skipped: list[dict[str, str]] = []
+    for src, _ in films:
+        dst = _video_output(src, args, many)
+        if dst.exists() and not args.overwrite:
+            if skip_existing:  # films are written atomically too: one that exists is complete
+                skipped.append({"input": str(src), "output": str(dst)})
+            else:
+                failures.append((str(dst), "already exists (use --overwrite)"))
+            continue
+        planned.append((src, dst))
+    given = user_options(args)
+    knobs = {k: v for k, v in {"strength": getattr(args, "temporal_strength", None),
+                                "scene_threshold": getattr(args, "scene_threshold", None)}.items() if v is not None}
+    try:
+        ColorizeOptions(**given)
+        temporal = TemporalOptions(enabled=not getattr(args, "no_temporal", False), **knobs)
+        for _, dst in planned:
+            name = encoder_for(dst, args.codec)
+            _check_encoder(dst, name)
+            check_video_options(crf=args.crf, codec=name)
+    except VideoOptionError as exc:
+        raise UsageError(f"--{exc.option}: {exc.reason}") from None
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+    reports: list[dict[str, Any]] = []
+    if planned:
+        with scale.ray_runtime(args.ray, args.workers):
+            for src, dst in planned:
+                try:
+                    report = scale.colorize_film_on_ray(
+                        src, dst, model=args.model, device=args.device, backend=getattr(args, "backend", "auto"), options=given,
+                        temporal=temporal, address=args.ray, workers=args.workers, overwrite=args.overwrite, codec=args.codec,
+                        crf=args.crf, batch_size=args.batch_size, progress=show and sys.stderr.isatty())
+                except ImageError as exc:  # VideoError, OutputExistsError: that film's failure
+                    failures.append((exc.path, exc.reason))
+                    if show:
+                        print(f"{exc.path}: {exc.reason}", file=sys.stderr)
+                    continue
+                reports.append(report)
+                if show:
+                    print(f"{src} -> {dst}: {report['frames']} frames in {report['shots']} shot(s) on Ray in {report['seconds']:.1f}s",
+                          file=sys.stderr)
+    out = summary(reports, failures, run.t0, scale._model_name(args.model))
+    if skip_existing:
+        out["skipped"] = skipped
+    return _finish(args, out, "films")
