@@ -228,5 +228,6 @@ def test_film_split_at_the_cut_matches_a_local_run(tmp_path, tiny_model_path, ra
     assert ours["times"] == theirs["times"] == src["times"]
     assert ours["audio_packets"] == src["audio_packets"]  # copied byte for byte
     diff = max(int(np.abs(x.astype(int) - y.astype(int)).max()) for x, y in zip(ours["rgb"], theirs["rgb"]))
+    print(f"film on Ray vs local: max frame difference {diff}/255")
     assert diff <= 1, diff  # the tolerance docs/scale.md states
     assert not [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # the shot files are gone

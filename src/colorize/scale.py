@@ -91,6 +91,7 @@ def ray_runtime(address: str | None = "local", workers: int | None = None) -> It
         kwargs["address"] = address
         kwargs.pop("include_dashboard")  # a cluster has its own
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # no accelerator-env warning per worker
+    logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)  # "token auth is on" note, each start
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # the C++ core's notes stay in Ray's log files, off the terminal
     try:
         ray.init(**kwargs)
@@ -370,6 +371,7 @@ def run_photo_jobs(pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLi
         return _summary(results, failures, t0, name, skipped)
     _import_ray()
     rows: list[dict[str, Any]] = []
+    stopped: str | None = None
     with ray_runtime(address, workers) as ray:
         _quiet_data(ray)
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -395,12 +397,18 @@ def run_photo_jobs(pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLi
         with progress_bar(len(todo), "colorize (ray)", enabled=progress and len(todo) > 1,
                           extra="{task.fields[images_per_s]:.1f} img/s") as bar, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Ray Data's notes on block counts and pool sizes are not the user's concern
-            for row in ds.iter_rows():
-                row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-                rows.append(row)
-                if on_result is not None:
-                    on_result(row)
-                bar.advance(1, images_per_s=len(rows) / max(1e-6, time.time() - start))
+            seen: set[int] = set()
+            try:
+                for row in ds.iter_rows():
+                    row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                    rows.append(row)
+                    if on_result is not None:
+                        on_result(row)
+                    if row["index"] not in seen:  # a re-run batch reports its photos again
+                        seen.add(row["index"])
+                        bar.advance(1, images_per_s=len(seen) / max(1e-6, time.time() - start))
+            except Exception as exc:  # the job itself stopped (workers cannot start, restarts used up, cluster lost)
+                stopped = f"the Ray job stopped: {_one_line(exc)}"
     by_index: dict[int, dict[str, Any]] = {}
     for row in rows:  # a re-run batch may report a photo twice: its last word counts
         prev = by_index.get(row["index"])
@@ -409,13 +417,20 @@ def run_photo_jobs(pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLi
     for job in todo:
         row = by_index.get(job["index"])
         if row is None:
-            failures.append((job["input"], "no result from the Ray workers (lost)"))
+            failures.append((job["input"], "not done: " + (stopped or "no result from the Ray workers (lost)")))
         elif not row["ok"]:
             failures.append((row["input"], row["error"]))
         else:
             results.append({"input": row["input"], "output": row["output"], "width": row["width"], "height": row["height"],
                             "recolorized": bool(row["recolorized"]), "seconds": row["seconds"]})
-    return _summary(results, failures, t0, name, skipped)
+    return _summary(results, failures, t0, name, skipped, error=stopped)
+
+
+def _one_line(exc: BaseException) -> str:
+    """A Ray error's last meaningful line (its tracebacks are many lines), at most 300 characters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and not line.startswith(" ")]
+    text = lines[-1] if lines else type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:300]
 
 
 def _user_options(options: ColorizeOptions | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -699,11 +714,14 @@ def colorize_film_on_ray(src: str | os.PathLike[str], dst: str | os.PathLike[str
                 done = 0
                 with progress_bar(total, (src.name or str(src))[:30] + " (ray)", enabled=progress,
                                   extra="{task.fields[rate]:.1f} fps") as bar:
-                    for row in ds.iter_rows():
-                        row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-                        rows.append(row)
-                        done += int(row["frames"])
-                        bar.advance(int(row["frames"]), rate=done / max(1e-6, time.time() - t0))
+                    try:
+                        for row in ds.iter_rows():
+                            row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                            rows.append(row)
+                            done += int(row["frames"])
+                            bar.advance(int(row["frames"]), rate=done / max(1e-6, time.time() - t0))
+                    except Exception as exc:  # the job itself stopped: this film's failure, no output
+                        raise VideoError(src, f"the Ray job stopped: {_one_line(exc)}") from None
         by_shot = {int(r["shot"]): r for r in rows}
         bad = [by_shot.get(j["shot"], {"error": "no result from the Ray workers (lost)"}) for j in jobs
                if by_shot.get(j["shot"], {}).get("error", "lost") != ""]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .common import user_options
+from .common import err, user_options
 
 
 def run_on_ray(args: argparse.Namespace, run: Any, jobs: list[tuple[Path, Path | None]], sequences: Sequence[tuple[Path, None]],
@@ -48,8 +48,9 @@ def run_on_ray(args: argparse.Namespace, run: Any, jobs: list[tuple[Path, Path |
     planned = _plan_outputs(jobs, args, many, run.failures)
 
     def on_result(row: dict[str, Any]) -> None:
-        if show:
-            print(f"{row['input']} -> {row['output']}" if row["ok"] else f"{row['input']}: {row['error']}", file=sys.stderr)
+        if show and row["ok"]:  # as locally: one line per photo written; the failures are listed at the end
+            note = " (had colour: re-colorized from its luminance)" if row["recolorized"] else ""
+            print(f"{row['input']} -> {row['output']}{note}", file=sys.stderr)
 
     summary = scale.run_photo_jobs(
         planned + done, failures=run.failures, model=args.model, device=args.device, backend=getattr(args, "backend", "auto"),
@@ -86,6 +87,8 @@ def _finish(args: argparse.Namespace, summary: dict[str, Any], what: str = "imag
     """As the local run ends: JSON on stdout with ``--json``, else the failures and a count on stderr."""
     from ..scale import exit_code
 
+    if summary.get("error"):
+        err(summary["error"])
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     elif not args.quiet:
