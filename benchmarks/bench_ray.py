@@ -80,6 +80,7 @@ def run(src: Path, out: Path, n: int, model: str, extra: list[str], kill_at: int
     if first is None:
         first = wall
     return {"wall": wall, "first": first, "code": proc.returncode, "summary": summary, "stderr": stderr[-2000:], "killed": killed,
+            "stdout_head": "" if summary else stdout[:2000],
             "steady": (n - 1) / max(1e-6, wall - first) if n > 1 else float("nan")}
 
 

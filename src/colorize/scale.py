@@ -30,9 +30,11 @@ Ray is an optional extra (``pip install 'colorize[ray]'``); without it these fun
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -40,13 +42,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ImageError, UsageError
+from .errors import ColorizeError, ImageError, UsageError
 from .io import SUPPORTED_INPUT_EXTENSIONS, SUPPORTED_OUTPUT_EXTENSIONS, is_image_path
 
 if TYPE_CHECKING:
     from .options import ColorizeOptions
 
-__all__ = ["RayMissingError", "colorize_on_ray", "run_photo_jobs", "colorize_film_on_ray", "output_complete",
+__all__ = ["RayMissingError", "RayUnavailableError", "colorize_on_ray", "run_photo_jobs", "colorize_film_on_ray", "output_complete",
            "plan_photos", "ray_runtime", "RAY_EXTRA_MESSAGE"]
 
 RAY_EXTRA_MESSAGE = "--ray needs the 'ray' extra: pip install 'colorize[ray]'"
@@ -60,6 +62,10 @@ class RayMissingError(UsageError):
 
     def __init__(self) -> None:
         super().__init__(RAY_EXTRA_MESSAGE)
+
+
+class RayUnavailableError(ColorizeError):
+    """The Ray runtime could not be started, or the cluster could not be reached."""
 
 
 def _import_ray() -> Any:
@@ -80,8 +86,15 @@ def ray_runtime(address: str | None = "local", workers: int | None = None) -> It
     CPUs, no dashboard) and shuts it down afterwards; ``"auto"`` / ``"ray://head:10001"`` / ``"host:port"``
     connect to a running cluster. An already initialised Ray (a notebook, a test) is used as it is."""
     ray = _import_ray()
+    with contextlib.redirect_stdout(sys.stderr):  # Ray prints its workers' notes (a worker died, retrying) on stdout:
+        with _runtime(ray, address, workers):     # they go to stderr, so stdout stays the --json summary's alone
+            yield ray
+
+
+@contextmanager
+def _runtime(ray: Any, address: str | None, workers: int | None) -> Iterator[None]:
     if ray.is_initialized():
-        yield ray
+        yield
         return
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
                               "configure_logging": True}
@@ -95,10 +108,11 @@ def ray_runtime(address: str | None = "local", workers: int | None = None) -> It
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # the C++ core's notes stay in Ray's log files, off the terminal
     try:
         ray.init(**kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise UsageError(f"--ray {address}: cannot connect to the Ray cluster ({' '.join(str(exc).split())[:300]})") from None
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, or a bare Exception for a slow start
+        where = "start a local Ray runtime" if "address" not in kwargs else f"connect to the Ray cluster at {address}"
+        raise RayUnavailableError(f"--ray: cannot {where} ({' '.join(str(exc).split())[:300]})") from None
     try:
-        yield ray
+        yield
     finally:
         ray.shutdown()
 

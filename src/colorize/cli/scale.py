@@ -52,11 +52,14 @@ def run_on_ray(args: argparse.Namespace, run: Any, jobs: list[tuple[Path, Path |
             note = " (had colour: re-colorized from its luminance)" if row["recolorized"] else ""
             print(f"{row['input']} -> {row['output']}{note}", file=sys.stderr)
 
-    summary = scale.run_photo_jobs(
-        planned + done, failures=run.failures, model=args.model, device=args.device, backend=getattr(args, "backend", "auto"),
-        options=user_options(args), address=args.ray, workers=args.workers, overwrite=args.overwrite,
-        skip_existing=skip_existing, batch_size=args.batch_size, quality=args.quality, max_pixels=args.max_pixels,
-        progress=show and sys.stderr.isatty(), on_result=on_result, t0=run.t0)
+    try:
+        summary = scale.run_photo_jobs(
+            planned + done, failures=run.failures, model=args.model, device=args.device, backend=getattr(args, "backend", "auto"),
+            options=user_options(args), address=args.ray, workers=args.workers, overwrite=args.overwrite,
+            skip_existing=skip_existing, batch_size=args.batch_size, quality=args.quality, max_pixels=args.max_pixels,
+            progress=show and sys.stderr.isatty(), on_result=on_result, t0=run.t0)
+    except scale.RayUnavailableError as exc:
+        return run.stop(str(exc), 1)
     return _finish(args, summary)
 
 
@@ -144,22 +147,23 @@ def _films_on_ray(args: argparse.Namespace, run: Any, films: list[tuple[Path, Pa
         raise UsageError(str(exc)) from None
     reports: list[dict[str, Any]] = []
     if planned:
-        with scale.ray_runtime(args.ray, args.workers):
-            for src, dst in planned:
-                try:
-                    report = scale.colorize_film_on_ray(
-                        src, dst, model=args.model, device=args.device, backend=getattr(args, "backend", "auto"), options=given,
-                        temporal=temporal, address=args.ray, workers=args.workers, overwrite=args.overwrite, codec=args.codec,
-                        crf=args.crf, batch_size=args.batch_size, progress=show and sys.stderr.isatty())
-                except ImageError as exc:  # VideoError, OutputExistsError: that film's failure
-                    failures.append((exc.path, exc.reason))
+        try:
+            with scale.ray_runtime(args.ray, args.workers):
+                for src, dst in planned:
+                    try:
+                        report = scale.colorize_film_on_ray(
+                            src, dst, model=args.model, device=args.device, backend=getattr(args, "backend", "auto"), options=given,
+                            temporal=temporal, address=args.ray, workers=args.workers, overwrite=args.overwrite, codec=args.codec,
+                            crf=args.crf, batch_size=args.batch_size, progress=show and sys.stderr.isatty())
+                    except ImageError as exc:  # VideoError, OutputExistsError: that film's failure
+                        failures.append((exc.path, exc.reason))  # listed at the end
+                        continue
+                    reports.append(report)
                     if show:
-                        print(f"{exc.path}: {exc.reason}", file=sys.stderr)
-                    continue
-                reports.append(report)
-                if show:
-                    print(f"{src} -> {dst}: {report['frames']} frames in {report['shots']} shot(s) on Ray in {report['seconds']:.1f}s",
-                          file=sys.stderr)
+                        print(f"{src} -> {dst}: {report['frames']} frames in {report['shots']} shot(s) on Ray in {report['seconds']:.1f}s",
+                              file=sys.stderr)
+        except scale.RayUnavailableError as exc:
+            return run.stop(str(exc), 1)
     out = summary(reports, failures, run.t0, scale._model_name(args.model))
     if skip_existing:
         out["skipped"] = skipped
