@@ -200,7 +200,7 @@ def check_colorize_args(args: argparse.Namespace) -> None:
     workers, address = getattr(args, "workers", None), getattr(args, "ray", None)
     if workers is not None and (address is None or workers < 1):
         raise UsageError(f"--workers {workers}: " + ("must be 1 or more" if address is not None else "only with --ray"))
-    if address is not None and (not address.strip() or address.startswith("-") or (address != "auto" and os.path.exists(address))):
+    if address is not None and (not address.strip() or address.startswith("-") or (address not in ("auto", "local") and os.path.exists(address))):
         raise UsageError(f"--ray {address!r}: give a cluster address (auto, ray://head:10001, host:port), or --ray after the inputs "
                          "for a local runtime")
     if address is not None and (args.hint or args.hints or args.reference or args.hint_method or args.reference_strength is not None):
