@@ -56,12 +56,12 @@ def test_without_ray_is_one_line_naming_the_extra(tmp_path, tiny_model_path, mon
     monkeypatch.setitem(sys.modules, "ray.data", None)
     assert main([str(src), "-o", str(tmp_path / "out"), "-m", tiny_model_path, "--ray"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == ["colorize: error: --ray needs the 'ray' extra: pip install 'colorize[ray]'"]
+    assert lines == ["colorize: error: --ray needs the 'ray' extra: pip install 'colorize-bw[ray]'"]
     assert not (tmp_path / "out").exists()
 
     from colorize.scale import RayMissingError, colorize_on_ray
 
-    with pytest.raises(RayMissingError, match=r"colorize\[ray\]"):
+    with pytest.raises(RayMissingError, match=r"colorize-bw\[ray\]"):
         colorize_on_ray([src], tmp_path / "out", model=tiny_model_path)
 
 

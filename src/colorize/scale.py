@@ -24,7 +24,7 @@ re-run of an interrupted job finish only what is missing.
 Films (:func:`colorize_film_on_ray`): split at the shot cuts the local run detects (where its temporal
 memory resets anyway), shots colorized in parallel, joined in order with the audio copied.
 
-Ray is an optional extra (``pip install 'colorize[ray]'``); without it these functions raise
+Ray is an optional extra (``pip install 'colorize-bw[ray]'``); without it these functions raise
 :class:`RayMissingError`. See docs/scale.md.
 """
 
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["RayMissingError", "RayUnavailableError", "colorize_on_ray", "run_photo_jobs", "colorize_film_on_ray", "output_complete",
            "plan_photos", "ray_runtime", "RAY_EXTRA_MESSAGE"]
 
-RAY_EXTRA_MESSAGE = "--ray needs the 'ray' extra: pip install 'colorize[ray]'"
+RAY_EXTRA_MESSAGE = "--ray needs the 'ray' extra: pip install 'colorize-bw[ray]'"
 MAX_RESTARTS = 3
 """A worker process that dies is restarted this many times (its batch re-run each time); a photo that
 *fails* (bad file, too big) is reported at once and never retried."""
