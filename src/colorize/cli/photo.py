@@ -96,6 +96,10 @@ def build_colorize_parser() -> argparse.ArgumentParser:
                    help="undecodable frame: stop (default), or skip it and repeat the last good frame")
     v.add_argument("--sequence", action="store_true", help="treat input folders as the frames of one film")
     v.add_argument("--fps", type=float, default=None, help="frame rate of frame-sequence inputs (default: 25)")
+    s = p.add_argument_group("scale out (Ray; see docs/scale.md)")
+    s.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run the job on Ray: alone, a local Ray runtime; 'auto' (RAY_ADDRESS) or ray://head:10001 for a cluster")
+    s.add_argument("--workers", type=int, default=None, metavar="N", help="with --ray: model workers (actors), one CPU each (default: all CPUs)")
     p.add_argument("--version", action="version", version=f"colorize {__version__}")
     return p
 
@@ -193,6 +197,14 @@ def check_colorize_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--suffix {suffix!r}: must not contain a path separator (use -o to write into another folder)")
     if not suffix and not args.output and not args.out_format:
         raise UsageError("--suffix '': the outputs would replace their inputs; give a suffix, -o or --format")
+    workers, address = getattr(args, "workers", None), getattr(args, "ray", None)
+    if workers is not None and (address is None or workers < 1):
+        raise UsageError(f"--workers {workers}: " + ("must be 1 or more" if address is not None else "only with --ray"))
+    if address is not None and (not address.strip() or address.startswith("-") or (address not in ("auto", "local") and os.path.exists(address))):
+        raise UsageError(f"--ray {address!r}: give a cluster address (auto, ray://head:10001, host:port), or --ray after the inputs "
+                         "for a local runtime")
+    if address is not None and (args.hint or args.hints or args.reference or args.hint_method or args.reference_strength is not None):
+        raise UsageError("--ray: guided colorization (--hint, --hints, --reference) runs locally only; drop --ray")
 
 
 def _plan_outputs(jobs: list[tuple[Path, Path | None]], args: argparse.Namespace, many: bool,
@@ -307,6 +319,10 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
 
     if args.output and many and Path(args.output).suffix.lower() in SUPPORTED_INPUT_EXTENSIONS and not Path(args.output).is_dir():
         raise UsageError(f"{args.output}: several inputs need an output folder, not a file name")
+    if getattr(args, "ray", None) is not None:  # issue 17: the same job on a Ray cluster
+        from .scale import run_on_ray
+
+        return run_on_ray(args, run, jobs, sequences, many)
     videos = [j for j in jobs if _is_film(j[0])] + sequences
     if videos:
         if len(videos) < len(jobs) + len(sequences):
