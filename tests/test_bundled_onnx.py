@@ -79,3 +79,16 @@ def test_a_stale_graph_is_not_used(tmp_path, monkeypatch):
     assert any("stale ONNX graph" in str(w.message) for w in seen)
     assert getattr(c.predictor, "path", None) != tmp_path / "mine.onnx"
     assert hasattr(c.model, "parameters")  # the weights were loaded into PyTorch
+
+
+def test_auto_rule_with_a_ready_graph(monkeypatch):
+    from colorize.backends import resolve_backend
+
+    monkeypatch.delenv("COLORIZE_BACKEND", raising=False)
+    monkeypatch.setenv("COLORIZE_BF16", "1")  # even where bf16 torch would win for an own checkpoint
+    assert resolve_backend("auto", "auto", graph=True) == "onnxruntime"  # no torch import to ask about CUDA
+    assert resolve_backend("auto", "cpu", graph=True) == "onnxruntime"
+    assert resolve_backend("auto", "cuda", graph=True) == "torch"  # an explicit GPU keeps the network on it
+    assert resolve_backend("torch", "cpu", graph=True) == "torch"
+    monkeypatch.setenv("COLORIZE_BACKEND", "torch")
+    assert resolve_backend("auto", "cpu", graph=True) == "torch"

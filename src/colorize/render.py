@@ -53,7 +53,7 @@ def model_luma(y: Any, space: str) -> Any:
     For ``"lab"`` models this is L*/100 of the gray sRGB colour (what ``ChromaSpace.split`` gives the
     training side for a gray image); ``"yuv"`` models see ``y`` itself.
 
-    >>> round(float(model_luma(np.full((1, 1, 1, 1), 0.5, np.float32), "lab")), 4)
+    >>> round(model_luma(np.full((1, 1, 1, 1), 0.5, np.float32), "lab").item(), 4)
     0.5339
     """
     if space != "lab":
