@@ -3,7 +3,7 @@
 Inference needs none of torch: the network runs in onnxruntime (:mod:`colorize.backends`) and
 everything around it -- the render-size shrink, sRGB <-> the model's luminance <-> Lab/YUV, the
 guided-filter coefficients at the render size and their upsampling, the gamut-safe join -- is here,
-in float32 numpy (and Pillow for the antialiased shrink). The formulas are those of
+in float32 numpy (the antialiased shrink is Pillow's filter, computed in numpy). The formulas are those of
 :mod:`colorize.color` and :mod:`colorize.filters` (the torch versions training uses); the constants
 live here so both sides share one copy, and ``tests/test_imaging.py`` checks the two agree.
 
@@ -15,6 +15,7 @@ torch tensor (converted at the boundary by :func:`to_numpy`); the callers that s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -183,22 +184,46 @@ def combine_yuv_gamut_safe(y: Any, uv: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------- resizing
 
 
+@functools.lru_cache(maxsize=32)
+def _aa_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, weight)`` arrays (n_out, taps) of antialiased-bilinear resampling along one axis:
+    Pillow's (and torch's ``antialias=True``) triangle filter, widened by the shrink factor and
+    normalised per output pixel; padding taps have weight 0."""
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    centre = (np.arange(n_out) + 0.5) * scale
+    lo = np.maximum((centre - support + 0.5).astype(np.int64), 0)
+    hi = np.minimum((centre + support + 0.5).astype(np.int64), n_in)
+    idx = lo[:, None] + np.arange(int((hi - lo).max()))[None, :]
+    w = np.maximum(1 - np.abs((idx - centre[:, None] + 0.5) / support), 0) * (idx < hi[:, None])
+    w /= w.sum(axis=1, keepdims=True)
+    return np.minimum(idx, n_in - 1), w.astype(np.float32)
+
+
 def resize_bilinear(x: Any, size: tuple[int, int]) -> np.ndarray:
     """Antialiased bilinear resize of (..., H, W) float32 planes to ``size`` = (h, w).
 
-    Pillow's float ("F") resampling, which is the algorithm torch's
-    ``F.interpolate(mode="bilinear", antialias=True, align_corners=False)`` copied (they agree to
-    ~1e-7 when shrinking, ~5e-6 when enlarging).
+    The filter of Pillow's resampling, which torch's ``F.interpolate(mode="bilinear",
+    antialias=True, align_corners=False)`` copied (they agree to ~1e-6). Rows first, one tap at a
+    time (each output row reads whole contiguous input rows): several times faster than Pillow's
+    float path on a 12-megapixel photo, in plain numpy.
     """
-    from PIL import Image
-
     arr = _f32(x)
+    H, W = arr.shape[-2:]
     h, w = size
     lead = arr.shape[:-2]
-    planes = arr.reshape(-1, *arr.shape[-2:])
+    planes = arr.reshape(-1, H, W)
+    ri, rw = _aa_taps(H, h)
+    ci, cw = _aa_taps(W, w)
     out = np.empty((planes.shape[0], h, w), np.float32)
     for i, p in enumerate(planes):
-        out[i] = np.asarray(Image.fromarray(np.ascontiguousarray(p), "F").resize((w, h), Image.Resampling.BILINEAR))
+        tall = np.zeros((h, W), np.float32)
+        for k in range(ri.shape[1]):
+            tall += rw[:, k, None] * p[ri[:, k]]
+        plane = np.zeros((h, w), np.float32)
+        for k in range(ci.shape[1]):
+            plane += cw[None, :, k] * tall[:, ci[:, k]]
+        out[i] = plane
     return out.reshape(*lead, h, w)
 
 
