@@ -2,7 +2,7 @@
 
 The kernel is plain C loaded with ctypes (no Python API). If it cannot be compiled (no compiler,
 a failing one, an unsupported platform) the install still succeeds, prints ONE warning line, and
-colorize uses the equivalent code without C at run time (colorize.kernels falls back when the
+colorize uses the equivalent numpy code at run time (colorize.kernels falls back when the
 library is absent; slower at full resolution, same results). ``pip install`` shows build output
 only with ``-v``; ``colorize.kernels.fast_kernel_available()`` says at run time which path is in use.
 Release wheels are built by cibuildwheel (pyproject.toml [tool.cibuildwheel]) with

@@ -69,10 +69,12 @@ def _thumbnail(rgb_u8: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb_u8).resize((THUMB, THUMB), Image.BOX))
 
 
-def _run_default(monkeypatch: pytest.MonkeyPatch, bf16: bool) -> np.ndarray:
-    """One 256 px forward pass of the bundled model on the sample photo, through the public API."""
+def _run_default(monkeypatch: pytest.MonkeyPatch, bf16: bool, backend: str = "auto") -> np.ndarray:
+    """One 256 px forward pass of the bundled model on the sample photo, through the public API
+    (``auto``: the shipped ONNX graph in onnxruntime; ``torch``: the safetensors in PyTorch)."""
     monkeypatch.setenv("COLORIZE_BF16", "1" if bf16 else "0")
-    colorizer = Colorizer.from_pretrained("default", device="cpu")
+    colorizer = Colorizer.from_pretrained("default", device="cpu", backend=backend)
+    assert colorizer.backend == ("onnxruntime" if backend == "auto" else backend)
     with Image.open(SAMPLE) as im:
         out = colorizer(im)
     assert out.mode == "RGB" and out.size == (512, 512)
@@ -120,10 +122,17 @@ def test_default_model_matches_golden(monkeypatch):
     assert _within(d), f"output moved away from the golden reference: {d}"
 
 
+def test_torch_backend_matches_golden(monkeypatch):
+    """The same golden holds for the PyTorch backend in fp32 (the graph and the safetensors agree)."""
+    cells, thumb = _load_golden()
+    d = _distances(_run_default(monkeypatch, bf16=False, backend="torch"), cells, thumb)
+    assert _within(d), f"torch backend outside the golden tolerance: {d}"
+
+
 def test_golden_tolerance_survives_bf16(monkeypatch):
     """bf16 autocast (emulated where the CPU lacks it) stays inside the golden's tolerance."""
     cells, thumb = _load_golden()
-    d = _distances(_run_default(monkeypatch, bf16=True), cells, thumb)
+    d = _distances(_run_default(monkeypatch, bf16=True, backend="torch"), cells, thumb)
     assert _within(d), f"bf16 run outside the golden tolerance: {d}"
     assert d["cell_mean"] > 0.01, "COLORIZE_BF16=1 gave the fp32 result: the switch is not honoured"
 

@@ -1,4 +1,4 @@
-"""The fused full-resolution kernel (C, via ctypes) against its torch reference, and the 8-bit path."""
+"""The fused full-resolution kernel (C, via ctypes) and its numpy fallback against the torch reference, and the 8-bit path."""
 
 from __future__ import annotations
 
@@ -34,6 +34,16 @@ def test_c_kernel_matches_the_torch_reference(shape):
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (37, 53), (130, 211), (600, 301)])
+def test_numpy_fallback_matches_the_torch_reference(shape):
+    """Without the compiled kernel the numpy path (no torch in the default install) gives the old bytes."""
+    y, y_low, uv = _case(*shape, seed=sum(shape) + 1)
+    got = kernels.guided_join_u8_numpy(y, y_low.numpy(), uv.numpy())
+    ref = kernels.guided_join_u8_torch(y, y_low, uv)
+    diff = np.abs(got.astype(int) - ref.astype(int))
+    assert got.dtype == np.uint8 and diff.max() <= 1 and (diff > 0).mean() < 1e-3
+
+
 def test_threads_and_strided_input_give_identical_bytes():
     y, y_low, uv = _case(301, 77, seed=3)
     one = kernels.guided_join_u8(y, y_low, uv, threads=1)
@@ -51,13 +61,13 @@ def test_luma_is_kept_even_for_out_of_gamut_chroma():
     assert rgb.std(axis=2).mean() > 10  # and colour survives: chroma is scaled, not dropped
 
 
-def test_the_torch_fallback_is_used_without_the_library(monkeypatch):
+def test_the_numpy_fallback_is_used_without_the_library(monkeypatch):
     monkeypatch.setenv("COLORIZE_NO_C", "1")
     kernels._library.cache_clear()
     try:
         assert not kernels.fast_kernel_available()
         y, y_low, uv = _case(20, 30, seed=1)
-        assert np.array_equal(kernels.guided_join_u8(y, y_low, uv), kernels.guided_join_u8_torch(y, y_low, uv))
+        assert np.array_equal(kernels.guided_join_u8(y, y_low, uv), kernels.guided_join_u8_numpy(y, y_low, uv))
     finally:
         monkeypatch.delenv("COLORIZE_NO_C")
         kernels._library.cache_clear()

@@ -130,7 +130,7 @@ class Flicker:
 
         uv = self.c.predict_uv(y_low, options)
         jump = (torch.rand(y_low.shape[0], 2, 1, 1, generator=self.gen) - 0.5) * 2 * self.amount
-        return uv + jump
+        return uv + (jump if hasattr(uv, "detach") else jump.numpy())  # films pass numpy (torch-free image path)
 
     def colorize_gray(self, y, options=None, *, uv_low=None, y_low=None):
         return self.c.colorize_gray(y, options, uv_low=uv_low, y_low=y_low)

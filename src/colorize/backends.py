@@ -3,11 +3,16 @@
 :class:`Colorizer <colorize.pipeline.Colorizer>` is given a predictor (as diffusers is given its
 ONNX components) and never asks which one it has:
 
+* :class:`OnnxPredictor` -- the network and its chroma decode as an ONNX graph (:mod:`colorize.export`)
+  in onnxruntime's CPU provider. The bundled default model ships as ``pretrained/default.onnx``, so
+  the default install needs no PyTorch. Outputs match fp32 PyTorch (chroma differences below 1e-5).
 * :class:`TorchPredictor` -- the PyTorch model on a device, channels_last on CPUs, bf16 autocast
-  where it pays off (:mod:`colorize.runtime`);
-* :class:`OnnxPredictor` -- the exported network (:mod:`colorize.export`) in onnxruntime's CPU
-  provider. Only the forward pass and chroma decode move; outputs match fp32 PyTorch (chroma
-  differences below 1e-6).
+  where it pays off (:mod:`colorize.runtime`); needs the ``[torch]`` extra.
+
+The protocol is numpy: ``predict_chroma`` takes and returns float32 NCHW arrays, so the pipeline
+around the network never touches torch; :class:`TorchPredictor` converts at its boundary (the
+network stays on the GPU for GPU users). This module imports torch only inside
+:class:`TorchPredictor` and :func:`resolve_backend`'s CUDA question.
 
 ``backend="auto"`` picks by :func:`resolve_backend`; the measurements behind the rule are in
 ``docs/web.md`` ("Backends"). ``torch.compile`` is not offered (docs/web.md says why).
@@ -21,31 +26,54 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from . import runtime
-from .bins import DEFAULT_TEMPERATURE
-from .runtime import inference_context, pick_device
+from .errors import ColorizeError
+from .runtime import DEFAULT_TEMPERATURE
 
 if TYPE_CHECKING:
+    import torch
+
     from .models import ColorModel
 
 BACKENDS = ("auto", "torch", "onnxruntime")
+TORCH_EXTRA_HINT = "pip install 'colorize-bw[torch]'"
+"""What to install for the PyTorch side (``--backend torch``, own checkpoints, training)."""
+
+
+class TorchMissingError(ColorizeError, ImportError):
+    """Something that needs PyTorch was asked for in an install without it (one line naming the extra)."""
+
+
+def torch_available() -> bool:
+    """Whether PyTorch can be imported (checked without importing it: that takes a second)."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # a broken or blocked torch install
+        return False
+
+
+def require_torch(what: str) -> None:
+    """Raise :class:`TorchMissingError` ("WHAT needs the torch extra: pip install ...") unless torch imports."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise TorchMissingError(f"{what} needs PyTorch, which is not installed (the torch extra: {TORCH_EXTRA_HINT})") from None
 
 
 @runtime_checkable
 class ChromaPredictor(Protocol):
     """What the pipeline needs from a network: normalised chroma for the model's input.
 
-    ``x`` is (N, in_channels, h, w): the model luma, plus 3 hint channels when ``takes_hints``.
+    ``x`` is a float32 numpy array (N, in_channels, h, w): the model luma, plus 3 hint channels when
+    ``takes_hints``; the result is the normalised chroma, float32 numpy (N, 2, h', w').
     """
 
     @property
     def name(self) -> str: ...  # "torch" or "onnxruntime"
 
     @property
-    def device(self) -> torch.device: ...
+    def device(self) -> Any: ...  # str() is the device's name ("cpu", "cuda:0")
 
     @property
     def in_channels(self) -> int: ...
@@ -53,48 +81,75 @@ class ChromaPredictor(Protocol):
     @property
     def takes_hints(self) -> bool: ...
 
-    def predict_chroma(self, x: Tensor, temperature: float = DEFAULT_TEMPERATURE) -> Tensor: ...
+    def predict_chroma(self, x: np.ndarray, temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray: ...
 
 
-def onnxruntime_available() -> bool:
-    return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
+def onnxruntime_available(*, export: bool = False) -> bool:
+    """Whether onnxruntime is installed (``export``: and ``onnx``, which exporting a graph needs)."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return False
+    return not export or importlib.util.find_spec("onnx") is not None
 
 
-def resolve_backend(backend: str, device: torch.device | str = "cpu") -> str:
+def _device_type(device: Any) -> str:
+    name = str(device)
+    if name == "auto":
+        if not torch_available():
+            return "cpu"
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name.split(":")[0]
+
+
+def resolve_backend(backend: str, device: Any = "cpu", *, graph: bool = False) -> str:
     """``auto`` -> ``onnxruntime`` or ``torch``; explicit names are checked.
 
-    The rule: ``COLORIZE_BACKEND=torch|onnxruntime`` wins; a CUDA device -> torch; a CPU with native
-    bf16 (AVX512-BF16/AMX, or ``COLORIZE_BF16=1``) -> torch (bf16 autocast was fastest); otherwise
-    onnxruntime when installed (fp32 onnxruntime beat fp32 eager PyTorch), else torch.
+    ``graph`` says a ready ONNX graph of the weights exists (the bundled models ship one). The rule:
+    ``COLORIZE_BACKEND=torch|onnxruntime`` wins; an explicit CUDA device -> torch; with a ready
+    graph, or without PyTorch -> onnxruntime (no torch import: a cold start is dominated by it);
+    otherwise (own checkpoints) a CPU with native bf16 (AVX512-BF16/AMX, or ``COLORIZE_BF16=1``) ->
+    torch (bf16 autocast was fastest), else onnxruntime when onnx and onnxruntime are installed (the
+    graph is exported into the cache once; fp32 onnxruntime beat fp32 eager PyTorch), else torch.
+    ``device="auto"`` with a ready graph means the CPU (asking torch about CUDA would import it).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-    if str(device) == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device).type
     if backend == "auto":
         forced = os.environ.get("COLORIZE_BACKEND", "").strip().lower()
         if forced in ("torch", "onnxruntime"):
             backend = forced
+        elif str(device) == "auto" and (graph or not torch_available()) and onnxruntime_available():
+            return "onnxruntime"
         else:
-            if dev != "cpu" or runtime.cpu_has_fast_bf16():
+            dev = _device_type(device)
+            if dev != "cpu":
                 return "torch"
-            return "onnxruntime" if onnxruntime_available() else "torch"
+            if (graph or not torch_available()) and onnxruntime_available():
+                return "onnxruntime"
+            if runtime.cpu_has_fast_bf16():
+                return "torch"
+            return "onnxruntime" if onnxruntime_available(export=True) else "torch"
+    dev = _device_type(device)
     if backend == "onnxruntime":
         if dev != "cpu":
             raise ValueError(f"the onnxruntime backend runs on the CPU; got device {dev!r} (use --device cpu)")
         if not onnxruntime_available():
-            raise ValueError("the onnxruntime backend needs 'onnxruntime' and 'onnx': pip install onnx onnxruntime")
+            raise ValueError("the onnxruntime backend needs 'onnxruntime': pip install onnxruntime")
     return backend
 
 
 class TorchPredictor:
-    """A PyTorch :class:`~colorize.models.ColorModel` on ``device`` (``"auto"``: CUDA if present)."""
+    """A PyTorch :class:`~colorize.models.ColorModel` on ``device`` (``"auto"``: CUDA if present).
+
+    numpy in, numpy out (:class:`ChromaPredictor`); the tensors live on ``device`` only inside."""
 
     name = "torch"
 
     def __init__(self, model: ColorModel, device: str | torch.device = "auto") -> None:
-        self.device = pick_device(device)
+        import torch
+
+        self.device = runtime.pick_device(device)
         self.model = model.to(self.device).eval()
         if self.device.type == "cpu":
             self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -108,22 +163,31 @@ class TorchPredictor:
     def takes_hints(self) -> bool:
         return bool(self.model.config.hints)
 
-    def _prepare(self, x: Tensor) -> Tensor:
-        x = x.to(self.device)
-        return x.contiguous(memory_format=torch.channels_last) if self.device.type == "cpu" else x
+    def _prepare(self, x: Any) -> torch.Tensor:
+        import torch
 
-    def predict_chroma(self, x: Tensor, temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
-        with inference_context(self.device, self.use_bf16):
-            return self.model.predict_chroma(self._prepare(x), temperature=temperature).float()
+        t = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32)) if isinstance(x, np.ndarray) else x.float()
+        t = t.to(self.device)
+        return t.contiguous(memory_format=torch.channels_last) if self.device.type == "cpu" else t
 
-    def encoder_features(self, x: Tensor) -> list[Tensor]:
-        """The model's :meth:`~colorize.models.ColorModel.encoder_features`, in fp32 on the CPU."""
+    def predict_chroma(self, x: np.ndarray, temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
+        with runtime.inference_context(self.device, self.use_bf16):
+            out = self.model.predict_chroma(self._prepare(x), temperature=temperature)
+        return out.float().cpu().numpy()
+
+    def encoder_features(self, x: np.ndarray) -> list[np.ndarray]:
+        """The model's :meth:`~colorize.models.ColorModel.encoder_features`, fp32 numpy on the CPU."""
+        import torch
+
         with torch.no_grad():
-            return [t.float().cpu() for t in self.model.encoder_features(x.to(self.device))]
+            return [t.float().cpu().numpy() for t in self.model.encoder_features(self._prepare(x))]
 
 
 class OnnxPredictor:
-    """An onnxruntime session with the model's ``predict_chroma`` interface (torch in, torch out)."""
+    """An onnxruntime session with the model's ``predict_chroma`` interface (numpy in, numpy out).
+
+    A graph exported with encoder features (``export_onnx(..., features=True)``) also answers
+    :meth:`encoder_features` (reference photos' semantic matching)."""
 
     name = "onnxruntime"
 
@@ -131,12 +195,12 @@ class OnnxPredictor:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads or torch.get_num_threads())
+        opts.intra_op_num_threads = int(threads or 0)  # 0: onnxruntime's default, one per physical core
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
         self.path = Path(path)
-        self.device = torch.device("cpu")
+        self.device = "cpu"
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         inputs = {i.name: i for i in self.session.get_inputs()}
         if "luma" not in inputs:
@@ -145,17 +209,35 @@ class OnnxPredictor:
         channels = inputs["luma"].shape[1]
         self.in_channels = channels if isinstance(channels, int) else 1
         self.takes_hints = self.in_channels == 4
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.feature_outputs = [n for n in outputs if n.startswith("feature")]
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
 
-    def run(self, luma: np.ndarray, temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
+    @property
+    def has_encoder_features(self) -> bool:
+        return bool(self.feature_outputs)
+
+    def _feeds(self, luma: Any, temperature: float) -> dict[str, Any]:
+        if hasattr(luma, "detach"):  # a torch tensor from an older caller
+            luma = luma.detach().float().cpu().numpy()
         feeds: dict[str, Any] = {"luma": np.ascontiguousarray(luma, dtype=np.float32)}
         if self.takes_temperature:
             feeds["temperature"] = np.asarray(temperature, dtype=np.float32)
-        return self.session.run(["chroma"], feeds)[0]
+        return feeds
 
-    def predict_chroma(self, x: Tensor, temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
-        """Same contract as :meth:`ColorModel.predict_chroma`: normalised chroma (N, 2, h, w)."""
-        arr = x.detach().to("cpu", torch.float32).contiguous().numpy()
-        return torch.from_numpy(self.run(arr, temperature))
+    def run(self, luma: np.ndarray, temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
+        return self.session.run(["chroma"], self._feeds(luma, temperature))[0]
+
+    def predict_chroma(self, x: np.ndarray, temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
+        """Same contract as :meth:`ColorModel.predict_chroma`: normalised chroma (N, 2, h, w), float32 numpy."""
+        return self.run(x, temperature)
+
+    def encoder_features(self, x: np.ndarray) -> list[np.ndarray]:
+        """The encoder taps the graph was exported with (fp32 numpy), as ``ColorModel.encoder_features``."""
+        if not self.feature_outputs:
+            raise ValueError(f"{self.path}: this ONNX graph was exported without encoder features")
+        return list(self.session.run(self.feature_outputs, self._feeds(x, DEFAULT_TEMPERATURE)))
 
 
-__all__ = ["BACKENDS", "ChromaPredictor", "OnnxPredictor", "TorchPredictor", "onnxruntime_available", "resolve_backend"]
+__all__ = ["BACKENDS", "ChromaPredictor", "OnnxPredictor", "TorchMissingError", "TorchPredictor", "onnxruntime_available",
+           "require_torch", "resolve_backend", "torch_available"]

@@ -19,9 +19,7 @@ import torch
 from torch import Tensor
 
 from .color import rgb_to_lab
-
-DEFAULT_TEMPERATURE = 0.38
-"""Annealed-mean temperature when neither the model nor the user sets one (Zhang et al. pick 0.38)."""
+from .runtime import DEFAULT_TEMPERATURE  # defined in the torch-free leaf, so options need no torch
 
 __all__ = [
     "DEFAULT_TEMPERATURE",

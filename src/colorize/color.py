@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .imaging import AB_MAX, BT601, RGB_TO_XYZ_ROWS, RGB_TO_YUV_ROWS, U_MAX, V_MAX, WHITE_D65
+
 __all__ = [
     "srgb_to_linear",
     "linear_to_srgb",
@@ -36,36 +38,21 @@ __all__ = [
     "ChromaSpace",
     "get_chroma_space",
     "CHROMA_SPACES",
+    "AB_MAX",
+    "BT601",
+    "U_MAX",
+    "V_MAX",
 ]
 
-# D65 white point (CIE 1931 2 degree), as scikit-image uses it.
-_WHITE_D65 = (0.95047, 1.0, 1.08883)
+# The constants live in colorize.imaging (the numpy image path) so both sides share one copy.
+_WHITE_D65 = WHITE_D65
 
-_RGB_TO_XYZ = torch.tensor(
-    [
-        [0.412453, 0.357580, 0.180423],
-        [0.212671, 0.715160, 0.072169],
-        [0.019334, 0.119193, 0.950227],
-    ]
-)
+_RGB_TO_XYZ = torch.tensor(RGB_TO_XYZ_ROWS)
 _XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ.double()).float()
 
-BT601 = (0.299, 0.587, 0.114)
-"""BT.601 luma weights of R, G, B: the gray level every part of the package preserves (Pillow's ``"L"``)."""
-
 # BT.601 luma and the YUV chroma axes (scikit-image's rgb2yuv).
-_RGB_TO_YUV = torch.tensor(
-    [
-        list(BT601),
-        [-0.14714119, -0.28886916, 0.43601035],
-        [0.61497538, -0.51496512, -0.10001026],
-    ]
-)
+_RGB_TO_YUV = torch.tensor(RGB_TO_YUV_ROWS)
 _YUV_TO_RGB = torch.linalg.inv(_RGB_TO_YUV.double()).float()
-
-U_MAX = 0.436
-V_MAX = 0.615
-AB_MAX = 110.0
 
 
 def _fp32(x: Tensor) -> Tensor:

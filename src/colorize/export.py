@@ -60,25 +60,35 @@ _MULTIPLE = 16
 
 
 class ChromaGraph(nn.Module):
-    """The exported computation: network + decode, ``(luma[, temperature]) -> chroma`` in [-1, 1]."""
+    """The exported computation: network + decode, ``(luma[, temperature]) -> chroma`` in [-1, 1].
 
-    def __init__(self, model: ColorModel) -> None:
+    With ``features`` the graph also returns the model's :meth:`~colorize.models.ColorModel.encoder_features`
+    (outputs ``feature0``, ``feature1``, ...), which reference photos' semantic matching uses; they
+    are intermediate tensors of the same forward pass.
+    """
+
+    def __init__(self, model: ColorModel, features: bool = False) -> None:
         super().__init__()
         self.model = model
+        self.features = bool(features)
         self.distribution = model.config.head == "distribution"
         if self.distribution:
             centers = model.head.bin_centers.float() / AB_MAX  # type: ignore[union-attr, operator]  # (Q, 2) normalised ab
             self.decode_weight: Tensor
             self.register_buffer("decode_weight", centers.t().contiguous()[:, :, None, None], persistent=False)
 
-    def forward(self, luma: Tensor, temperature: Tensor | None = None) -> Tensor:
+    def forward(self, luma: Tensor, temperature: Tensor | None = None) -> Any:
         out = self.model(luma)
         if not self.distribution:
-            return out.float()
-        assert temperature is not None
-        t = torch.clamp(temperature.float(), min=1e-3)  # as bins.annealed_mean
-        p = torch.softmax(out.float() / t, dim=1)
-        return F.conv2d(p, self.decode_weight)  # sum_q p_q * centre_q: the annealed mean
+            chroma = out.float()
+        else:
+            assert temperature is not None
+            t = torch.clamp(temperature.float(), min=1e-3)  # as bins.annealed_mean
+            p = torch.softmax(out.float() / t, dim=1)
+            chroma = F.conv2d(p, self.decode_weight)  # sum_q p_q * centre_q: the annealed mean
+        if not self.features:
+            return chroma
+        return (chroma, *[f.float() for f in self.model.encoder_features(luma)])
 
 
 def _plain_copy(model: ColorModel) -> ColorModel:
@@ -95,9 +105,11 @@ def export_onnx(
     overwrite: bool = False,
     metadata: dict[str, str] | None = None,
     check: bool = True,
+    features: bool = False,
 ) -> Path:
     """Export ``model`` (network + decode, see the module docstring) to one ``.onnx`` file.
 
+    ``features`` adds the encoder features as extra outputs (``feature0``...; see :class:`ChromaGraph`).
     Written atomically; ``overwrite=False`` refuses to replace an existing file. Raises
     :class:`ExportError` with a one-line reason on failure. Returns the path written.
     """
@@ -110,7 +122,9 @@ def export_onnx(
         import onnx
     except ImportError:
         raise ExportError("ONNX export needs the 'onnx' package: pip install onnx onnxruntime") from None
-    data = _export_bytes(model, opset)
+    if features and not model.has_encoder_features:
+        raise ExportError(f"{type(model).__name__} has no encoder features to export")
+    data = _export_bytes(model, opset, features)
     proto = onnx.load_from_string(data)
     meta = {
         "colorize_graph_version": str(GRAPH_VERSION),
@@ -120,7 +134,8 @@ def export_onnx(
         "colorize_output_stride": str(getattr(model, "output_stride", 1)),
         "colorize_inputs": "luma: N x C x H x W float32 in [0,1] (H, W multiples of 16)"
         + ("; temperature: float32 scalar" if model.config.head == "distribution" else ""),
-        "colorize_output": "chroma: N x 2 x h x w float32, normalised model chroma in [-1,1]",
+        "colorize_output": "chroma: N x 2 x h x w float32, normalised model chroma in [-1,1]"
+        + ("; feature0..: the encoder features (reference matching)" if features else ""),
         **(metadata or {}),
     }
     try:
@@ -145,8 +160,8 @@ def export_onnx(
     return out
 
 
-def _export_bytes(model: ColorModel, opset: int) -> bytes:
-    graph = ChromaGraph(_plain_copy(model)).eval()
+def _export_bytes(model: ColorModel, opset: int, features: bool = False) -> bytes:
+    graph = ChromaGraph(_plain_copy(model), features=features).eval()
     c = model.in_channels
     luma = torch.rand(1, c, 64, 96)
     if c > 1:
@@ -156,6 +171,14 @@ def _export_bytes(model: ColorModel, opset: int) -> bytes:
     if graph.distribution:
         args = (luma, torch.tensor(DEFAULT_TEMPERATURE, dtype=torch.float32))
         names.append("temperature")
+    outputs = ["chroma"]
+    axes = {"luma": {0: "batch", 2: "height", 3: "width"}, "chroma": {0: "batch", 2: "out_height", 3: "out_width"}}
+    if features:
+        with torch.no_grad():
+            taps = len(graph.model.encoder_features(luma))
+        for i in range(taps):
+            outputs.append(f"feature{i}")
+            axes[f"feature{i}"] = {0: "batch", 2: f"feature{i}_height", 3: f"feature{i}_width"}
     f = io.BytesIO()
     errors = []
     with warnings.catch_warnings(), torch.no_grad():
@@ -163,9 +186,8 @@ def _export_bytes(model: ColorModel, opset: int) -> bytes:
         try:  # the TorchScript exporter: needs only `onnx`, handles our dynamic shapes
             torch.onnx.export(
                 graph, args, f,  # type: ignore[arg-type]  # a BytesIO works: one file, no external data
-                dynamo=False, opset_version=opset, input_names=names, output_names=["chroma"],
-                dynamic_axes={"luma": {0: "batch", 2: "height", 3: "width"}, "chroma": {0: "batch", 2: "out_height", 3: "out_width"}},
-                do_constant_folding=True,
+                dynamo=False, opset_version=opset, input_names=names, output_names=outputs,
+                dynamic_axes=axes, do_constant_folding=True,
             )
             return f.getvalue()
         except Exception as exc:  # e.g. a future torch without the legacy exporter
@@ -175,7 +197,7 @@ def _export_bytes(model: ColorModel, opset: int) -> bytes:
                     3: 16 * torch.export.Dim("w16", min=1, max=1024)}
             shapes: Any = (dims, None) if graph.distribution else (dims,)
             prog = torch.onnx.export(graph, args, dynamo=True, opset_version=opset, input_names=names,
-                                     output_names=["chroma"], dynamic_shapes=shapes, external_data=False, verbose=False)
+                                     output_names=outputs, dynamic_shapes=shapes, external_data=False, verbose=False)
             f = io.BytesIO()
             prog.save(f)  # type: ignore[union-attr, arg-type]
             return f.getvalue()
@@ -276,6 +298,7 @@ def compare_with_torch(model: ColorModel, onnx_path: str | os.PathLike[str], siz
 
     runner = OnnxPredictor(onnx_path)
     ref = _plain_copy(model)
+    has_features = runner.has_encoder_features
     worst = 0.0
     gen = torch.Generator().manual_seed(0)
     for h, w in sizes:
@@ -284,10 +307,15 @@ def compare_with_torch(model: ColorModel, onnx_path: str | os.PathLike[str], siz
             x[:, 1:] = 0
         with torch.no_grad():
             want = ref.predict_chroma(x, temperature=temperature)
-        got = runner.predict_chroma(x, temperature=temperature)
-        if got.shape != want.shape:
+        got = runner.predict_chroma(x.numpy(), temperature=temperature)
+        if got.shape != tuple(want.shape):
             raise ExportError(f"onnxruntime output shape {tuple(got.shape)} != PyTorch {tuple(want.shape)} for input {h}x{w}")
-        worst = max(worst, float((got - want).abs().max()))
+        worst = max(worst, float(abs(got - want.numpy()).max()))
+        if has_features:
+            with torch.no_grad():
+                want_f = ref.encoder_features(x)
+            for g, t in zip(runner.encoder_features(x.numpy()), want_f):
+                worst = max(worst, float(abs(g - t.numpy()).max()))
     return worst
 
 

@@ -42,8 +42,6 @@ from .errors import HintError
 
 if TYPE_CHECKING:  # pragma: no cover
 
-    from torch import Tensor
-
     from .options import ColorizeOptions
     from .pipeline import Colorizer
 
@@ -362,13 +360,11 @@ class Hints:
         mask = np.zeros((render_h, render_w), bool)
         sy, sx = render_h / height, render_w / width
         if self.dense_mask is not None:
-            import torch
-            import torch.nn.functional as F
+            from .imaging import resize_area
 
-            m = torch.from_numpy(self.dense_mask.astype(np.float32))[None, None]
-            c = torch.from_numpy(self.dense_rgb * self.dense_mask[..., None]).permute(2, 0, 1)[None]
-            cover = F.adaptive_avg_pool2d(m, (render_h, render_w))[0, 0].numpy()
-            col = F.adaptive_avg_pool2d(c, (render_h, render_w))[0].permute(1, 2, 0).numpy()
+            assert self.dense_rgb is not None
+            cover = resize_area(self.dense_mask.astype(np.float32), (render_h, render_w))
+            col = resize_area((self.dense_rgb * self.dense_mask[..., None]).transpose(2, 0, 1), (render_h, render_w)).transpose(1, 2, 0)
             hit = cover > 0
             rgb[hit] = col[hit] / cover[hit, None]
             mask |= hit
@@ -407,36 +403,39 @@ def _rgba_of(im: Any) -> tuple[np.ndarray, bool]:
 # ----------------------------------------------------------------------------- hints -> chroma
 
 
-def hint_uv(y_low: Tensor, rgb: np.ndarray) -> Tensor:
+def hint_uv(y_low: Any, rgb: np.ndarray) -> Any:
     """The hints' YUV chroma at the photo's luma: (1,2,h,w) for render-size luma ``y_low`` (1,1,h,w).
 
     The hint colour's U, V are joined with the photo's Y and scaled into the sRGB gamut (hue kept),
     so a bright red hint on a dark coat gives the darkest red the coat's luminance allows.
+    Numpy (a tensor ``y_low`` gives a tensor back).
     """
-    import torch
+    from .imaging import combine_yuv_gamut_safe, like, rgb_to_yuv, to_numpy
 
-    from .color import combine_yuv_gamut_safe, rgb_to_yuv
-
-    c = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+    y, tensor = to_numpy(y_low)
+    c = np.ascontiguousarray(rgb, dtype=np.float32).transpose(2, 0, 1)[None]
     uv = rgb_to_yuv(c)[:, 1:]
-    return rgb_to_yuv(combine_yuv_gamut_safe(y_low.float(), uv))[:, 1:]
+    return like(rgb_to_yuv(combine_yuv_gamut_safe(y, uv))[:, 1:], tensor)
 
 
-def hint_map(colorizer: Colorizer, y_low: Tensor, rgb: np.ndarray, mask: np.ndarray) -> Tensor:
+def hint_map(colorizer: Colorizer, y_low: Any, rgb: np.ndarray, mask: np.ndarray) -> Any:
     """The (1,3,h,w) hint input of a hints model: hint chroma in the model's normalised units + mask.
 
     This is what :func:`colorize.train.simulate_hints` feeds in training: the chroma of a true
-    (in-gamut) colour, normalised by the model's :class:`~colorize.color.ChromaSpace`, where the mask is 1.
+    (in-gamut) colour, normalised as the model's :class:`~colorize.color.ChromaSpace` does, where the
+    mask is 1. Numpy (a tensor ``y_low`` gives a tensor back).
     """
-    import torch
+    from .imaging import AB_MAX, U_MAX, V_MAX, combine_yuv_gamut_safe, like, rgb_to_lab, rgb_to_yuv, to_numpy
 
-    from .color import combine_yuv_gamut_safe, get_chroma_space, rgb_to_yuv
-
-    c = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
-    at_photo = combine_yuv_gamut_safe(y_low.float(), rgb_to_yuv(c)[:, 1:])
-    _, chroma = get_chroma_space(colorizer.space).split(at_photo)
-    m = torch.from_numpy(mask.astype(np.float32))[None, None]
-    return torch.cat([chroma * m, m], dim=1)
+    y, tensor = to_numpy(y_low)
+    c = np.ascontiguousarray(rgb, dtype=np.float32).transpose(2, 0, 1)[None]
+    at_photo = combine_yuv_gamut_safe(y, rgb_to_yuv(c)[:, 1:])
+    if colorizer.space == "lab":
+        chroma = rgb_to_lab(at_photo)[:, 1:] / np.float32(AB_MAX)
+    else:
+        chroma = rgb_to_yuv(at_photo)[:, 1:] / np.array([U_MAX, V_MAX], np.float32).reshape(1, 2, 1, 1)
+    m = mask.astype(np.float32)[None, None]
+    return like(np.concatenate([chroma * m, m], axis=1), tensor)
 
 
 # ----------------------------------------------------------------------------- propagation (Levin et al. 2004)
@@ -520,7 +519,7 @@ def resolve_method(colorizer: Colorizer, hint_method: str | None) -> str:
         return "both"
     if hint_method not in HINT_METHODS:
         raise HintError(f"unknown hint method {hint_method!r}; choose one of {', '.join(HINT_METHODS)}")
-    if hint_method == "model" and not colorizer.model.config.hints:
+    if hint_method == "model" and not colorizer.takes_hints:
         name = colorizer.info.get("name") or "this model"
         raise HintError(f"{name} was not trained with hints (config.hints is false); use hint method 'both' or 'propagate'")
     return hint_method
@@ -528,7 +527,7 @@ def resolve_method(colorizer: Colorizer, hint_method: str | None) -> str:
 
 def colorize_guided(
     colorizer: Colorizer,
-    y: Tensor,
+    y: Any,
     options: ColorizeOptions,
     *,
     hints: Any = None,
@@ -537,18 +536,18 @@ def colorize_guided(
     reference_strength: float | None = None,
     reference_method: str | None = None,
     label: str = "the photo",
-) -> Tensor:
+) -> Any:
     """Colorize gray ``y`` (1,1,H,W) in [0,1] with hints and/or a reference photo; sRGB (1,3,H,W).
 
     Order: the automatic prediction (the model sees the hints when it takes them and the method is
     ``model``/``both``), blended with the reference's colours by ``reference_strength``, then the
     hints are propagated on top (``propagate``/``both``), so hints win over the reference.
+    Numpy throughout (a tensor ``y`` gives a tensor back).
     """
-    import torch
-
+    from .imaging import like, to_numpy
     from .render import render_input
 
-    y = y.float().cpu()
+    y, tensor = to_numpy(y)
     H, W = y.shape[-2:]
     y_low = render_input(y, options.render_size)
     rh, rw = y_low.shape[-2:]
@@ -561,13 +560,13 @@ def colorize_guided(
     hmap = None
     if h_obj:
         rgb_h, mask_h = h_obj.rasterize(H, W, rh, rw)
-        if method in ("model", "both") and colorizer.model.config.hints:
+        if method in ("model", "both") and colorizer.takes_hints:
             hmap = hint_map(colorizer, y_low, rgb_h, mask_h)
 
     if method == "propagate" and reference is None:
-        uv = torch.zeros(1, 2, rh, rw)
+        uv = np.zeros((1, 2, rh, rw), np.float32)
     else:
-        uv = colorizer.predict_uv(y_low, options, hmap).cpu().float()
+        uv = colorizer.predict_uv(y_low, options, hmap)
 
     if reference is not None:
         from .reference import REFERENCE_STRENGTH, apply_reference
@@ -579,11 +578,11 @@ def colorize_guided(
 
     if h_obj and method in ("propagate", "both"):
         assert rgb_h is not None and mask_h is not None  # rasterized above
-        target = hint_uv(y_low, rgb_h)[0].permute(1, 2, 0).numpy()
-        prior = uv[0].permute(1, 2, 0).numpy()  # zeros (gray) for "propagate" without a reference
+        target = hint_uv(y_low, rgb_h)[0].transpose(1, 2, 0)
+        prior = uv[0].transpose(1, 2, 0)  # zeros (gray) for "propagate" without a reference
         mu = PROPAGATE_MU if method == "propagate" else PRIOR_MU
-        uv = torch.from_numpy(propagate(y_low[0, 0].numpy(), target, mask_h, mu=mu, prior=prior)).permute(2, 0, 1)[None]
-    return colorizer.colorize_gray(y, options, uv_low=uv, y_low=y_low)
+        uv = propagate(y_low[0, 0], target, mask_h, mu=mu, prior=prior).transpose(2, 0, 1)[None]
+    return like(colorizer.colorize_gray(y, options, uv_low=uv, y_low=y_low), tensor)
 
 
 # ----------------------------------------------------------------------------- command line

@@ -202,7 +202,7 @@ class LoadedImage:
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    from .color import BT601  # here, not at the top: reading a file's header must not import torch
+    from .imaging import BT601  # torch-free (colorize.color imports torch)
 
     weights = np.array(BT601, dtype=np.float32)
     gray = np.asarray(rgb, dtype=np.float32) @ weights

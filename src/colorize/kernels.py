@@ -5,11 +5,13 @@ output pixel. In torch that is a dozen whole-image float passes (coefficient ups
 YUV -> RGB, gamut check, rounding), about 0.3 s here. ``_kernels.c`` does them in one pass per
 pixel and writes the uint8 image the encoder needs, several times faster. It is compiled by
 ``setup.py`` when a C compiler is present and loaded with ctypes (which releases the GIL, so row
-bands run in parallel threads). Without it the same result comes from torch (:func:`guided_join_u8_torch`).
+bands run in parallel threads). Without it the same result comes from numpy, strip by strip
+(:func:`guided_join_u8_numpy`; slower at full resolution, no PyTorch needed). The torch version
+(:func:`guided_join_u8_torch`) is kept as the reference the tests hold both to.
 
->>> import numpy as np, torch
+>>> import numpy as np
 >>> y = np.full((6, 8), 0.5, np.float32)
->>> rgb = guided_join_u8(y, torch.full((1, 1, 3, 4), 0.5), torch.zeros(1, 2, 3, 4))
+>>> rgb = guided_join_u8(y, np.full((1, 1, 3, 4), 0.5, np.float32), np.zeros((1, 2, 3, 4), np.float32))
 >>> rgb.shape, rgb.dtype, int(rgb[0, 0, 0])
 ((6, 8, 3), dtype('uint8'), 128)
 """
@@ -22,15 +24,13 @@ import importlib.machinery
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
-from .color import _YUV_TO_RGB, combine_yuv_gamut_safe
-from .filters import guided_coefficient_strips, guided_filter_coefficients
+from .imaging import _YUV_TO_RGB, combine_yuv_gamut_safe, guided_coefficient_strips, guided_filter_coefficients, to_numpy
 
-__all__ = ["guided_join_u8", "guided_join_u8_torch", "fast_kernel_available"]
+__all__ = ["guided_join_u8", "guided_join_u8_numpy", "guided_join_u8_torch", "fast_kernel_available"]
 
 _FLOAT_P = ctypes.POINTER(ctypes.c_float)
 _U8_P = ctypes.POINTER(ctypes.c_uint8)
@@ -62,42 +62,74 @@ def fast_kernel_available() -> bool:
     return _library() is not None
 
 
-def _coefficients(y_low: Tensor, uv_low: Tensor, radius: int, eps: float) -> np.ndarray:
+def _coefficients(y_low: np.ndarray, uv_low: np.ndarray, radius: int, eps: float) -> np.ndarray:
     a, b = guided_filter_coefficients(y_low, uv_low, radius, eps)
-    return np.ascontiguousarray(torch.cat([a, b], dim=1)[0].numpy(), dtype=np.float32)  # (4, h, w)
+    return np.ascontiguousarray(np.concatenate([a, b], axis=1)[0], dtype=np.float32)  # (4, h, w)
 
 
-def guided_join_u8_torch(y: np.ndarray, y_low: Tensor, uv_low: Tensor, radius: int = 2, eps: float = 1e-3) -> np.ndarray:
-    """Reference implementation in torch (strips keep memory small); same contract as :func:`guided_join_u8`."""
+def _cpu_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def guided_join_u8_numpy(y: np.ndarray, y_low: Any, uv_low: Any, radius: int = 2, eps: float = 1e-3) -> np.ndarray:
+    """The fallback without the compiled kernel, in numpy (strips keep memory small); same contract as
+    :func:`guided_join_u8`."""
+    y = np.asarray(y, dtype=np.float32)
+    y_low, _ = to_numpy(y_low)
+    uv_low, _ = to_numpy(uv_low)
+    H, W = y.shape
+    out = np.empty((H, W, 3), np.uint8)
+    for rows, a, b in guided_coefficient_strips(y_low, uv_low, (H, W), radius=radius, eps=eps):
+        ys = y[None, None, rows]
+        rgb = combine_yuv_gamut_safe(ys, b + a * ys)[0].transpose(1, 2, 0)
+        rgb *= 255
+        rgb += 0.5
+        out[rows] = rgb.astype(np.uint8)
+    return out
+
+
+def guided_join_u8_torch(y: np.ndarray, y_low: Any, uv_low: Any, radius: int = 2, eps: float = 1e-3) -> np.ndarray:
+    """Reference implementation in torch (needs PyTorch; tests compare the kernel and the numpy path with it)."""
+    import torch
+
+    from .color import combine_yuv_gamut_safe as combine_torch
+    from .filters import guided_coefficient_strips as strips_torch
+
+    y_low = torch.as_tensor(to_numpy(y_low)[0])
+    uv_low = torch.as_tensor(to_numpy(uv_low)[0])
     H, W = y.shape
     yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))[None, None]
     out = np.empty((H, W, 3), np.uint8)
-    for rows, a, b in guided_coefficient_strips(y_low.float(), uv_low.float(), (H, W), radius=radius, eps=eps):
+    for rows, a, b in strips_torch(y_low.float(), uv_low.float(), (H, W), radius=radius, eps=eps):
         ys = yt[:, :, rows]
-        rgb = combine_yuv_gamut_safe(ys, torch.addcmul(b, a, ys))[0].permute(1, 2, 0)
+        rgb = combine_torch(ys, torch.addcmul(b, a, ys))[0].permute(1, 2, 0)
         out[rows] = rgb.mul_(255).add_(0.5).to(torch.uint8).numpy()
     return out
 
 
-def guided_join_u8(y: np.ndarray, y_low: Tensor, uv_low: Tensor, radius: int = 2, eps: float = 1e-3,
+def guided_join_u8(y: np.ndarray, y_low: Any, uv_low: Any, radius: int = 2, eps: float = 1e-3,
                    threads: int | None = None) -> np.ndarray:
     """Full-resolution sRGB uint8 (H, W, 3) from luma ``y`` (H, W float32 in [0, 1]) and chroma
     ``uv_low`` (1, 2, h, w, YUV units) predicted for ``y_low`` (1, 1, h, w), upsampled by a guided
-    filter so colour edges follow ``y``; the output's BT.601 luma is ``y`` (gamut-safe join)."""
+    filter so colour edges follow ``y``; the output's BT.601 luma is ``y`` (gamut-safe join).
+    ``y_low`` and ``uv_low`` are float32 arrays (torch tensors are accepted and copied to the CPU)."""
     lib = _library()
     if lib is None:
-        return guided_join_u8_torch(y, y_low, uv_low, radius, eps)
+        return guided_join_u8_numpy(y, y_low, uv_low, radius, eps)
     y = np.asarray(y, dtype=np.float32)
     if y.strides[1] != 4:
         y = np.ascontiguousarray(y)
     H, W = y.shape
-    coef = _coefficients(y_low.float().cpu(), uv_low.float().cpu(), radius, eps)
+    coef = _coefficients(to_numpy(y_low)[0], to_numpy(uv_low)[0], radius, eps)
     h, w = coef.shape[1:]
-    m = np.ascontiguousarray(_YUV_TO_RGB[:, 1:].numpy(), dtype=np.float32)
+    m = np.ascontiguousarray(_YUV_TO_RGB[:, 1:], dtype=np.float32)
     out = np.empty((H, W, 3), np.uint8)
     args = (y.ctypes.data_as(_FLOAT_P), H, W, y.strides[0] // 4, coef.ctypes.data_as(_FLOAT_P), h, w,
             m.ctypes.data_as(_FLOAT_P), out.ctypes.data_as(_U8_P), out.strides[0])
-    n = max(1, min(threads or torch.get_num_threads(), H // 64 or 1))
+    n = max(1, min(threads or _cpu_threads(), H // 64 or 1))
     bands = [(H * i // n, H * (i + 1) // n) for i in range(n)]
     if n == 1:
         status = [lib.guided_join_u8(*args, 0, H)]

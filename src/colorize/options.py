@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .bins import DEFAULT_TEMPERATURE
 from .errors import OptionError, WeightsError
 from .io import check_option
 from .render import DEFAULT_RENDER_SIZE
+from .runtime import DEFAULT_TEMPERATURE
 
 
 @dataclass

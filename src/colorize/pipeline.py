@@ -16,37 +16,72 @@ Steps (:meth:`Colorizer.colorize_array`):
    full-resolution luminance edges;
 5. join it with the **original** ``Y``, scaling chroma down where it would leave sRGB, so the output
    desaturates back to exactly the input.
+
+All of it is numpy (:mod:`colorize.imaging`, the C kernel of :mod:`colorize.kernels`); only the
+predictor may use PyTorch. The bundled model runs in onnxruntime from its shipped graph, so
+``Colorizer.from_pretrained("default")`` works in an install without torch. Arrays are float32
+NCHW; the methods also take torch tensors (films and references still hold some) and then give
+tensors back.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import Tensor
 
-from .backends import ChromaPredictor, OnnxPredictor, TorchPredictor, resolve_backend
-from .color import AB_MAX, U_MAX, V_MAX, combine_yuv_gamut_safe, lab_to_rgb, rgb_to_yuv
+from .backends import ChromaPredictor, OnnxPredictor, TorchPredictor, require_torch, resolve_backend
 from .errors import WeightsError  # noqa: F401 (re-exported: the error from_pretrained raises)
-from .filters import guided_coefficient_strips
+from .imaging import AB_MAX, U_MAX, V_MAX, combine_yuv_gamut_safe, guided_coefficient_strips, lab_to_rgb, like, rgb_to_yuv, to_numpy, upsample_bilinear
 from .io import check_option
 from .kernels import guided_join_u8
-from .models import ColorModel
 from .options import ColorizeOptions, inference_defaults, merge_options
-from .render import as_tensor, gray_of, model_luma, render_input
+from .render import gray_of, model_luma, render_input
 
 if TYPE_CHECKING:
+    import torch
     from PIL import Image
+
+    from .models import ColorModel
+
+
+def _is_color_model(obj: Any) -> bool:
+    """A torch :class:`~colorize.models.ColorModel`? (Without torch imported, nothing can be one.)"""
+    if "torch" not in sys.modules:
+        return False
+    from .models.base import ColorModel
+
+    return isinstance(obj, ColorModel)
+
+
+class ModelInfo:
+    """What the pipeline, hints and the web page ask of a network that runs without PyTorch: its
+    ``config`` (``space``, ``head``, ``hints``), ``in_channels``, ``num_parameters()`` and
+    ``has_encoder_features`` -- read from the weights' JSON and the predictor.
+    ``Colorizer.model`` is one of these when no torch model was loaded."""
+
+    def __init__(self, info: dict[str, Any], predictor: ChromaPredictor) -> None:
+        cfg = info.get("config") or {}
+        self.config = SimpleNamespace(space=str(cfg.get("space", info.get("space", "lab"))),
+                                      head=str(cfg.get("head", info.get("head", "distribution"))),
+                                      hints=bool(cfg.get("hints", predictor.takes_hints)))
+        self.in_channels = int(predictor.in_channels)
+        self.has_encoder_features = bool(getattr(predictor, "has_encoder_features", False))
+        self._parameters = int(info.get("parameters") or 0)
+
+    def num_parameters(self) -> int:
+        return self._parameters
 
 
 def build_predictor(model: ColorModel, *, device: str | torch.device = "auto", backend: str = "torch",
                     weights_path: str | os.PathLike[str] | None = None) -> ChromaPredictor:
-    """The predictor ``backend`` asks for: ``"torch"``, ``"onnxruntime"`` (the network exported to the
-    cache, keyed by the weights' hash) or ``"auto"`` (:func:`colorize.backends.resolve_backend`).
+    """The predictor ``backend`` asks for from a torch model: ``"torch"``, ``"onnxruntime"`` (the network
+    exported to the cache, keyed by the weights' hash) or ``"auto"`` (:func:`colorize.backends.resolve_backend`).
 
     With ``"auto"`` a failed export warns and falls back to PyTorch; an explicit ``"onnxruntime"`` raises.
     """
@@ -60,30 +95,61 @@ def build_predictor(model: ColorModel, *, device: str | torch.device = "auto", b
     except Exception as exc:
         if backend == "onnxruntime":
             raise
-        import warnings
-
         warnings.warn(f"onnxruntime backend unavailable ({exc}); using PyTorch", RuntimeWarning, stacklevel=2)
         return torch_predictor
 
 
+def load_predictor(path: str | os.PathLike[str], *, device: str = "auto", backend: str = "auto") -> tuple[ChromaPredictor, ColorModel | None]:
+    """The predictor for a weights file, and its torch model when one was loaded.
+
+    A ready ONNX graph beside the weights (``NAME.onnx``, exported from exactly this safetensors:
+    the bundled models ship one) runs in onnxruntime with no torch import, unless ``backend="torch"``
+    or a CUDA device asks for PyTorch. Otherwise the weights load into PyTorch (the ``[torch]``
+    extra; without it a :class:`~colorize.backends.TorchMissingError` names it) and
+    :func:`build_predictor` picks the runtime as before.
+    """
+    from .models.files import GRAPH_DIGEST_KEY, graph_path, ready_graph
+
+    graph = graph_path(path)
+    if resolve_backend(backend, device, graph=graph.is_file()) == "onnxruntime" and graph.is_file():
+        try:
+            predictor = OnnxPredictor(graph)
+        except Exception as exc:  # a damaged file: say so, then go the PyTorch way
+            warnings.warn(f"{graph}: cannot open the ONNX graph ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
+                          RuntimeWarning, stacklevel=2)
+        else:
+            if ready_graph(path, predictor.metadata.get(GRAPH_DIGEST_KEY)) is not None:
+                return predictor, None
+            warnings.warn(f"{graph}: stale ONNX graph (exported from other weights than {graph.with_suffix('.safetensors').name}); "
+                          "not using it", RuntimeWarning, stacklevel=2)
+    require_torch("--backend torch" if backend == "torch" else f"{path} (no ready ONNX graph beside it)")
+    from .models.weights import load_model
+
+    model, _ = load_model(path, device="cpu")
+    return build_predictor(model, device=device, backend=backend, weights_path=path), model
+
+
 class Colorizer:
-    """A model plus everything around it: colour spaces, resizing, guided upsampling, recombination.
+    """A network plus everything around it: colour spaces, resizing, guided upsampling, recombination.
 
     ``model`` is a :class:`~colorize.models.ColorModel` (run by PyTorch on ``device``) or any
-    :class:`~colorize.backends.ChromaPredictor`; ``model_config`` is the network's config when the
-    predictor is not a torch model (for the colour space and hints).
+    :class:`~colorize.backends.ChromaPredictor`; for a predictor, ``torch_model`` (the torch model,
+    if there is one) or ``info`` (the weights' JSON) says the network's colour space and hints.
     """
 
     def __init__(self, model: ColorModel | ChromaPredictor, *, device: str | torch.device = "auto",
                  info: dict[str, Any] | None = None, options: ColorizeOptions | None = None,
                  torch_model: ColorModel | None = None) -> None:
-        self.predictor: ChromaPredictor = TorchPredictor(model, device) if isinstance(model, ColorModel) else model
-        # The torch model stays at hand for what only it can do (config, encoder features for references).
-        self.model: ColorModel = model if isinstance(model, ColorModel) else torch_model  # type: ignore[assignment]
+        self.predictor: ChromaPredictor = TorchPredictor(model, device) if _is_color_model(model) else model  # type: ignore[arg-type, assignment]
+        # The torch model stays at hand when there is one (encoder features of films' references, the config).
+        described: Any = model if _is_color_model(model) else torch_model
         if isinstance(self.predictor, TorchPredictor):
-            self.model = self.predictor.model
-        if self.model is None:
-            raise TypeError("Colorizer(predictor) needs torch_model= for the model's config")
+            described = self.predictor.model
+        if described is None:
+            if info is None:
+                raise TypeError("Colorizer(predictor) needs torch_model= or info= (the weights' JSON) for the model's config")
+            described = ModelInfo(info, self.predictor)
+        self.model: Any = described
         self.device = self.predictor.device
         self.info = info or {}
         self.options = options or ColorizeOptions()
@@ -97,79 +163,90 @@ class Colorizer:
     def use_bf16(self) -> bool:
         return bool(getattr(self.predictor, "use_bf16", False))
 
+    @property
+    def takes_hints(self) -> bool:
+        """Whether the network was trained with hint channels (learned hints)."""
+        return bool(self.model.config.hints)
+
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike[str] = "default", *, device: str = "auto", backend: str = "torch",
+    def from_pretrained(cls, name_or_path: str | os.PathLike[str] = "default", *, device: str = "auto", backend: str = "auto",
                         **options: Any) -> Colorizer:
         """Load bundled weights by name (``"default"``) or a ``.json``/``.safetensors`` path; never downloads.
 
         Options: the defaults, then the weights' ``inference`` section, then ``options`` (see
-        :func:`colorize.options.merge_options`). ``backend``: ``"torch"``, ``"onnxruntime"`` or
-        ``"auto"`` (see :mod:`colorize.backends`).
+        :func:`colorize.options.merge_options`). ``backend``: ``"auto"`` (the bundled models run in
+        onnxruntime from their shipped graph, no PyTorch needed), ``"torch"`` or ``"onnxruntime"``
+        (see :func:`load_predictor` and :mod:`colorize.backends`).
         """
-        from .models.registry import resolve_weights
-        from .models.weights import load_model, weights_paths
+        from .models.files import read_model_info, resolve_weights, weights_paths
 
         path = resolve_weights(name_or_path)
-        model, info = load_model(path, device="cpu")
+        info = read_model_info(path)
         merged = merge_options(None, inference_defaults(info, weights_paths(path)[1]), options)
-        predictor = build_predictor(model, device=device, backend=backend, weights_path=path)
+        predictor, model = load_predictor(path, device=device, backend=backend)
         return cls(predictor, info=info, options=merged, torch_model=model)
 
     @property
     def space(self) -> str:
-        return self.model.config.space
+        return str(self.model.config.space)
 
     # ------------------------------------------------------------------ model side (render size)
 
-    def model_luma(self, y: Tensor) -> Tensor:
+    def model_luma(self, y: Any) -> Any:
         """BT.601 gray level (N,1,h,w) in [0,1] -> the model's normalised luminance (:func:`colorize.render.model_luma`)."""
         return model_luma(y, self.space)
 
-    def predict_uv(self, y_low: Tensor, options: ColorizeOptions, hint_map: Tensor | None = None) -> Tensor:
-        """Predict chroma for render-size gray ``y_low`` (N,1,h,w); returns YUV ``uv`` (N,2,h,w)."""
-        luma = self.model_luma(y_low)
+    def predict_uv(self, y_low: Any, options: ColorizeOptions, hint_map: Any = None) -> Any:
+        """Predict chroma for render-size gray ``y_low`` (N,1,h,w); returns YUV ``uv`` (N,2,h,w) (float32
+        numpy; a tensor when ``y_low`` is one)."""
+        y_arr, tensor = to_numpy(y_low)
+        luma = model_luma(y_arr, self.space)
         x = luma
         if self.predictor.takes_hints:
-            x = torch.cat([luma, hint_map if hint_map is not None else torch.zeros_like(luma).expand(-1, 3, -1, -1)], dim=1)
-        chroma = self.predictor.predict_chroma(x, temperature=options.temperature).float()
+            hints = to_numpy(hint_map)[0] if hint_map is not None else np.zeros((luma.shape[0], 3, *luma.shape[-2:]), np.float32)
+            x = np.concatenate([luma, np.broadcast_to(hints, (luma.shape[0], 3, *luma.shape[-2:]))], axis=1)
+        chroma = to_numpy(self.predictor.predict_chroma(x, temperature=options.temperature))[0]
         if chroma.shape[-2:] != luma.shape[-2:]:
-            chroma = F.interpolate(chroma, size=luma.shape[-2:], mode="bilinear", align_corners=False)
-        return self.chroma_to_uv(luma.to(chroma.device), chroma)
+            chroma = upsample_bilinear(chroma, luma.shape[-2:])
+        return like(self.chroma_to_uv(luma, chroma), tensor)
 
-    def chroma_to_uv(self, luma: Tensor, chroma: Tensor) -> Tensor:
+    def chroma_to_uv(self, luma: Any, chroma: Any) -> Any:
         """The model's normalised (luma, chroma) -> YUV chroma in YUV units."""
+        c, tensor = to_numpy(chroma)
         if self.space == "lab":
-            lab = torch.cat([luma * 100, chroma * AB_MAX], dim=1)
-            return rgb_to_yuv(lab_to_rgb(lab, clip=True))[:, 1:]
-        scale = torch.tensor([U_MAX, V_MAX], device=chroma.device).view(1, 2, 1, 1)
-        return chroma * scale
+            lab = np.concatenate([to_numpy(luma)[0] * 100, c * AB_MAX], axis=1)
+            return like(rgb_to_yuv(lab_to_rgb(lab, clip=True))[:, 1:], tensor)
+        return like(c * np.array([U_MAX, V_MAX], np.float32).reshape(1, 2, 1, 1), tensor)
 
     # ------------------------------------------------------------------ full resolution
 
-    def colorize_gray(self, y: Tensor, options: ColorizeOptions | None = None, *, uv_low: Tensor | None = None,
-                      hint_map: Tensor | None = None, y_low: Tensor | None = None) -> Tensor:
+    def colorize_gray(self, y: Any, options: ColorizeOptions | None = None, *, uv_low: Any = None,
+                      hint_map: Any = None, y_low: Any = None) -> Any:
         """Colorize gray levels ``y`` (N,1,H,W) in [0,1]; returns float sRGB (N,3,H,W). All images share a size.
 
         ``y_low`` is ``render_input(y, render_size)`` when the caller has it already (no second shrink).
+        Numpy in, numpy out (the result is a view of an (N,H,W,3) array: ``out[i].transpose(1, 2, 0)``
+        is a contiguous image); a torch tensor ``y`` gives a tensor back.
         """
         o = options or self.options
-        y = y.float().cpu()
-        if y_low is None:
-            y_low = render_input(y, o.render_size)
-        if uv_low is None:
-            uv_low = self.predict_uv(y_low, o, hint_map).cpu()
-        uv_low = uv_low * o.saturation
+        y_arr, tensor = to_numpy(y)
+        low = render_input(y_arr, o.render_size) if y_low is None else to_numpy(y_low)[0]
+        uv = self.predict_uv(low, o, hint_map) if uv_low is None else to_numpy(uv_low)[0]
+        uv = uv * np.float32(o.saturation)
         # Full resolution, strip by strip: guided chroma, then the gamut-safe join with the original y.
-        # The result is laid out (N, H, W, 3) so that out[i].permute(1, 2, 0) is a contiguous HxWx3 image.
-        n, _, H, W = y.shape
-        out = torch.empty(n, H, W, 3)
-        for rows, a, b in guided_coefficient_strips(y_low, uv_low, (H, W), radius=o.guided_radius, eps=o.guided_eps):
-            ys = y[:, :, rows]
-            out[:, rows] = combine_yuv_gamut_safe(ys, torch.addcmul(b, a, ys)).permute(0, 2, 3, 1)
-        return out.permute(0, 3, 1, 2)
+        n, _, H, W = y_arr.shape
+        out = np.empty((n, H, W, 3), np.float32)
+        for rows, a, b in guided_coefficient_strips(low, uv, (H, W), radius=o.guided_radius, eps=o.guided_eps):
+            ys = y_arr[:, :, rows]
+            out[:, rows] = combine_yuv_gamut_safe(ys, b + a * ys).transpose(0, 2, 3, 1)
+        if tensor:
+            import torch
 
-    def colorize_gray_u8(self, y: np.ndarray, options: ColorizeOptions | None = None, *, uv_low: Tensor | None = None,
-                         hint_map: Tensor | None = None, y_low: Tensor | None = None) -> np.ndarray:
+            return torch.from_numpy(out).permute(0, 3, 1, 2)
+        return out.transpose(0, 3, 1, 2)
+
+    def colorize_gray_u8(self, y: np.ndarray, options: ColorizeOptions | None = None, *, uv_low: Any = None,
+                         hint_map: Any = None, y_low: Any = None) -> np.ndarray:
         """Colorize one gray image ``y`` (HxW float32 in [0,1]) straight to 8-bit sRGB (HxWx3 uint8).
 
         The path for 8-bit outputs: the full-resolution work is one fused pass
@@ -177,11 +254,9 @@ class Colorizer:
         """
         o = options or self.options
         y = np.asarray(y, dtype=np.float32)
-        if y_low is None:
-            y_low = render_input(as_tensor(y)[None, None], o.render_size)
-        if uv_low is None:
-            uv_low = self.predict_uv(y_low, o, hint_map).cpu()
-        return guided_join_u8(y, y_low, uv_low * o.saturation, radius=o.guided_radius, eps=o.guided_eps)
+        low = render_input(y[None, None], o.render_size) if y_low is None else to_numpy(y_low)[0]
+        uv = self.predict_uv(low, o, hint_map) if uv_low is None else to_numpy(uv_low)[0]
+        return guided_join_u8(y, low, uv * np.float32(o.saturation), radius=o.guided_radius, eps=o.guided_eps)
 
     def colorize_array(self, rgb: np.ndarray, options: ColorizeOptions | None = None, *, hints: Any = None,
                        hint_method: str | None = None, reference: Any = None, reference_strength: float | None = None,
@@ -197,12 +272,12 @@ class Colorizer:
         if hints is not None or reference is not None:
             from .hints import colorize_guided
 
-            out = colorize_guided(self, as_tensor(y)[None, None], o, hints=hints, hint_method=hint_method,
+            out = colorize_guided(self, np.ascontiguousarray(y, dtype=np.float32)[None, None], o, hints=hints, hint_method=hint_method,
                                   reference=reference, reference_strength=reference_strength)
-            rgb = out[0].permute(1, 2, 0).numpy()
+            rgb = np.ascontiguousarray(to_numpy(out)[0][0].transpose(1, 2, 0))
             return _float_to_u8(rgb) if uint8 else rgb
-        out = self.colorize_gray(as_tensor(y)[None, None], o)
-        return out[0].permute(1, 2, 0).numpy()
+        out = self.colorize_gray(np.ascontiguousarray(y, dtype=np.float32)[None, None], o)
+        return out[0].transpose(1, 2, 0)
 
     @overload
     def __call__(self, image: Image.Image | str | os.PathLike[str], **overrides: Any) -> Image.Image: ...
@@ -242,20 +317,21 @@ class Colorizer:
         batch_size = check_option("batch_size", batch_size)
         results: list[np.ndarray | None] = [None] * len(grays)
         groups: dict[tuple[int, ...], list[int]] = {}
-        lows: dict[int, Tensor] = {}
+        lows: dict[int, np.ndarray] = {}
         for i, g in enumerate(grays):
-            lows[i] = render_input(as_tensor(g)[None, None], o.render_size)
+            lows[i] = render_input(np.asarray(g, dtype=np.float32)[None, None], o.render_size)
             groups.setdefault(tuple(lows[i].shape[-2:]), []).append(i)
         for idx in groups.values():
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start : start + batch_size]
-                uv = self.predict_uv(torch.cat([lows[i] for i in chunk]), o).cpu()
+                uv = self.predict_uv(np.concatenate([lows[i] for i in chunk]), o)
                 for j, i in enumerate(chunk):
                     known = {"uv_low": uv[j : j + 1], "y_low": lows[i]}
                     if uint8:
                         results[i] = self.colorize_gray_u8(grays[i], o, **known)
                     else:
-                        results[i] = self.colorize_gray(as_tensor(grays[i])[None, None], o, **known)[0].permute(1, 2, 0).numpy()
+                        g = np.asarray(grays[i], dtype=np.float32)[None, None]
+                        results[i] = self.colorize_gray(g, o, **known)[0].transpose(1, 2, 0)
         return [r for r in results if r is not None]
 
 
@@ -273,4 +349,4 @@ def _to_pil(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
     return Image.fromarray(u8, "RGB")
 
 
-__all__ = ["Colorizer", "ColorizeOptions", "build_predictor"]
+__all__ = ["Colorizer", "ColorizeOptions", "ModelInfo", "build_predictor", "load_predictor"]

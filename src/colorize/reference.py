@@ -26,7 +26,9 @@ scales both steps: 0 is the automatic result, 1 the full transfer.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,8 +36,6 @@ import numpy as np
 from .errors import ReferenceImageError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from torch import Tensor
-
     from .pipeline import Colorizer
 
 __all__ = [
@@ -109,127 +109,140 @@ def _colour_fraction(rgb: np.ndarray) -> float:
     return float((spread > 6 / 255).mean())
 
 
-# ----------------------------------------------------------------------------- colour helpers (torch, (1,C,h,w))
+# ----------------------------------------------------------------------------- colour helpers (numpy, (1,C,h,w))
 
 
-def _lab_of_uv(y: Tensor, uv: Tensor) -> Tensor:
+def _lab_of_uv(y: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """Render-size luma + YUV chroma -> Lab (1,3,h,w) of the gamut-safe colour."""
-    from .color import combine_yuv_gamut_safe, rgb_to_lab
+    from .imaging import combine_yuv_gamut_safe, rgb_to_lab
 
     return rgb_to_lab(combine_yuv_gamut_safe(y, uv))
 
 
-def _uv_of_ab(y: Tensor, ab: Tensor) -> Tensor:
+def _uv_of_ab(y: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Photo luma + a*b* -> YUV chroma (the luma itself is restored later by the pipeline)."""
-    import torch
+    from .imaging import lab_to_rgb, rgb_to_lab, rgb_to_yuv
 
-    from .color import lab_to_rgb, rgb_to_lab, rgb_to_yuv
-
-    gray = y.expand(-1, 3, -1, -1)
-    L = rgb_to_lab(gray)[:, :1]
-    return rgb_to_yuv(lab_to_rgb(torch.cat([L, ab], dim=1), clip=True))[:, 1:]
+    L = rgb_to_lab(np.repeat(y, 3, axis=1))[:, :1]
+    return rgb_to_yuv(lab_to_rgb(np.concatenate([L, ab], axis=1), clip=True))[:, 1:]
 
 
-def _resize(x: Tensor, shape: tuple[int, int]) -> Tensor:
-    import torch.nn.functional as F
+def _resize(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    from .imaging import resize_bilinear
 
     if tuple(x.shape[-2:]) == tuple(shape):
         return x
-    return F.interpolate(x, size=shape, mode="bilinear", antialias=True, align_corners=False)
+    return resize_bilinear(x, shape)
 
 
-def _prepare_reference(ref_rgb: np.ndarray, render_size: int) -> tuple[Tensor, Tensor]:
+def _prepare_reference(ref_rgb: np.ndarray, render_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Reference at (about) the render size: (luma (1,1,h,w), Lab (1,3,h,w))."""
-    import torch
-
-    from .color import rgb_to_lab, rgb_to_luma
+    from .imaging import BT601, rgb_to_lab
     from .render import render_shape
 
-    t = torch.from_numpy(np.ascontiguousarray(ref_rgb)).permute(2, 0, 1)[None].float()
+    t = np.ascontiguousarray(ref_rgb, dtype=np.float32).transpose(2, 0, 1)[None]
     shape = render_shape(t.shape[-2], t.shape[-1], render_size)
-    t = _resize(t, shape).clamp(0, 1)
-    return rgb_to_luma(t), rgb_to_lab(t)
+    t = np.clip(_resize(t, shape), 0, 1)
+    luma = (t * np.array(BT601, np.float32).reshape(1, 3, 1, 1)).sum(axis=1, keepdims=True, dtype=np.float32)
+    return luma, rgb_to_lab(t)
 
 
-def _luma_remap(ref_y: Tensor, y: Tensor) -> Tensor:
+def _luma_remap(ref_y: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Welsh et al.'s luminance remapping: the reference luma with the photo's mean and spread."""
-    return (ref_y - ref_y.mean()) * (y.std() / ref_y.std().clamp(min=1e-3)) + y.mean()
+    return ((ref_y - ref_y.mean()) * (y.std(ddof=1) / max(float(ref_y.std(ddof=1)), 1e-3)) + y.mean()).astype(np.float32)
 
 
-def _local_stats(y: Tensor, radius: int = WELSH_WINDOW) -> tuple[Tensor, Tensor]:
-    from .filters import box_filter
+def _local_stats(y: np.ndarray, radius: int = WELSH_WINDOW) -> tuple[np.ndarray, np.ndarray]:
+    from .imaging import box_filter
 
     mean = box_filter(y, radius)
-    std = (box_filter(y * y, radius) - mean * mean).clamp(min=0).sqrt()
+    std = np.sqrt(np.maximum(box_filter(y * y, radius) - mean * mean, 0))
     return mean, std
+
+
+def _numpy_io(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Let a transfer also take torch tensors (older callers): converted at entry, tensors back out."""
+    from .imaging import like, to_numpy
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        tensor = any(hasattr(a, "detach") for a in args)
+        args = tuple(to_numpy(a)[0] if hasattr(a, "detach") else a for a in args)
+        out = fn(*args, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(like(o, tensor) for o in out)
+        return like(out, tensor)
+
+    return wrapper
+
+
+def _normalize(x: np.ndarray, axis: int) -> np.ndarray:
+    """``x / max(||x||, 1e-12)`` along ``axis`` (torch's ``F.normalize``)."""
+    return x / np.maximum(np.linalg.norm(x, axis=axis, keepdims=True), 1e-12)
 
 
 # ----------------------------------------------------------------------------- (a) Reinhard
 
 
-def _bands(y: Tensor, centres: Tensor, width: float) -> Tensor:
+def _bands(y: np.ndarray, centres: np.ndarray, width: float) -> np.ndarray:
     """Soft luminance-band memberships (K,h*w), columns summing to 1."""
-    import torch
-
-    d = y.reshape(1, -1) - centres.view(-1, 1)
-    m = torch.exp(-0.5 * (d / width) ** 2) + 1e-8
-    return m / m.sum(dim=0, keepdim=True)
+    d = y.reshape(1, -1) - centres.reshape(-1, 1)
+    m = np.exp(-0.5 * (d / width) ** 2) + 1e-8
+    return (m / m.sum(axis=0, keepdims=True)).astype(np.float32)
 
 
-def reinhard_transfer(y: Tensor, ab: Tensor, ref_y: Tensor, ref_ab: Tensor, bands: int = 5, eps: float = 2.0,
-                      max_scale: float = 3.0) -> Tensor:
+@_numpy_io
+def reinhard_transfer(y: np.ndarray, ab: np.ndarray, ref_y: np.ndarray, ref_ab: np.ndarray, bands: int = 5, eps: float = 2.0,
+                      max_scale: float = 3.0) -> np.ndarray:
     """Move the a*b* statistics of ``ab`` (1,2,h,w, over luma ``y``) to the reference's, per luminance band.
 
     Band centres are quantiles of the photo's luma; the reference's luma is remapped to the photo's
     first. In each band, per channel: ``(ab - mean_p) * (std_r + eps) / (std_p + eps) + mean_r``
     (the scale capped at ``max_scale``, so a nearly gray prediction is not blown up into noise).
     """
-    import torch
-
     ref_y = _luma_remap(ref_y, y)
-    q = torch.linspace(0.1, 0.9, bands)
-    centres = torch.quantile(y.flatten(), q)
+    centres = np.quantile(y.ravel(), np.linspace(0.1, 0.9, bands)).astype(np.float32)
     width = max(0.05, float(centres[-1] - centres[0]) / max(1, bands - 1))
     mp = _bands(y, centres, width)  # (K, n)
     mr = _bands(ref_y, centres, width)
     p = ab.reshape(2, -1)
     r = ref_ab.reshape(2, -1)
 
-    def stats(m: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
-        wsum = m.sum(dim=1, keepdim=True).clamp(min=1e-6)  # (K,1)
+    def stats(m: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        wsum = np.maximum(m.sum(axis=1, keepdims=True), 1e-6)  # (K,1)
         mean = (m @ x.T) / wsum  # (K,2)
         var = (m @ (x.T**2)) / wsum - mean**2
-        return mean, var.clamp(min=0).sqrt()
+        return mean, np.sqrt(np.maximum(var, 0))
 
     mean_p, std_p = stats(mp, p)
     mean_r, std_r = stats(mr, r)
-    scale = ((std_r + eps) / (std_p + eps)).clamp(max=max_scale)  # (K,2)
+    scale = np.minimum((std_r + eps) / (std_p + eps), max_scale)  # (K,2)
     # per pixel: sum_k m_k(y) [(ab - mean_p_k) * scale_k + mean_r_k]
     out = (mp.T @ scale) * p.T - (mp.T @ (mean_p * scale)) + mp.T @ mean_r  # (n,2)
-    return out.T.reshape_as(ab)
+    return out.T.reshape(ab.shape).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- (b) Welsh
 
 
-def welsh_transfer(y: Tensor, ref_y: Tensor, ref_ab: Tensor, *, samples: int = WELSH_SAMPLES,
-                   k: int = WELSH_NEIGHBOURS, std_weight: float = 1.0, seed: int = 0) -> Tensor:
+@_numpy_io
+def welsh_transfer(y: np.ndarray, ref_y: np.ndarray, ref_ab: np.ndarray, *, samples: int = WELSH_SAMPLES,
+                   k: int = WELSH_NEIGHBOURS, std_weight: float = 1.0, seed: int = 0) -> np.ndarray:
     """Per-pixel chroma from the reference pixels with the nearest (local luma mean, local luma std).
 
     ``y`` (1,1,h,w) and ``ref_y`` (1,1,h',w') in [0,1]; ``ref_ab`` (1,2,h',w'). Returns a*b* (1,2,h,w),
     smoothed by a guided filter on the photo's luma (Welsh's per-pixel matches are noisy).
     """
-    import torch
     from scipy.spatial import cKDTree
 
-    from .filters import guided_filter_coefficients
+    from .imaging import guided_filter_coefficients
 
     ref_y = _luma_remap(ref_y, y)
     tm, ts = _local_stats(y)
     rm, rs = _local_stats(ref_y)
-    feat_t = torch.cat([tm, ts * std_weight], dim=1).reshape(2, -1).T.double().numpy()
-    feat_r = torch.cat([rm, rs * std_weight], dim=1).reshape(2, -1).T.double().numpy()
-    ab_r = ref_ab.reshape(2, -1).T.double().numpy()
+    feat_t = np.concatenate([tm, ts * std_weight], axis=1).reshape(2, -1).T.astype(np.float64)
+    feat_r = np.concatenate([rm, rs * std_weight], axis=1).reshape(2, -1).T.astype(np.float64)
+    ab_r = ref_ab.reshape(2, -1).T.astype(np.float64)
     if feat_r.shape[0] > samples:
         keep = np.random.default_rng(seed).choice(feat_r.shape[0], samples, replace=False)
         feat_r, ab_r = feat_r[keep], ab_r[keep]
@@ -240,7 +253,7 @@ def welsh_transfer(y: Tensor, ref_y: Tensor, ref_ab: Tensor, *, samples: int = W
     h = np.maximum(dist[:, :1], 0.01)  # bandwidth: the nearest match's distance (at least 0.01 luma)
     w = np.exp(-0.5 * (dist / h) ** 2)
     ab = (w[..., None] * ab_r[idx]).sum(axis=1) / w.sum(axis=1, keepdims=True)
-    ab_t = torch.from_numpy(ab.T.astype(np.float32)).reshape(1, 2, *y.shape[-2:])
+    ab_t = ab.T.astype(np.float32).reshape(1, 2, *y.shape[-2:])
     a, b = guided_filter_coefficients(y, ab_t, radius=2, eps=1e-3)
     return a * y + b
 
@@ -248,104 +261,124 @@ def welsh_transfer(y: Tensor, ref_y: Tensor, ref_ab: Tensor, *, samples: int = W
 # ----------------------------------------------------------------------------- (c) semantic
 
 
-def _encoder_taps(colorizer: Colorizer, y: Tensor) -> list[Tensor]:
-    """Feature maps of the model's encoder for gray ``y`` (1,1,h,w), from the model's
-    :meth:`~colorize.models.ColorModel.encoder_features` hook (fp32, on the CPU)."""
+def has_encoder_features(colorizer: Colorizer) -> bool:
+    """Whether the colorizer's network can give encoder features (torch model, or a graph exported with them)."""
+    predictor = colorizer.predictor
+    if getattr(predictor, "has_encoder_features", False):
+        return True
+    return bool(getattr(colorizer.model, "has_encoder_features", False)) and hasattr(colorizer.model, "parameters")
+
+
+def _encoder_taps(colorizer: Colorizer, y: np.ndarray) -> list[np.ndarray]:
+    """Feature maps of the model's encoder for gray ``y`` (1,1,h,w) (fp32 numpy): from the ONNX graph's
+    feature outputs when it has them, else the torch model's
+    :meth:`~colorize.models.ColorModel.encoder_features` hook."""
+    luma = colorizer.model_luma(y)
+    x = luma
+    if colorizer.takes_hints:
+        x = np.concatenate([luma, np.zeros((1, 3, *luma.shape[-2:]), np.float32)], axis=1)
+    predictor = colorizer.predictor
+    if getattr(predictor, "has_encoder_features", False):
+        return [np.asarray(t, np.float32) for t in predictor.encoder_features(x)]  # type: ignore[attr-defined]
     import torch
 
     model = colorizer.model
-    luma = colorizer.model_luma(y)
-    x = luma
-    if model.config.hints:
-        x = torch.cat([luma, torch.zeros(1, 3, *luma.shape[-2:])], dim=1)
-    x = x.to(next(model.parameters()).device)
     with torch.no_grad():
-        return [t.float().cpu() for t in model.encoder_features(x)]
+        t = torch.from_numpy(np.ascontiguousarray(x)).to(next(model.parameters()).device)
+        return [f.float().cpu().numpy() for f in model.encoder_features(t)]
 
 
-def _semantic_features(colorizer: Colorizer, y: Tensor, grid: tuple[int, int], luma_weight: float) -> Tensor:
+def _semantic_features(colorizer: Colorizer, y: np.ndarray, grid: tuple[int, int], luma_weight: float) -> np.ndarray:
     """(n, C) unit-norm features on ``grid``: each encoder tap L2-normalised, plus luma mean/std."""
-    import torch
-    import torch.nn.functional as F
+    from .imaging import resize_area, upsample_bilinear
 
     parts = []
     for t in _encoder_taps(colorizer, y):
-        t = F.interpolate(t, size=grid, mode="bilinear", align_corners=False)
-        parts.append(F.normalize(t, dim=1))
+        parts.append(_normalize(upsample_bilinear(t, grid), axis=1))
     if luma_weight > 0:
         m, s = _local_stats(y)
-        stats = F.interpolate(torch.cat([m, 2 * s], dim=1), size=grid, mode="area")
-        parts.append(stats * luma_weight)
-    f = torch.cat(parts, dim=1)
-    return F.normalize(f, dim=1)[0].reshape(f.shape[1], -1).T
+        parts.append(resize_area(np.concatenate([m, 2 * s], axis=1), grid) * np.float32(luma_weight))
+    f = np.concatenate(parts, axis=1)
+    return _normalize(f, axis=1)[0].reshape(f.shape[1], -1).T
 
 
-def semantic_transfer(colorizer: Colorizer, y: Tensor, ref_y: Tensor, ref_ab: Tensor, *, tau: float = SEMANTIC_TAU,
+@_numpy_io
+def semantic_transfer(colorizer: Colorizer, y: np.ndarray, ref_y: np.ndarray, ref_ab: np.ndarray, *, tau: float = SEMANTIC_TAU,
                       stride: int = 4, luma_weight: float = 0.5, center: bool = True,
-                      confidence: tuple[float, float] | None = None) -> tuple[Tensor, Tensor]:
+                      confidence: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Chroma from the reference positions whose encoder features are most similar (cosine).
 
     Returns (a*b* (1,2,h,w), confidence (1,1,h,w) in [0,1]); computed on a 1/``stride`` grid and
     brought to the render size by guided upsampling on the photo's luma.
     """
-    import torch
-    import torch.nn.functional as F
-
-    from .filters import guided_upsample
+    from .imaging import guided_coefficient_strips, resize_area
 
     g_t = (max(1, y.shape[-2] // stride), max(1, y.shape[-1] // stride))
     g_r = (max(1, ref_y.shape[-2] // stride), max(1, ref_y.shape[-1] // stride))
-    ref_y_m = _luma_remap(ref_y, y).clamp(0, 1)
+    ref_y_m = np.clip(_luma_remap(ref_y, y), 0, 1)
     ft = _semantic_features(colorizer, y, g_t, luma_weight)
     fr = _semantic_features(colorizer, ref_y_m, g_r, luma_weight)
     if center:  # post-ReLU features all look alike (cosines ~0.9); centring on both images' mean separates them
-        mean = torch.cat([ft, fr]).mean(dim=0, keepdim=True)
-        ft, fr = F.normalize(ft - mean, dim=1), F.normalize(fr - mean, dim=1)
-    ab_r = F.interpolate(ref_ab, size=g_r, mode="area")[0].reshape(2, -1).T  # (m,2)
+        mean = np.concatenate([ft, fr]).mean(axis=0, keepdims=True)
+        ft, fr = _normalize(ft - mean, axis=1), _normalize(fr - mean, axis=1)
+    ab_r = resize_area(ref_ab, g_r)[0].reshape(2, -1).T  # (m,2)
     ab_rows, conf_rows = [], []
     for start in range(0, ft.shape[0], 4096):  # bounded memory for big render sizes
         sim = ft[start : start + 4096] @ fr.T
-        wts = torch.softmax(sim / tau, dim=1)
+        z = sim / tau
+        wts = np.exp(z - z.max(axis=1, keepdims=True))
+        wts /= wts.sum(axis=1, keepdims=True)
         ab_rows.append(wts @ ab_r)
-        conf_rows.append(sim.max(dim=1).values)
-    ab = torch.cat(ab_rows).T.reshape(1, 2, *g_t)
-    best = torch.cat(conf_rows).reshape(1, 1, *g_t)
+        conf_rows.append(sim.max(axis=1))
+    ab = np.concatenate(ab_rows).T.reshape(1, 2, *g_t).astype(np.float32)
+    best = np.concatenate(conf_rows).reshape(1, 1, *g_t)
     lo, hi = confidence or SEMANTIC_CONFIDENCE
-    conf = ((best - lo) / (hi - lo)).clamp(0, 1)
-    y_small = F.interpolate(y, size=g_t, mode="area")
-    out = guided_upsample(y_small, torch.cat([ab, conf], dim=1), y, radius=1, eps=1e-3)
-    return out[:, :2], out[:, 2:].clamp(0, 1)
+    conf = np.clip((best - lo) / (hi - lo), 0, 1).astype(np.float32)
+    y_small = resize_area(y, g_t)
+    H, W = y.shape[-2:]
+    out = np.empty((1, 3, H, W), np.float32)
+    for rows, a, b in guided_coefficient_strips(y_small, np.concatenate([ab, conf], axis=1), (H, W), radius=1, eps=1e-3):
+        out[:, :, rows] = a * y[:, :, rows] + b
+    return out[:, :2], np.clip(out[:, 2:], 0, 1)
 
 
 # ----------------------------------------------------------------------------- blending
 
 
-def apply_reference(colorizer: Colorizer, y_low: Tensor, uv_pred: Tensor, reference: Any, *,
-                    strength: float = REFERENCE_STRENGTH, method: str | None = None) -> Tensor:
-    """The prediction ``uv_pred`` (1,2,h,w, YUV) moved towards the reference's colours; returns YUV chroma."""
+def apply_reference(colorizer: Colorizer, y_low: Any, uv_pred: Any, reference: Any, *,
+                    strength: float = REFERENCE_STRENGTH, method: str | None = None) -> Any:
+    """The prediction ``uv_pred`` (1,2,h,w, YUV) moved towards the reference's colours; returns YUV chroma.
+
+    Numpy (float32; tensors in give a tensor back)."""
+    from .imaging import like, to_numpy
+
     method = method or "auto"
     if method not in REFERENCE_METHODS:
         raise ReferenceImageError(f"unknown reference method {method!r}; choose one of {', '.join(REFERENCE_METHODS)}")
     ref_rgb = load_reference(reference)
     if strength <= 0:
         return uv_pred
-    render_size = max(y_low.shape[-2:])
+    y, tensor = to_numpy(y_low)
+    uv_pred = to_numpy(uv_pred)[0]
+    render_size = max(y.shape[-2:])
     ref_y, ref_lab = _prepare_reference(ref_rgb, render_size)
     ref_ab = ref_lab[:, 1:]
-    y = y_low.float()
     ab_pred = _lab_of_uv(y, uv_pred)[:, 1:]
     if method == "reinhard":
         ab = ab_pred + strength * (reinhard_transfer(y, ab_pred, ref_y, ref_ab) - ab_pred)
     elif method == "welsh":
         ab = ab_pred + strength * (welsh_transfer(y, ref_y, ref_ab) - ab_pred)
     elif method == "semantic":
+        if not (has_encoder_features(colorizer) or hasattr(colorizer.model, "parameters")):
+            raise ReferenceImageError("reference method 'semantic' needs the network's encoder features: this ONNX graph "
+                                      "has none (re-export it with features, or use --backend torch)")
         match, conf = semantic_transfer(colorizer, y, ref_y, ref_ab)
         ab = ab_pred + strength * conf * (match - ab_pred)
     else:  # auto
         base = ab_pred + strength * (reinhard_transfer(y, ab_pred, ref_y, ref_ab) - ab_pred)
-        if colorizer.model.has_encoder_features:
+        if has_encoder_features(colorizer):
             match, conf = semantic_transfer(colorizer, y, ref_y, ref_ab)
         else:
             match, conf = welsh_transfer(y, ref_y, ref_ab), None
         ab = base + strength * (conf if conf is not None else 0.5) * (match - base)
-    return _uv_of_ab(y, ab)
+    return like(_uv_of_ab(y, ab).astype(np.float32), tensor)

@@ -5,13 +5,15 @@ here, so they predict the same chroma for the same picture.
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING, Any
 
-from .color import BT601, lab_f, srgb_to_linear
+import numpy as np
+
 from .errors import ImageArrayError
+from .imaging import BT601, lab_f, like, resize_bilinear, srgb_to_linear, to_numpy
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 DEFAULT_RENDER_SIZE = 256
 """Long side (pixels) the model predicts at; chroma is upsampled to full size afterwards."""
@@ -33,28 +35,31 @@ def render_shape(height: int, width: int, render_size: int) -> tuple[int, int]:
     return rh, rw
 
 
-def render_input(y: Tensor, render_size: int) -> Tensor:
+def render_input(y: Any, render_size: int) -> Any:
     """Full-resolution gray (N,1,H,W) -> what the model sees: antialiased to :func:`render_shape`.
 
     Every path (photos, batches, hints, video) shrinks through here, so they all predict the same
-    chroma for the same frame.
+    chroma for the same frame. Numpy in, numpy out (a torch tensor in gives a tensor back); the
+    shrink is Pillow's antialiased bilinear, the same filter as torch's ``antialias=True``.
     """
     rh, rw = render_shape(y.shape[-2], y.shape[-1], render_size)
-    return F.interpolate(y, size=(rh, rw), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    arr, tensor = to_numpy(y)
+    return like(np.clip(resize_bilinear(arr, (rh, rw)), 0, 1), tensor)
 
 
-def model_luma(y: Tensor, space: str) -> Tensor:
+def model_luma(y: Any, space: str) -> Any:
     """BT.601 gray level (N,1,h,w) in [0,1] -> the model's normalised luminance for a gray pixel.
 
     For ``"lab"`` models this is L*/100 of the gray sRGB colour (what ``ChromaSpace.split`` gives the
     training side for a gray image); ``"yuv"`` models see ``y`` itself.
 
-    >>> round(float(model_luma(torch.full((1, 1, 1, 1), 0.5), "lab")), 4)
+    >>> round(model_luma(np.full((1, 1, 1, 1), 0.5, np.float32), "lab").item(), 4)
     0.5339
     """
-    if space == "lab":
-        return (116 * lab_f(srgb_to_linear(y)) - 16) / 100
-    return y
+    if space != "lab":
+        return y
+    arr, tensor = to_numpy(y)
+    return like((116 * lab_f(srgb_to_linear(arr)) - 16) / 100, tensor)
 
 
 def gray_of(image: np.ndarray) -> np.ndarray:
@@ -95,8 +100,11 @@ def gray_of(image: np.ndarray) -> np.ndarray:
 
 def as_tensor(gray: np.ndarray) -> Tensor:
     """A float32 tensor sharing ``gray``'s memory, also for read-only arrays (a gray photo's
-    plane is a read-only view; the pipeline only ever reads it, so no copy is needed)."""
+    plane is a read-only view; the pipeline only ever reads it, so no copy is needed). For the
+    callers that work in torch (films, references); the photo path stays in numpy."""
     import warnings
+
+    import torch
 
     arr = np.ascontiguousarray(gray, dtype=np.float32)
     with warnings.catch_warnings():

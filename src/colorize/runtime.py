@@ -13,6 +13,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
+DEFAULT_TEMPERATURE = 0.38
+"""Annealed-mean temperature when neither the model nor the user sets one (Zhang et al. pick 0.38).
+
+Here, in a leaf without torch, so the options (and the onnxruntime path) can use it; :mod:`colorize.bins`
+(the decode itself) re-exports it."""
+
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` -> CUDA when PyTorch sees a GPU, else the CPU; an explicit CUDA request without a GPU fails."""
@@ -53,4 +59,4 @@ def inference_context(device: torch.device, bf16: bool) -> contextlib.AbstractCo
     return stack
 
 
-__all__ = ["cpu_has_fast_bf16", "inference_context", "pick_device", "uses_bf16"]
+__all__ = ["DEFAULT_TEMPERATURE", "cpu_has_fast_bf16", "inference_context", "pick_device", "uses_bf16"]

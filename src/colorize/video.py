@@ -54,7 +54,6 @@ from .io import SUPPORTED_INPUT_EXTENSIONS, is_image_path, move_into_place
 
 if TYPE_CHECKING:  # heavy imports stay lazy: torch, av and cv2 load when a video is processed
 
-    from torch import Tensor
 
     from .options import ColorizeOptions
     from .pipeline import Colorizer
@@ -268,7 +267,7 @@ def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
 class TemporalColorizer:
     """Colorize consecutive frames of one film, keeping colours consistent over time.
 
-    Stateful: call :meth:`colorize_frames` (numpy) or :meth:`colorize_gray` (torch) with consecutive
+    Stateful: call :meth:`colorize_frames` (images) or :meth:`colorize_gray` (N,1,H,W luma arrays) with consecutive
     batches; :meth:`reset` forgets the previous frame (a new film). ``scene_cuts`` lists the frame
     indices (counted from the first frame given since construction) where the memory was reset.
 
@@ -295,21 +294,24 @@ class TemporalColorizer:
 
     # ------------------------------------------------------------------ render-size steps
 
-    def render_gray(self, y: Tensor) -> Tensor:
+    def render_gray(self, y: Any) -> Any:
         """(N,1,H,W) luma -> render-size luma, as every photo path shrinks it (:func:`colorize.render.render_input`)."""
         from .render import render_input
 
         return render_input(y, self.options.render_size)
 
-    def predict(self, y_low: Tensor, rotation: int = 0) -> Tensor:
-        """Model chroma (N,2,h,w) for render-size luma; ``rotation`` (CCW degrees) is undone for the model."""
-        import torch
+    def predict(self, y_low: Any, rotation: int = 0) -> Any:
+        """Model chroma (N,2,h,w) for render-size luma; ``rotation`` (CCW degrees) is undone for the model.
 
+        numpy (a torch tensor in gives one back)."""
+        from .imaging import like, to_numpy
+
+        y, tensor = to_numpy(y_low)
         k = (int(round(rotation / 90)) % 4) if rotation % 90 == 0 else 0
         if k:
-            uv = self.colorizer.predict_uv(torch.rot90(y_low, k, dims=(-2, -1)).contiguous(), self.options).cpu()
-            return torch.rot90(uv, -k, dims=(-2, -1)).contiguous()
-        return self.colorizer.predict_uv(y_low, self.options).cpu()
+            uv = to_numpy(self.colorizer.predict_uv(np.ascontiguousarray(np.rot90(y, k, axes=(-2, -1))), self.options))[0]
+            return like(np.ascontiguousarray(np.rot90(uv, -k, axes=(-2, -1))), tensor)
+        return like(to_numpy(self.colorizer.predict_uv(y, self.options))[0], tensor)
 
     def step(self, y_low: np.ndarray, uv_pred: np.ndarray) -> np.ndarray:
         """One frame of temporal blending at render size: luma (h,w) in [0,1], chroma (h,w,2) -> chroma (h,w,2)."""
@@ -360,44 +362,64 @@ class TemporalColorizer:
         self._prev = (y8, y, out)
         return out
 
-    def blend(self, y_low: Tensor, uv_pred: Tensor) -> Tensor:
-        """:meth:`step` over a batch, in order: (N,1,h,w) and (N,2,h,w) tensors -> (N,2,h,w)."""
-        import torch
+    def blend(self, y_low: Any, uv_pred: Any) -> Any:
+        """:meth:`step` over a batch, in order: (N,1,h,w) and (N,2,h,w) -> (N,2,h,w) (numpy; tensors give a tensor)."""
+        from .imaging import like, to_numpy
 
         if not self.temporal.enabled:
             self.frame_index += y_low.shape[0]
             return uv_pred
-        ys = y_low[:, 0].numpy()
-        uvs = uv_pred.permute(0, 2, 3, 1).numpy()
-        out = [self.step(ys[i], uvs[i]) for i in range(ys.shape[0])]
-        return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
+        ys, tensor = to_numpy(y_low)
+        uvs = to_numpy(uv_pred)[0].transpose(0, 2, 3, 1)
+        out = [self.step(ys[i, 0], uvs[i]) for i in range(ys.shape[0])]
+        return like(np.ascontiguousarray(np.stack(out).transpose(0, 3, 1, 2)), tensor)
 
     # ------------------------------------------------------------------ full frames
 
-    def colorize_gray_iter(self, y: Tensor, rotation: int = 0) -> Iterator[Tensor]:
+    def colorize_gray_iter(self, y: Any, rotation: int = 0) -> Iterator[Any]:
         """Like :meth:`colorize_gray`, yielding frames (1,3,H,W) one by one (full-res memory for one frame)."""
-        y = y.float().cpu()
+        from .imaging import like, to_numpy
+
+        y, tensor = to_numpy(y)
         y_low = self.render_gray(y)
         uv = self.blend(y_low, self.predict(y_low, rotation))
         for i in range(y.shape[0]):
-            yield self.colorizer.colorize_gray(y[i : i + 1], self.options, uv_low=uv[i : i + 1], y_low=y_low[i : i + 1])
+            out = self.colorizer.colorize_gray(y[i : i + 1], self.options, uv_low=uv[i : i + 1], y_low=y_low[i : i + 1])
+            yield like(np.ascontiguousarray(to_numpy(out)[0]), tensor) if tensor else out
 
-    def colorize_gray(self, y: Tensor, rotation: int = 0) -> Tensor:
-        """Consecutive luma frames (N,1,H,W) in [0,1] -> sRGB (N,3,H,W); one model pass for the batch."""
-        import torch
+    def colorize_u8_iter(self, y: np.ndarray, rotation: int = 0) -> Iterator[np.ndarray]:
+        """Consecutive luma frames (N,H,W) float32 in [0,1] -> 8-bit sRGB frames (H,W,3), one by one, through
+        the photo path's fused 8-bit pass (:meth:`Colorizer.colorize_gray_u8`): what films are encoded from."""
+        y = np.asarray(y, dtype=np.float32)
+        y_low = self.render_gray(y[:, None])
+        uv = self.blend(y_low, self.predict(y_low, rotation))
+        fused = getattr(self.colorizer, "colorize_gray_u8", None)
+        for i in range(y.shape[0]):
+            known = {"uv_low": uv[i : i + 1], "y_low": y_low[i : i + 1]}
+            if fused is not None:
+                yield fused(y[i], self.options, **known)
+            else:  # a duck-typed colorizer with only the float path: same rounding as the fused pass
+                rgb = np.asarray(self.colorizer.colorize_gray(y[i : i + 1, None], self.options, **known))[0]
+                yield (np.clip(rgb.transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
 
-        return torch.cat(list(self.colorize_gray_iter(y, rotation)))
+    def colorize_gray(self, y: Any, rotation: int = 0) -> Any:
+        """Consecutive luma frames (N,1,H,W) in [0,1] -> sRGB (N,3,H,W); one model pass for the batch
+        (numpy; a torch tensor in gives a tensor back)."""
+        frames = list(self.colorize_gray_iter(y, rotation))
+        if frames and hasattr(frames[0], "detach"):
+            import torch
+
+            return torch.cat(frames)
+        return np.concatenate(frames) if frames else np.zeros((0, 3, *y.shape[-2:]), np.float32)
 
     def colorize_frames(self, frames: Sequence[np.ndarray] | np.ndarray, rotation: int = 0) -> np.ndarray:
         """Consecutive frames (gray HxW or RGB HxWx3, uint8/uint16/float) -> (N,H,W,3) float32 sRGB."""
-        import torch
-
         from .render import gray_of
 
         if len(frames) == 0:
             return np.zeros((0, 0, 0, 3), np.float32)
-        y = torch.from_numpy(np.stack([gray_of(f) for f in frames]).astype(np.float32))[:, None]
-        return self.colorize_gray(y, rotation).permute(0, 2, 3, 1).numpy()
+        y = np.stack([gray_of(f) for f in frames]).astype(np.float32)[:, None]
+        return np.ascontiguousarray(self.colorize_gray(y, rotation).transpose(0, 2, 3, 1))
 
 
 # ============================================================================ consistency metric
@@ -1084,15 +1106,12 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
             for p in audio_backlog:
                 sink.mux_audio(p)
             audio_backlog.clear()
-        import torch
-
         grays = [f.gray for f in pending]
         if grays[0].dtype == np.uint8:
-            y = torch.from_numpy(np.stack(grays)).float().div_(255)[:, None]
+            y = np.stack(grays).astype(np.float32) / np.float32(255)
         else:
-            y = torch.from_numpy(np.stack(grays).astype(np.float32))[:, None]
-        for j, rgb in enumerate(tc.colorize_gray_iter(y, source.rotation)):
-            u8 = rgb[0].mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+            y = np.stack(grays).astype(np.float32)
+        for j, u8 in enumerate(tc.colorize_u8_iter(y, source.rotation)):
             sink.write(u8, pending[j].pts, pending[j].time_base)
         bar.advance(len(pending), rate=(tc.frame_index / max(1e-6, time.time() - t0)))
         pending.clear()

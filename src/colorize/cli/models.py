@@ -11,11 +11,16 @@ def run_models(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="colorize models", description="List model architectures and bundled weights.")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    from ..models import list_models, model_config
-    from ..models.registry import list_pretrained as bundled_models
+    from ..models.files import list_pretrained as bundled_models
 
     bundled = bundled_models()
-    archs = [{"name": e.name, "description": e.description, "space": model_config(e.name).space, "head": model_config(e.name).head} for e in list_models()]
+    try:  # the architectures are torch modules: listed when the torch extra is installed
+        from ..models import list_models, model_config
+
+        archs = [{"name": e.name, "description": e.description, "space": model_config(e.name).space, "head": model_config(e.name).head}
+                 for e in list_models()]
+    except ImportError:
+        archs = []
     if args.json:
         print(json.dumps({"bundled": bundled, "architectures": archs}, indent=2, default=str))
         return 0
@@ -38,6 +43,8 @@ def run_models(argv: Sequence[str]) -> int:
         a.add_column(col)
     for e in archs:
         a.add_row(e["name"], e["space"], e["head"], e["description"])
+    if not archs:
+        a.add_row("(needs PyTorch)", "", "", "pip install 'colorize\\[torch]' to list and train architectures")
     c = Console()
     c.print(t)
     c.print(a)

@@ -10,20 +10,15 @@ fields (``create_model("compact", head="regression", space="yuv")``). Bundled we
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ..errors import WeightsError
 from .base import BaseConfig, ColorModel
 from .compact import CompactColorNet, CompactConfig
 from .eccv16 import ECCV16Config, ECCV16Net
+from .files import PRETRAINED_DIR, list_pretrained, resolve_weights  # noqa: F401 (torch-free; re-exported here)
 from .hypercolumn import HypercolumnConfig, HypercolumnNet
 from .residual_encoder import ResidualEncoderConfig, ResidualEncoderNet
-
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
-"""The package's bundled weights (``default.json`` + ``default.safetensors``)."""
 
 
 @dataclass(frozen=True)
@@ -103,27 +98,3 @@ register_model(
     backbone="resnet34", stages=5, widths=(64, 64, 128, 256, 512),
 )
 register_model("eccv16", ECCV16Net, ECCV16Config, "Re-implementation of Zhang et al. 2016 (ECCV16)")
-
-
-def resolve_weights(name_or_path: str | os.PathLike[str]) -> Path:
-    """``"default"`` or another bundled name -> its JSON in the package; otherwise a path."""
-    p = Path(name_or_path)
-    if p.suffix in (".json", ".safetensors") or p.is_dir() or p.exists() or p.with_suffix(".json").exists():
-        return p
-    bundled = PRETRAINED_DIR / f"{name_or_path}.json"
-    if bundled.is_file():
-        return bundled
-    available = sorted(x.stem for x in PRETRAINED_DIR.glob("*.json"))
-    raise WeightsError(f"{name_or_path}: no such weights file or bundled model (bundled: {', '.join(available) or 'none'})")
-
-
-def list_pretrained() -> list[dict[str, Any]]:
-    """The JSON of every bundled weights file, each with its ``name`` (for ``colorize models``)."""
-    from .weights import read_model_info
-
-    out = []
-    for p in sorted(PRETRAINED_DIR.glob("*.json")):
-        info = read_model_info(p)
-        info["name"] = p.stem
-        out.append(info)
-    return out

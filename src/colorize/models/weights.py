@@ -18,21 +18,8 @@ import torch
 
 from ..errors import WeightsError
 from .base import ColorModel
+from .files import FORMAT, read_model_info, weights_paths  # noqa: F401 (torch-free; re-exported here)
 from .registry import arch_name, create_model
-
-FORMAT = "colorize-weights/1"
-
-
-def weights_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """``x``, ``x.json`` or ``x.safetensors`` -> (safetensors path, json path)."""
-    p = Path(path)
-    if p.is_dir():
-        candidates = sorted(p.glob("*.json"))
-        if len(candidates) != 1:
-            raise WeightsError(f"{p}: expected exactly one model .json in the folder, found {len(candidates)}")
-        p = candidates[0]
-    stem = p.with_suffix("") if p.suffix in (".json", ".safetensors") else p
-    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -76,20 +63,6 @@ def save_model(
     _atomic_write_bytes(st_path, save(tensors, metadata={"format": FORMAT}))
     _atomic_write_bytes(json_path, (json.dumps(meta, indent=2) + "\n").encode())
     return st_path, json_path
-
-
-def read_model_info(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The JSON side of a weights file, validated."""
-    _, json_path = weights_paths(path)
-    if not json_path.is_file():
-        raise WeightsError(f"{json_path}: no such model config file")
-    try:
-        info = json.loads(json_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise WeightsError(f"{json_path}: not a valid model config ({exc})") from None
-    if not isinstance(info, dict) or info.get("format") != FORMAT or "arch" not in info:
-        raise WeightsError(f"{json_path}: not a colorize model config (format {FORMAT!r} expected)")
-    return info
 
 
 def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[ColorModel, dict[str, Any]]:

@@ -1,0 +1,94 @@
+"""The ONNX graph shipped with the default model (src/colorize/pretrained/default.onnx).
+
+It must be exported from exactly the shipped safetensors (its metadata records their SHA-256; remake
+it with ``python scripts/bundle_onnx.py`` after changing the weights) and agree with them run by
+PyTorch; a graph that does not match its weights is not used.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from colorize.backends import OnnxPredictor  # noqa: E402
+from colorize.models.files import GRAPH_DIGEST_KEY, PRETRAINED_DIR, file_sha256, ready_graph  # noqa: E402
+from colorize.pipeline import Colorizer  # noqa: E402
+
+DEFAULT = PRETRAINED_DIR / "default.json"
+GRAPH = PRETRAINED_DIR / "default.onnx"
+
+
+def test_bundled_graph_is_up_to_date_with_the_shipped_weights():
+    assert GRAPH.is_file(), "default.onnx missing: run python scripts/bundle_onnx.py"
+    recorded = OnnxPredictor(GRAPH).metadata.get(GRAPH_DIGEST_KEY)
+    assert recorded == file_sha256(DEFAULT.with_suffix(".safetensors")), "default.onnx is stale: run python scripts/bundle_onnx.py"
+    assert ready_graph(DEFAULT, recorded) == GRAPH
+
+
+@pytest.mark.slow  # PyTorch and the 5 M-parameter model on a shared CPU: 10-25 s here
+def test_bundled_graph_agrees_with_the_safetensors_in_torch():
+    torch = pytest.importorskip("torch")
+    from colorize.models.weights import load_model
+
+    model, _ = load_model(DEFAULT)
+    model = model.float().eval()
+    runner = OnnxPredictor(GRAPH)
+    assert runner.in_channels == model.in_channels == 4 and runner.takes_temperature and runner.has_encoder_features
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 4, 64, 96, generator=gen)
+    x[:, 1:] = 0
+    x[0, 1:3, 20:23, 30:33] = torch.tensor([0.4, -0.2]).view(2, 1, 1)  # one learned hint
+    x[0, 3, 20:23, 30:33] = 1
+    for t in (0.55, 0.2, 1.0):
+        with torch.no_grad():
+            want = model.predict_chroma(x, temperature=t).numpy()
+        got = runner.predict_chroma(x.numpy(), temperature=t)
+        assert got.shape == want.shape and np.abs(got - want).max() < 1e-4, t
+    with torch.no_grad():
+        want_f = [f.numpy() for f in model.encoder_features(x)]
+    got_f = runner.encoder_features(x.numpy())
+    assert len(got_f) == len(want_f)
+    for g, w in zip(got_f, want_f):
+        assert g.shape == w.shape and np.abs(g - w).max() <= 1e-4 * max(1.0, float(np.abs(w).max()))
+
+
+def test_default_model_runs_from_the_graph_by_default():
+    c = Colorizer.from_pretrained("default", device="cpu")
+    assert c.backend == "onnxruntime" and c.takes_hints and c.space == "lab"
+    assert c.model.num_parameters() > 1_000_000 and c.options.temperature == 0.55  # the JSON's inference section
+
+
+def test_a_stale_graph_is_not_used(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.setenv("COLORIZE_BF16", "1")  # then 'auto' without a ready graph is PyTorch (no export into the cache)
+    for suffix in (".json", ".safetensors", ".onnx"):
+        shutil.copy(DEFAULT.with_suffix(suffix), tmp_path / f"mine{suffix}")
+    st = tmp_path / "mine.safetensors"
+    data = bytearray(st.read_bytes())
+    data[-1] ^= 1  # other weights (one bit of the last tensor): the graph no longer matches them
+    st.write_bytes(bytes(data))
+    assert ready_graph(tmp_path / "mine.json", OnnxPredictor(tmp_path / "mine.onnx").metadata.get(GRAPH_DIGEST_KEY)) is None
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        c = Colorizer.from_pretrained(tmp_path / "mine.json", device="cpu")
+    assert any("stale ONNX graph" in str(w.message) for w in seen)
+    assert getattr(c.predictor, "path", None) != tmp_path / "mine.onnx"
+    assert hasattr(c.model, "parameters")  # the weights were loaded into PyTorch
+
+
+def test_auto_rule_with_a_ready_graph(monkeypatch):
+    from colorize.backends import resolve_backend
+
+    monkeypatch.delenv("COLORIZE_BACKEND", raising=False)
+    monkeypatch.setenv("COLORIZE_BF16", "1")  # even where bf16 torch would win for an own checkpoint
+    assert resolve_backend("auto", "auto", graph=True) == "onnxruntime"  # no torch import to ask about CUDA
+    assert resolve_backend("auto", "cpu", graph=True) == "onnxruntime"
+    assert resolve_backend("auto", "cuda", graph=True) == "torch"  # an explicit GPU keeps the network on it
+    assert resolve_backend("torch", "cpu", graph=True) == "torch"
+    monkeypatch.setenv("COLORIZE_BACKEND", "torch")
+    assert resolve_backend("auto", "cpu", graph=True) == "torch"
