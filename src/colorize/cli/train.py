@@ -17,8 +17,9 @@ def run_train(argv: Sequence[str]) -> int:
         prog="colorize train",
         description="Train a colorization model on colour photos (the gray input is made on the fly). "
         "Runs unchanged under torchrun for DistributedDataParallel (gloo on CPU, NCCL on GPUs).",
-        epilog="example: colorize train ../shared/data/train --out runs/mine --steps 5000\n"
-        "         torchrun --nproc-per-node 8 -m colorize train data/ --out runs/big --device cuda",
+        epilog="examples (PHOTOS/ stands for your own folder of colour photos; runs/ is created):\n"
+        "  colorize train PHOTOS/ --out runs/mine --steps 5000\n"
+        "  torchrun --nproc-per-node 8 -m colorize train PHOTOS/ --out runs/big --device cuda",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", nargs="*", help="folders of colour images (sub-folders are sources) or CSV/text manifests")
