@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .common import policy_from_args
 from .photo import _err
 
 
@@ -153,7 +154,7 @@ def run_train(argv: Sequence[str]) -> int:
                           backbone_weights=args.backbone_weights, init_weights=args.init_weights, losses=losses, optimizer=args.optimizer,
                           bf16=args.bf16, **overrides)
     try:
-        result = train(cfg, resume=args.resume, progress=not args.quiet)
+        result = train(cfg, resume=args.resume, progress=policy_from_args(args).progress)  # the bar only on a terminal
     except CheckpointWriteError as exc:  # disk full while checkpointing: not bad input
         _err(str(exc))
         return 1
