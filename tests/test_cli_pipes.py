@@ -64,6 +64,7 @@ def test_stdin_to_file_and_file_to_stdout(tmp_path, tiny_model_path):
     assert Image.open(io.BytesIO(r.stdout)).format == "JPEG"
 
 
+@pytest.mark.slow
 def test_stdout_refusals_are_one_line(tmp_path):
     a, b = gray_file(tmp_path / "a.png"), gray_file(tmp_path / "b.png")
     for args, needle in [((a, b, "-o", "-"), "standard output takes one image"),

@@ -119,6 +119,7 @@ def test_default_model_matches_golden(monkeypatch):
     assert _within(d), f"output moved away from the golden reference: {d}"
 
 
+@pytest.mark.slow
 def test_golden_tolerance_survives_bf16(monkeypatch):
     """bf16 autocast (emulated where the CPU lacks it) stays inside the golden's tolerance."""
     cells, thumb = _load_golden()
