@@ -247,3 +247,15 @@ def test_sequence_keeps_stems_and_takes_the_format_extension(tmp_path, tiny_mode
     assert sorted(p.name for p in (tmp_path / "as_jpg").iterdir()) == ["1415.jpg", "1416.jpg"]
     helptext = " ".join(run("--help").stdout.split())
     assert "keeping each frame's stem, with --format's extension (default png): 1415.jpg -> 1415.png" in helptext
+
+
+@pytest.mark.slow
+def test_skip_existing_for_films_before_anything_is_decoded_or_loaded(tmp_path):
+    film = tmp_path / "film.mp4"
+    film.write_bytes(b"never decoded: its output exists")
+    (tmp_path / "film_colorized.mp4").write_bytes(b"an earlier, complete film")
+    r = run(film, "--skip-existing", "-m", "/no/such/model.json", "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["skipped"] == [{"input": str(film), "output": str(tmp_path / "film_colorized.mp4")}]
+    assert (tmp_path / "film_colorized.mp4").read_bytes() == b"an earlier, complete film"
