@@ -180,6 +180,7 @@ def _orange_reference() -> np.ndarray:
     return ref
 
 
+@pytest.mark.slow
 def test_api_hints_and_reference(server):
     client, _ = server
     gray = _gray()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from colorize import color
@@ -19,6 +20,7 @@ def test_bins_cover_exactly_the_srgb_gamut_cells():
     assert d.max() <= 5 * 2**0.5 + 1e-4
 
 
+@pytest.mark.slow
 def test_soft_encoding_uses_five_nearest_bins_with_gaussian_weights():
     centers = ab_bin_centers()
     ab = torch.tensor([3.0, -4.0]).view(1, 2, 1, 1)

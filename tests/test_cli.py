@@ -39,6 +39,7 @@ def test_help_is_fast_and_imports_no_torch():
     assert r.returncode == 0 and "colorize scans/ -o out/ --recursive" in r.stdout
 
 
+@pytest.mark.slow
 def test_single_file_beside_input_then_overwrite_rules(tmp_path, tiny_model_path):
     src = gray_file(tmp_path / "old photo.png")
     r = run(str(src), "-m", tiny_model_path)
@@ -55,6 +56,7 @@ def test_single_file_beside_input_then_overwrite_rules(tmp_path, tiny_model_path
     assert out.read_bytes() != before
 
 
+@pytest.mark.slow
 def test_folder_recursive_json_and_bad_files(tmp_path, tiny_model_path):
     scans = tmp_path / "scans"
     gray_file(scans / "a.jpg")
@@ -75,6 +77,7 @@ def test_folder_recursive_json_and_bad_files(tmp_path, tiny_model_path):
     assert json.loads(r2.stdout)["ok"] == 1
 
 
+@pytest.mark.slow
 def test_globs_and_output_format(tmp_path, tiny_model_path):
     for n in "xyz":
         gray_file(tmp_path / f"{n}.png")
@@ -87,6 +90,7 @@ def test_globs_and_output_format(tmp_path, tiny_model_path):
     "name,content,reason",
     [("missing.jpg", None, "no such file"), ("t.png", b"hello", "not an image"), ("empty.png", b"", "empty")],
 )
+@pytest.mark.slow
 def test_bad_inputs_are_one_line_errors(tmp_path, tiny_model_path, name, content, reason):
     path = tmp_path / name
     if content is not None:
@@ -96,6 +100,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny_model_path, name, content
     assert reason in r.stderr and str(path.name) in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_decompression_bomb_guard_and_truncated_file(tmp_path, tiny_model_path):
     big = gray_file(tmp_path / "big.png", size=(400, 300))
     r = run(str(big), "--max-pixels", "10000", "-m", tiny_model_path)
@@ -106,6 +111,7 @@ def test_decompression_bomb_guard_and_truncated_file(tmp_path, tiny_model_path):
     assert r.returncode == 1 and "truncated" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_alpha_exif_and_16_bit(tmp_path, tiny_model_path):
     la = Image.fromarray(np.full((30, 40), 128, np.uint8)).convert("LA")
     alpha = np.tile(np.arange(40, dtype=np.uint8) * 6, (30, 1))
@@ -128,12 +134,14 @@ def test_alpha_exif_and_16_bit(tmp_path, tiny_model_path):
     assert np.abs(deep.gray - arr16 / 65535).max() < 2 / 255
 
 
+@pytest.mark.slow
 def test_colour_input_says_it_is_recolorized(tmp_path, tiny_model_path, colour_photo):
     Image.fromarray(colour_photo).save(tmp_path / "c.png")
     r = run(str(tmp_path / "c.png"), "-m", tiny_model_path)
     assert r.returncode == 0 and "re-colorized from its luminance" in r.stderr
 
 
+@pytest.mark.slow
 def test_models_and_evaluate_commands(tmp_path, tiny_model_path, colour_photo):
     r = run("models", "--json")
     assert r.returncode == 0

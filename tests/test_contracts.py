@@ -170,6 +170,7 @@ def _differs(a: np.ndarray, b: np.ndarray) -> bool:
     return float(np.abs(a - b).max()) > 5e-4
 
 
+@pytest.mark.slow
 def test_from_pretrained_honours_the_weights_inference_defaults(weights_pair):
     with_defaults, plain = weights_pair
     c_def = Colorizer.from_pretrained(with_defaults, device="cpu")
@@ -182,6 +183,7 @@ def test_from_pretrained_honours_the_weights_inference_defaults(weights_pair):
     assert _differs(got, _run(c_plain, render_size=128)), "temperature default ignored"
 
 
+@pytest.mark.slow
 def test_call_and_load_options_override_the_weights_defaults(weights_pair):
     with_defaults, plain = weights_pair
     c_plain = Colorizer.from_pretrained(plain, device="cpu")
@@ -194,6 +196,7 @@ def test_call_and_load_options_override_the_weights_defaults(weights_pair):
     np.testing.assert_array_equal(_run(c_loaded), _run(c_plain, temperature=0.9, render_size=256))
 
 
+@pytest.mark.slow
 def test_films_start_from_the_colorizers_options(weights_pair):
     """TemporalColorizer (the film path) uses the loaded model's defaults: its first frame is the photo result."""
     with_defaults, _ = weights_pair

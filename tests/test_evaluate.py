@@ -139,6 +139,7 @@ def test_failing_or_bad_colorizers_skip_the_image(flat_folder):
         E.evaluate_folder(folder, {"gray": lambda g: g}, progress=False)
 
 
+@pytest.mark.slow
 def test_json_table_and_reports(grouped_folder, tmp_path):
     folder, truths = grouped_folder
     result = E.evaluate_folder(folder, {"oracle": _oracle(truths)}, progress=False, thumbnails=2)
@@ -178,6 +179,7 @@ def test_json_table_and_reports(grouped_folder, tmp_path):
         E.write_report(result, tmp_path / "report.txt")
 
 
+@pytest.mark.slow
 def test_decoding_ablation_script(flat_folder, tmp_path: Path):
     """scripts/decoding_ablation.py: its plain-decode row equals `colorize evaluate`, and undoing the
     class rebalancing (prior 1) gives less colourful output than the plain decode."""

@@ -122,6 +122,7 @@ def test_default_model_matches_golden(monkeypatch):
     assert _within(d), f"output moved away from the golden reference: {d}"
 
 
+@pytest.mark.slow
 def test_torch_backend_matches_golden(monkeypatch):
     """The same golden holds for the PyTorch backend in fp32 (the graph and the safetensors agree)."""
     cells, thumb = _load_golden()
@@ -129,6 +130,7 @@ def test_torch_backend_matches_golden(monkeypatch):
     assert _within(d), f"torch backend outside the golden tolerance: {d}"
 
 
+@pytest.mark.slow
 def test_golden_tolerance_survives_bf16(monkeypatch):
     """bf16 autocast (emulated where the CPU lacks it) stays inside the golden's tolerance."""
     cells, thumb = _load_golden()

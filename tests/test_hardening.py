@@ -152,6 +152,7 @@ def test_weights_json_inference_values_are_checked_naming_the_file(tmp_path, tin
     assert str(excinfo.value).startswith(f"{path}: ") and named in str(excinfo.value)
 
 
+@pytest.mark.slow
 def test_weights_json_bad_inference_on_the_cli(tmp_path, tiny_model_path):
     path = _copy_model(tiny_model_path, tmp_path / "w", lambda info: info.__setitem__("inference", {"render_size": 1e9}))
     src = gray_file(tmp_path / "p.png")
@@ -205,6 +206,7 @@ def test_an_output_that_is_another_input_is_not_overwritten(tmp_path):
     assert b.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_the_same_file_named_twice_is_colorized_once(tmp_path, tiny_model_path):
     src = gray_file(tmp_path / "in" / "x.png")
     r = run(tmp_path / "in", src, "-o", tmp_path / "out", "-m", tiny_model_path, "--json")
@@ -221,6 +223,7 @@ def _animation(path: Path, n: int, fmt: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_one_frame_gif_is_a_photo_and_animated_webp_tiff_are_refused(tmp_path, tiny_model_path):
     still = _animation(tmp_path / "still.gif", 1, "GIF")
     anim = _animation(tmp_path / "anim.webp", 3, "WEBP")
@@ -315,6 +318,7 @@ def test_header_check_keeps_normal_files_and_limit_none_reads_them(tmp_path):
 # ----------------------------------------------------------------------------- 5. nothing aborts a whole batch
 
 
+@pytest.mark.slow
 def test_symlink_loop_and_dangling_link_are_per_file_errors(tmp_path, tiny_model_path):
     good = gray_file(tmp_path / "good.png")
     (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
@@ -377,6 +381,7 @@ def test_integer_arrays_are_8_bit_levels(tiny_model_path):
         assert got.dtype == np.float32 and np.abs(got - want).max() < 2 / 255  # not white
 
 
+@pytest.mark.slow
 def test_json_stays_valid_when_the_model_cannot_be_loaded_or_nothing_is_left(tmp_path):
     src = gray_file(tmp_path / "p.png")
     r = run(src, "-m", tmp_path / "missing.json", "--json")
@@ -423,6 +428,7 @@ def test_guided_run_with_nothing_left_to_do_does_not_crash(tmp_path):
 
 
 @pytest.mark.parametrize("ext", [".pgm", ".ppm"])
+@pytest.mark.slow
 def test_unwritable_input_format_gets_a_png_output(tmp_path, tiny_model_path, ext):
     src = gray_file(tmp_path / f"scan{ext}")
     r = run(src, "-m", tiny_model_path, "-q")
@@ -472,6 +478,7 @@ def test_export_and_weights_files_get_an_ordinary_mode(tmp_path, tiny_model_path
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["m.json", "m.safetensors"]
 
 
+@pytest.mark.slow
 def test_sigterm_mid_write_cleans_up_like_ctrl_c(tmp_path, tiny_model_path):
     """A plain `kill` (SIGTERM) while a photo is being written leaves no temp file and no partial output."""
     import subprocess

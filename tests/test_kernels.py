@@ -73,6 +73,7 @@ def test_the_numpy_fallback_is_used_without_the_library(monkeypatch):
         kernels._library.cache_clear()
 
 
+@pytest.mark.slow
 def test_pipeline_8bit_path_matches_the_float_path(tiny_model_path):
     from colorize.pipeline import Colorizer
 

@@ -122,6 +122,7 @@ _LAB = st.tuples(_L, _AB, _AB)
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(_LAB, _LAB), min_size=1, max_size=8))
+@pytest.mark.slow
 def test_ciede2000_property_matches_skimage(pairs):
     lab1 = np.array([p[0] for p in pairs], dtype=np.float64)
     lab2 = np.array([p[1] for p in pairs], dtype=np.float64)

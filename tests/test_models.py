@@ -34,6 +34,7 @@ def test_resnet_state_dict_matches_torchvision_layout(depth, count):
         assert sd["fc.weight"].shape == (1000, 2048)
 
 
+@pytest.mark.slow
 def test_backbone_weights_load_from_a_torchvision_style_file(tmp_path):
     src = VGG16(with_classifier=True)
     path = tmp_path / "vgg16-fake.pth"
@@ -58,6 +59,7 @@ def test_backbone_weights_errors_are_clear(tmp_path):
 
 
 @pytest.mark.parametrize("entry", list_models(), ids=lambda e: e.name)
+@pytest.mark.slow
 def test_every_registered_model_runs_and_decodes(entry):
     model = create_model(entry.name).eval()
     x = torch.rand(2, 1, 64, 48)

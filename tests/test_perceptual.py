@@ -152,6 +152,7 @@ def test_inception_state_dict_has_torchvision_names():
     assert sum(p.numel() for p in P.InceptionV3FID().parameters()) == 21_785_568  # torchvision's 27,161,264 - aux - fc
 
 
+@pytest.mark.slow
 def test_inception_weights_round_trip(inception_file):
     path, src = inception_file
     loaded = P.load_inception_fid(path)
@@ -164,6 +165,7 @@ def test_inception_weights_round_trip(inception_file):
     assert float(a.std()) > 1e-3  # random weights still give informative features
 
 
+@pytest.mark.slow
 def test_fid_is_zero_for_the_same_set_and_positive_for_another(inception_file):
     metrics = P.PerceptualMetrics(fid_weights=inception_file[0])
     assert metrics.has_fid and not metrics.has_lpips
@@ -200,6 +202,7 @@ def test_inception_weights_errors_name_the_file(tmp_path):
 # LPIPS
 
 
+@pytest.mark.slow
 def test_lpips_is_a_distance_that_grows_with_distortion(lpips_files):
     model = P.load_lpips(*lpips_files)
     assert list(model.linear.state_dict()) == [f"lin{i}.model.1.weight" for i in range(5)]
@@ -253,6 +256,7 @@ def truth_folder(tmp_path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_cli_evaluate_with_fid_and_lpips(truth_folder, tiny_model_path, inception_file, lpips_files, tmp_path, capsys):
     lin, vgg = lpips_files
     report = tmp_path / "report.md"
@@ -273,6 +277,7 @@ def test_cli_evaluate_with_fid_and_lpips(truth_folder, tiny_model_path, inceptio
     assert "| LPIPS |" in text and "| FID |" in text and "strongly biased" in text
 
 
+@pytest.mark.slow
 def test_cli_evaluate_without_flags_or_with_bad_files(truth_folder, tiny_model_path, inception_file, lpips_files, tmp_path, capsys):
     base = ["evaluate", str(truth_folder), "-m", f"tiny={tiny_model_path}", "--json", "-q"]
     assert cli_main(base) == 0

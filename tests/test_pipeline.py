@@ -52,6 +52,7 @@ def test_pil_rgba_keeps_alpha_and_path_input(colorizer, colour_photo, tmp_path):
     assert colorizer(str(p)).size == (colour_photo.shape[1], colour_photo.shape[0])
 
 
+@pytest.mark.slow
 def test_batch_equals_single(colorizer, colour_photo):
     g = luma_u8(colour_photo).astype(np.float32) / 255
     g2 = g[::-1].copy()

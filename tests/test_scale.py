@@ -69,6 +69,7 @@ def test_without_ray_is_one_line_naming_the_extra(tmp_path, tiny_model_path, mon
     (["--workers", "2"], "--workers 2: only with --ray"),
     (["--ray", "--workers", "0"], "--workers 0: must be 1 or more"),
     (["--ray", "--hint", "1,1=red"], "guided colorization"),
+    (["--ray", "local", "-o", "-"], "standard input/output"),
 ])
 def test_ray_options_are_checked(tmp_path, argv, reason, capsys):
     src = photo(tmp_path / "a.png")

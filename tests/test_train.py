@@ -29,6 +29,7 @@ def photos(tmp_path_factory) -> Path:
     return make_photo_folder(tmp_path_factory.mktemp("photos"), {"beach": 6, "forest": 4}, size=(40, 36), corrupt=1)
 
 
+@pytest.mark.slow
 def test_train_writes_everything_and_skips_corrupt_images(photos, tmp_path):
     out = tmp_path / "run"
     r = run_cli("train", str(photos), "--out", str(out), "--steps", "6", "--checkpoint-every", "3", "--preview-every", "3", *TINY)
@@ -50,6 +51,7 @@ def test_train_writes_everything_and_skips_corrupt_images(photos, tmp_path):
     assert again.returncode == 1 and "--resume" in again.stderr
 
 
+@pytest.mark.slow
 def test_resume_after_kill_matches_an_uninterrupted_run(photos, tmp_path):
     common = ["--steps", "60", "--checkpoint-every", "5", "--preview-every", "0", "--seed", "1", *TINY]
     ref = run_cli("train", str(photos), "--out", str(tmp_path / "ref"), *common)
@@ -78,6 +80,7 @@ def test_resume_after_kill_matches_an_uninterrupted_run(photos, tmp_path):
     assert rows[-1].startswith("60,240,")
 
 
+@pytest.mark.slow
 def test_export_a_paused_run(photos, tmp_path):
     out = tmp_path / "paused"
     r = run_cli("train", str(photos), "--out", str(out), "--steps", "10", "--stop-at", "4", "--preview-every", "0", *TINY)
@@ -89,6 +92,7 @@ def test_export_a_paused_run(photos, tmp_path):
     assert info["provenance"]["steps"] == 4 and info["provenance"]["complete"] is False
 
 
+@pytest.mark.slow
 def test_fine_tune_from_a_trained_model_keeps_its_lineage(photos, tmp_path):
     base = tmp_path / "base"
     r = run_cli("train", str(photos), "--out", str(base), "--steps", "3", "--preview-every", "0", *TINY)
@@ -115,6 +119,7 @@ def test_fine_tune_from_a_trained_model_keeps_its_lineage(photos, tmp_path):
     assert missing.returncode == 2 and "nope.json" in missing.stderr and "Traceback" not in missing.stderr
 
 
+@pytest.mark.slow
 def test_adversarial_phase_and_regression_losses(photos, tmp_path):
     out = tmp_path / "gan"
     r = run_cli("train", str(photos), "--out", str(out), "--steps", "3", "--gan-steps", "3", "--head", "regression",
@@ -125,6 +130,7 @@ def test_adversarial_phase_and_regression_losses(photos, tmp_path):
     assert json.loads((out / "model.json").read_text())["provenance"]["gan_steps"] == 3
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_keep_identical_weights(photos, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

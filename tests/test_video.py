@@ -334,6 +334,7 @@ def test_cli_bad_outputs(clip, tiny_model_path, tmp_path, capsys):
     assert code == 1 and err.startswith(f"{garbage}: not a readable video") and err.strip().count("\n") == 0
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_default_name_and_json(clip, tiny_model_path, tmp_path):
     src = tmp_path / "film.mp4"
     src.write_bytes(clip.read_bytes())

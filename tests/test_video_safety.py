@@ -98,6 +98,7 @@ def test_truncated_stream_is_an_error_with_counts(truncated, colorizer, tmp_path
     _no_temp(tmp_path)
 
 
+@pytest.mark.slow
 def test_truncated_stream_cli(truncated, tiny_model_path, tmp_path, capsys):
     common = ["--model", tiny_model_path, "--render-size", "32", "--no-temporal", "-q"]
     out = tmp_path / "o.mp4"

@@ -59,6 +59,7 @@ __all__ = [
     "OutputExistsError",
     "LoadedImage",
     "read_image",
+    "encode_image",
     "move_into_place",
     "write_text_atomic",
     "load_image_from_pil",
@@ -1315,18 +1316,7 @@ def write_image(
     """
     out = Path(path)
     label = str(out)
-    fmt = _OUTPUT_FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        supported = ", ".join(sorted(SUPPORTED_OUTPUT_EXTENSIONS))
-        shown = repr(out.suffix) if out.suffix else "none"
-        raise ImageError(label, f"unsupported output extension {shown} (supported: {supported})")
-    if bit_depth not in (8, 16):
-        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
-    quality = check_option("quality", quality)
-    if icc_profile is not None and not isinstance(icc_profile, (bytes, bytearray)):
-        icc_profile = icc_profile.tobytes()  # an ImageCms.ImageCmsProfile
-    depth = bit_depth if fmt in _SIXTEEN_BIT_FORMATS else 8
-    pixels = _prepare_pixels(rgb, alpha if fmt in _ALPHA_FORMATS else None, depth)
+    fmt, pixels, quality, icc_profile = _output_pixels(label, out.suffix, rgb, alpha, bit_depth, quality, icc_profile)
 
     if out.is_dir():
         raise ImageError(label, "is a directory")
@@ -1365,6 +1355,44 @@ def write_image(
     except MemoryError:
         raise ImageError(label, "not enough memory to encode the image") from None
     return out
+
+
+def _output_pixels(label: str, suffix: str, rgb: np.ndarray, alpha: np.ndarray | None, bit_depth: int, quality: int,
+                   icc_profile: Any) -> tuple[str, np.ndarray, int, bytes | None]:
+    """The checks and quantization :func:`write_image` and :func:`encode_image` share: (format, pixels, quality, ICC)."""
+    fmt = _OUTPUT_FORMATS.get(suffix.lower())
+    if fmt is None:
+        supported = ", ".join(sorted(SUPPORTED_OUTPUT_EXTENSIONS))
+        shown = repr(suffix) if suffix else "none"
+        raise ImageError(label, f"unsupported output extension {shown} (supported: {supported})")
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    quality = check_option("quality", quality)
+    if icc_profile is not None and not isinstance(icc_profile, (bytes, bytearray)):
+        icc_profile = icc_profile.tobytes()  # an ImageCms.ImageCmsProfile
+    depth = bit_depth if fmt in _SIXTEEN_BIT_FORMATS else 8
+    pixels = _prepare_pixels(rgb, alpha if fmt in _ALPHA_FORMATS else None, depth)
+    return fmt, pixels, int(quality), bytes(icc_profile) if icc_profile else None
+
+
+def encode_image(rgb: np.ndarray, suffix: str = ".png", *, alpha: np.ndarray | None = None, bit_depth: int = 8,
+                 quality: int = 95, icc_profile: bytes | None = None, label: str = "<stdout>") -> bytes:
+    """The bytes :func:`write_image` would write to a file ending in ``suffix``, for a stream
+    (``colorize IN -o -`` writes them to standard output). Same formats, alpha and 16-bit rules.
+
+    >>> encode_image(np.zeros((2, 3, 3), np.uint8))[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+    True
+    """
+    fmt, pixels, quality, icc = _output_pixels(label, suffix if suffix.startswith(".") else f".{suffix}", rgb, alpha,
+                                               bit_depth, quality, icc_profile)
+    buf = io.BytesIO()
+    try:
+        _encode(buf, fmt, pixels, quality, icc)
+    except (OSError, ValueError, struct.error) as exc:
+        raise ImageError(label, f"cannot encode as {fmt} ({exc})") from None
+    except MemoryError:
+        raise ImageError(label, "not enough memory to encode the image") from None
+    return buf.getvalue()
 
 
 def _prepare_pixels(rgb: np.ndarray, alpha: np.ndarray | None, depth: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from ..evaluate import (
     render_table,
     write_report,
 )
+from .common import add_no_color, apply_no_color, policy_from_args
 
 
 def run_evaluate_cli(argv: list[str]) -> int:
@@ -29,7 +30,9 @@ def run_evaluate_cli(argv: list[str]) -> int:
         prog="colorize evaluate",
         description="Desaturate colour ground-truth photos, colorize them and score the result against the truth. "
         "The gray baseline (no colour) is always scored on the same images.",
-        epilog="example: colorize evaluate ../shared/data/eval_dev --model default --report report.md",
+        epilog="example (TRUTH/ is a placeholder: any folder of colour photos): "
+        "colorize evaluate TRUTH/ --model default --report report.md. "
+        "The table goes to stdout (plain text at full width when piped); progress only on a terminal.",
     )
     p.add_argument("folder", help="folder of colour photos; its sub-folders are reported separately")
     p.add_argument("-m", "--model", action="append", default=None, metavar="[LABEL=]MODEL",
@@ -49,8 +52,10 @@ def run_evaluate_cli(argv: list[str]) -> int:
                    help="also compute LPIPS with the lpips package's weights/v0.1/vgg.pth (needs --lpips-vgg-weights)")
     p.add_argument("--lpips-vgg-weights", metavar="PATH", help="torchvision's vgg16-397923af.pth, the LPIPS backbone")
     p.add_argument("--device", default="auto")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_no_color(p)
     args = p.parse_args(argv)
+    apply_no_color(args)
 
     from ..errors import OptionError
     from ..models.backbones import WeightsError
@@ -119,7 +124,7 @@ def run_evaluate_cli(argv: list[str]) -> int:
             fns[name] = (lambda c, o: (lambda gray_rgb: c.colorize_array(gray_rgb, o)))(colorizer, options)
     try:
         result = evaluate_folder(folder, fns, max_images=args.max_images, recursive=not args.no_recursive,
-                                 progress=not args.quiet and args.json != "-", fid_weights=args.fid_weights,
+                                 progress=policy_from_args(args, machine=args.json == "-").progress, fid_weights=args.fid_weights,
                                  lpips_weights=args.lpips_weights, lpips_vgg_weights=args.lpips_vgg_weights)
     except WeightsError as exc:
         print(f"colorize: error: {exc}", file=sys.stderr)
@@ -131,9 +136,9 @@ def run_evaluate_cli(argv: list[str]) -> int:
     else:
         if args.json:
             result.to_json(args.json)
-        from rich.console import Console
+        from ..progress import console
 
-        Console().print(render_table(result))
+        console().print(render_table(result))
         for w in result.warnings:
             print(f"skipped: {w}", file=sys.stderr)
     for w in result.prediction_warnings:

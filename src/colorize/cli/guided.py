@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import HintError
 from ..hints import Hints
 from .common import err as _err
-from .common import exit_code, model_name, print_summary
+from .common import exit_code, is_stdio, model_name, output_suffix, policy_from_args, print_summary, read_input, write_result
 
 
 def check_guided_args(args: argparse.Namespace) -> int:
@@ -58,7 +58,7 @@ def check_guided_args(args: argparse.Namespace) -> int:
 
 
 def run_guided_cli(args: argparse.Namespace, planned: list[tuple[Any, Any]], failures: list[tuple[str, str]], colorizer: Any,
-                   options: Any, t0: float) -> int:
+                   options: Any, t0: float, skipped: list[tuple[str, str]] | None = None) -> int:
     """The ``colorize`` file loop for guided runs (one photo at a time; hints are per photo).
 
     Every problem is one line ``colorize: error: INPUT: reason``; exit 1 if any photo failed.
@@ -66,7 +66,7 @@ def run_guided_cli(args: argparse.Namespace, planned: list[tuple[Any, Any]], fai
     import sys
     import time
 
-    from ..io import ImageError, read_image, write_image
+    from ..io import ImageError
     from ..reference import ReferenceImageError
 
     err = _err
@@ -75,20 +75,21 @@ def run_guided_cli(args: argparse.Namespace, planned: list[tuple[Any, Any]], fai
     results: list[dict[str, Any]] = []
     failed: list[tuple[str, str]] = list(failures)
     usage = False
-    show = not args.quiet and not args.json
+    show = policy_from_args(args).per_file
     if hints and args.hint_method == "model" and not colorizer.model.config.hints:
         print(f"colorize: error: --hint-method model: the model {args.model!r} was not trained with hints; "
               "use --hint-method both or propagate (or a hints model)", file=sys.stderr)
         return 2
     for src, dst in planned:
         try:
-            img = read_image(src, max_pixels=args.max_pixels) if args.max_pixels else read_image(src)
+            img = read_input(src, args.max_pixels)
             start = time.time()
             rgb = colorizer.colorize_array(img.gray, options, hints=hints, hint_method=args.hint_method,
                                            reference=reference, reference_strength=args.reference_strength)
             seconds = time.time() - start
-            bit_depth = img.bit_depth if dst.suffix.lower() in (".png", ".tif", ".tiff") else 8
-            write_image(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality)
+            bit_depth = img.bit_depth if output_suffix(dst, args.out_format) in (".png", ".tif", ".tiff") else 8
+            write_result(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality,
+                         out_format=args.out_format)
         except (ImageError, HintError, ReferenceImageError) as exc:
             usage = usage or isinstance(exc, HintError)  # e.g. a hint outside this photo
             text = str(exc)
@@ -99,11 +100,11 @@ def run_guided_cli(args: argparse.Namespace, planned: list[tuple[Any, Any]], fai
                         "hints": len(hints.points) + (1 if hints and hints.dense_mask is not None else 0) if hints else 0,
                         "reference": getattr(args, "reference", None)})
         if show:
-            print(f"{src} -> {dst}", file=sys.stderr)
+            print(f"{src} -> {'<stdout>' if is_stdio(dst) else dst}", file=sys.stderr)
     if args.json:
-        print_summary(results, failed, t0, model_name(colorizer, args.model))
+        print_summary(results, failed, t0, model_name(colorizer, args.model), skipped=skipped)
     for i, e in failed:
         err(f"{i}: {e}")
     if usage:
         return 2
-    return exit_code(results, failed)
+    return exit_code(results, failed, skipped or ())

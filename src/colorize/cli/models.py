@@ -6,11 +6,16 @@ import argparse
 import json
 from collections.abc import Sequence
 
+from .common import add_no_color, apply_no_color
+
 
 def run_models(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="colorize models", description="List model architectures and bundled weights.")
-    p.add_argument("--json", action="store_true")
+    p = argparse.ArgumentParser(prog="colorize models", description="List model architectures and bundled weights. "
+                                "On a terminal as tables; piped, the same tables as plain text at full width.")
+    p.add_argument("--json", action="store_true", help="print the listing as JSON on stdout")
+    add_no_color(p)
     args = p.parse_args(argv)
+    apply_no_color(args)
     from ..models.files import list_pretrained as bundled_models
 
     bundled = bundled_models()
@@ -24,8 +29,9 @@ def run_models(argv: Sequence[str]) -> int:
     if args.json:
         print(json.dumps({"bundled": bundled, "architectures": archs}, indent=2, default=str))
         return 0
-    from rich.console import Console
     from rich.table import Table
+
+    from ..progress import console
 
     t = Table(title="Bundled weights (colorize -m NAME)")
     for col in ("name", "arch", "space/head", "params", "trained", "images seen", "wall time", "provenance"):
@@ -45,7 +51,7 @@ def run_models(argv: Sequence[str]) -> int:
         a.add_row(e["name"], e["space"], e["head"], e["description"])
     if not archs:
         a.add_row("(needs PyTorch)", "", "", "pip install 'colorize\\[torch]' to list and train architectures")
-    c = Console()
+    c = console()
     c.print(t)
     c.print(a)
     return 0

@@ -16,7 +16,22 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import UsageError
-from .common import colorizer_from_args, err, exit_code, model_name, options_from_args, summary
+from .common import (
+    STDIO,
+    add_no_color,
+    apply_no_color,
+    colorizer_from_args,
+    err,
+    exit_code,
+    is_stdio,
+    model_name,
+    options_from_args,
+    output_suffix,
+    policy_from_args,
+    read_input,
+    summary,
+    write_result,
+)
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ogv", ".gif"}
 
@@ -47,20 +62,30 @@ def build_colorize_parser() -> argparse.ArgumentParser:
             "  colorize export OUT.onnx     export the network to ONNX\n"
             "  colorize web                 start the local web page\n"
             "run 'colorize SUBCOMMAND --help' for its options.\n\n"
-            "examples:\n"
+            "examples (old_photo.jpg, scans/ and out/ stand for your own files and folders):\n"
             "  colorize old_photo.jpg                 -> old_photo_colorized.jpg beside it\n"
             "  colorize scans/ -o out/ --recursive    a whole folder tree\n"
-            "  colorize 'scans/*.tif' -o out/ --json  globs, machine-readable summary"
+            "  colorize 'scans/**/*.tif' -o out/      globs (** matches sub-folders at any depth)\n"
+            "  colorize scans/ -o out/ --skip-existing    re-run: do only what is missing\n"
+            "  cat old_photo.jpg | colorize - -o - > color.png    standard input/output (PNG unless --format)\n\n"
+            "output: only results go to stdout (the image with -o -, the summary with --json); messages go to\n"
+            "stderr. On a terminal a progress bar and one line per file; in a pipe or log only notes, errors and\n"
+            "the final count (-v/--verbose adds the per-file lines, -q removes all but errors). NO_COLOR=1 or\n"
+            "--no-color: no colour."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
-    p.add_argument("-o", "--output", help="output file (one input) or folder (default: beside each input, with --suffix)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns; - reads one image from standard input")
+    p.add_argument("-o", "--output", help="output file (one input) or folder (default: beside each input, with --suffix); "
+                   "- writes the one image to standard output (format: --format, default png)")
     p.add_argument("--suffix", default="_colorized", help="added to output names written beside the input (default: %(default)s)")
     p.add_argument("--format", dest="out_format", choices=["jpg", "png", "webp", "tif", "bmp"],
                    help="output format (default: the input's, or the -o file's extension)")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="skip inputs whose output already exists (outputs are written atomically, so an existing one is "
+                   "complete); exit 0 when everything is done. The model is loaded only if there is work")
     p.add_argument("-m", "--model", default="default", help="bundled model name or weights path (default: %(default)s)")
     p.add_argument("--render-size", type=int, default=None, help="long side, in pixels, at which the model sees the photo (default: the model's)")
     p.add_argument("--saturation", type=float, default=None, help="scale the predicted colour (1 = as predicted)")
@@ -72,7 +97,9 @@ def build_colorize_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images larger than this (decompression-bomb guard)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or per-file messages")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, notes or per-file messages (errors only)")
+    p.add_argument("-v", "--verbose", action="store_true", help="one line per file written, also when stderr is not a terminal")
+    add_no_color(p)
     g = p.add_argument_group("guided colorization (see docs/guided.md)")
     g.add_argument("--hint", action="append", default=[], metavar="X,Y=COLOR",
                    help="colour hint at pixel X,Y of the photo (repeatable); COLOR is a CSS name or #rgb/#rrggbb, "
@@ -84,7 +111,7 @@ def build_colorize_parser() -> argparse.ArgumentParser:
     g.add_argument("--reference", metavar="PATH", help="a colour photo whose colours to use (any size or content)")
     g.add_argument("--reference-strength", type=float, default=None, metavar="0-1",
                    help="how strongly the reference's colours override the automatic ones (default: 0.8)")
-    v = p.add_argument_group("video (films, frame folders with --sequence, frame patterns like frames/%%05d.png; see docs/video.md)")
+    v = p.add_argument_group("video (films, frame folders with --sequence, frame patterns like frames/%05d.png; see docs/video.md)")
     v.add_argument("--codec", default=None, help="video encoder (default: libx264 yuv420p; libvpx-vp9 for .webm)")
     v.add_argument("--crf", type=int, default=18, help="encoder quality, lower = better (default: %(default)s)")
     v.add_argument("--temporal-strength", type=float, default=None, metavar="S",
@@ -94,7 +121,10 @@ def build_colorize_parser() -> argparse.ArgumentParser:
                    help="luma-histogram change (0..1) that counts as a scene cut and resets the colour memory (default: 0.35)")
     v.add_argument("--on-error", choices=["stop", "skip"], default="stop",
                    help="undecodable frame: stop (default), or skip it and repeat the last good frame")
-    v.add_argument("--sequence", action="store_true", help="treat input folders as the frames of one film")
+    v.add_argument("--sequence", action="store_true",
+                   help="treat input folders as the frames of one film; without a video -o, the colorized frames go to a "
+                   "folder (FOLDER_colorized/) keeping each frame's stem, with --format's extension (default png): "
+                   "1415.jpg -> 1415.png")
     v.add_argument("--fps", type=float, default=None, help="frame rate of frame-sequence inputs (default: 25)")
     s = p.add_argument_group("scale out (Ray; see docs/scale.md)")
     s.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
@@ -130,18 +160,28 @@ def _is_film(path: Path) -> bool:
         return False
 
 
-def _expand_inputs(patterns: Sequence[str], recursive: bool) -> tuple[list[tuple[Path, Path | None]], list[tuple[str, str]]]:
-    """Expand files, folders and globs into (file, base folder or None) pairs, plus (input, reason) errors."""
+def _expand_inputs(patterns: Sequence[str], recursive: bool,
+                   notes: list[str] | None = None) -> tuple[list[tuple[Path, Path | None]], list[tuple[str, str]]]:
+    """Expand files, folders and globs into (file, base folder or None) pairs, plus (input, reason) errors.
+
+    ``**`` in a glob always matches sub-folders at any depth (as in the shell's globstar); a folder
+    without ``--recursive`` is scanned one level deep and ``notes`` gets one line saying how many
+    sub-folders were left out.
+    """
     found: list[tuple[Path, Path | None]] = []
     errors: list[tuple[str, str]] = []
     for pattern in patterns:
+        if pattern == STDIO:
+            found.append((Path(STDIO), None))
+            continue
         if any(ch in pattern for ch in "*?[") and not Path(pattern).exists():
-            matches = sorted(glob.glob(pattern, recursive=recursive))
+            matches = sorted(glob.glob(pattern, recursive=True))
             if not matches:
                 errors.append((pattern, "no files match this pattern"))
+            base = _glob_base(pattern) if "**" in pattern else None  # tree/**/*.png: keep the tree under -o
             for m in matches:
                 if Path(m).is_file():
-                    found.append((Path(m), None))
+                    found.append((Path(m), base))
             continue
         path = Path(pattern)
         if path.is_dir():
@@ -149,12 +189,25 @@ def _expand_inputs(patterns: Sequence[str], recursive: bool) -> tuple[list[tuple
             from ..io import is_image_path  # one list of image extensions for every folder scan
 
             images = [f for f in walker if f.is_file() and is_image_path(f)]
+            subfolders = 0 if recursive else sum(1 for f in walker if f.is_dir())
+            if subfolders and notes is not None:
+                notes.append(f"note: {path}: {subfolders} sub-folder{'s' if subfolders > 1 else ''} skipped (use --recursive)")
             if not images:
                 errors.append((str(path), "no images in this folder" + ("" if recursive else " (use --recursive for sub-folders)")))
             found += [(f, path) for f in images]
         else:
             found.append((path, None))  # missing files, dangling links and link loops are reported by the reader
     return found, errors
+
+
+def _glob_base(pattern: str) -> Path:
+    """The folder a glob starts from (its leading parts without wildcards): ``tree/**/*.png`` -> ``tree``."""
+    parts: list[str] = []
+    for part in Path(pattern).parts:
+        if glob.has_magic(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
 
 
 def _output_path(src: Path, base: Path | None, args: argparse.Namespace, many: bool) -> Path:
@@ -192,6 +245,25 @@ def check_colorize_args(args: argparse.Namespace) -> None:
                 setattr(args, name, check_option(name, value))
     except OptionError as exc:
         raise UsageError(exc.cli_message()) from None
+    if args.skip_existing and args.overwrite:
+        raise UsageError("--skip-existing and --overwrite: choose one (skip the outputs that exist, or replace them)")
+    if args.output == STDIO:
+        if args.json:
+            raise UsageError("--json with -o -: standard output carries the image; drop --json (or write to a file)")
+        if args.skip_existing:
+            raise UsageError("--skip-existing with -o -: standard output always gets the image")
+        if sys.stdout.isatty():
+            raise UsageError("-o -: standard output is a terminal; redirect it to a file or a pipe (> color.png)")
+    if args.inputs.count(STDIO) > 1 or (STDIO in args.inputs and len(args.inputs) > 1):
+        raise UsageError("-: standard input must be the only input")
+    if STDIO in args.inputs:
+        from ..io import SUPPORTED_INPUT_EXTENSIONS
+
+        out = args.output
+        if not out or (out != STDIO and (Path(out).is_dir() or Path(out).suffix.lower() not in SUPPORTED_INPUT_EXTENSIONS)):
+            raise UsageError("-: an image from standard input needs -o FILE.png (or -o - for standard output)")
+        if sys.stdin.isatty():
+            raise UsageError("-: standard input is a terminal; pipe an image into it (cat photo.jpg | colorize - -o out.png)")
     suffix = args.suffix
     if any(sep and sep in suffix for sep in (os.sep, os.altsep, "/")) or "\0" in suffix:
         raise UsageError(f"--suffix {suffix!r}: must not contain a path separator (use -o to write into another folder)")
@@ -205,13 +277,20 @@ def check_colorize_args(args: argparse.Namespace) -> None:
                          "for a local runtime")
     if address is not None and (args.hint or args.hints or args.reference or args.hint_method or args.reference_strength is not None):
         raise UsageError("--ray: guided colorization (--hint, --hints, --reference) runs locally only; drop --ray")
+    if address is not None and (is_stdio(args.output) or any(is_stdio(i) for i in args.inputs)):
+        raise UsageError("--ray: standard input/output (-) is for one photo on this machine; give files or folders")
 
 
 def _plan_outputs(jobs: list[tuple[Path, Path | None]], args: argparse.Namespace, many: bool,
-                  failures: list[tuple[str, str]]) -> list[tuple[Path, Path]]:
+                  failures: list[tuple[str, str]], skipped: list[tuple[str, str]] | None = None) -> list[tuple[Path, Path]]:
     """(input, output) pairs to colorize. Clashes are refused before any work (:class:`UsageError`);
-    inputs whose output exists (without --overwrite) are recorded in ``failures`` and skipped."""
-    inputs = {_same_file_key(src): src for src, _ in jobs}
+    inputs whose output exists (without --overwrite) are recorded in ``failures``, or with
+    ``--skip-existing`` in ``skipped`` (``(input, output)`` pairs, not an error)."""
+    if args.output == STDIO:  # one image to standard output: nothing on disk to clash with
+        if len(jobs) != 1:
+            raise UsageError(f"-o -: standard output takes one image, but the inputs name {len(jobs)}")
+        return [(jobs[0][0], Path(STDIO))]
+    inputs = {_same_file_key(src): src for src, _ in jobs if str(src) != STDIO}
     by_output: dict[str, Path] = {}
     planned: list[tuple[Path, Path]] = []
     for src, base in jobs:
@@ -230,7 +309,10 @@ def _plan_outputs(jobs: list[tuple[Path, Path | None]], args: argparse.Namespace
             raise UsageError(f"the output of {src}, {dst}, is another input ({inputs[key]}); with --overwrite it would be "
                              "replaced: choose another -o or --suffix")
         if os.path.lexists(dst) and not args.overwrite:
-            failures.append((str(src), f"{dst} already exists (use --overwrite)"))
+            if skipped is not None and args.skip_existing:
+                skipped.append((str(src), str(dst)))
+            else:
+                failures.append((str(src), f"{dst} already exists (use --overwrite)"))
             continue
         planned.append((src, dst))
     return planned
@@ -254,11 +336,13 @@ class _Run:
         self.json, self.model, self.quiet = want_json, model, quiet
         self.results: list[dict[str, Any]] = []
         self.failures: list[tuple[str, str]] = []
+        self.skipped: list[tuple[str, str]] | None = None  # (input, existing output) with --skip-existing
         self.colorizer: Any = None
+        self.policy: Any = None  # colorize.progress.OutputPolicy, once the arguments are parsed
 
     def print_json(self, error: str | None = None) -> None:
-        print(json.dumps(summary(self.results, self.failures, self.t0, model_name(self.colorizer, self.model), error),
-                         indent=2, default=str))
+        print(json.dumps(summary(self.results, self.failures, self.t0, model_name(self.colorizer, self.model), error,
+                                 self.skipped), indent=2, default=str))
 
     def stop(self, message: str, code: int) -> int:
         """The run cannot go on: one line on stderr (and the JSON summary); returns the exit code."""
@@ -269,6 +353,7 @@ class _Run:
 
     def finish(self) -> int:
         elapsed = time.time() - self.t0
+        skipped = self.skipped or []
         if self.json:
             self.print_json()
         elif not self.quiet:
@@ -276,9 +361,14 @@ class _Run:
                 print(f"{len(self.failures)} of {len(self.failures) + len(self.results)} failed:", file=sys.stderr)
                 for i, e in self.failures:
                     print(f"  {i}: {e}", file=sys.stderr)
-            if len(self.results) > 1:
-                print(f"colorized {len(self.results)} images in {elapsed:.1f}s", file=sys.stderr)
-        return exit_code(self.results, self.failures)
+            if self.policy is None or self.policy.messages:
+                if len(self.results) > 1 or (skipped and self.results):
+                    print(f"colorized {len(self.results)} images in {elapsed:.1f}s", file=sys.stderr)
+                if skipped:
+                    print(f"skipped {len(skipped)} input{'s' if len(skipped) > 1 else ''} whose output exists "
+                          f"(--skip-existing){'; nothing to do' if not self.results and not self.failures else ''}",
+                          file=sys.stderr)
+        return exit_code(self.results, self.failures, skipped)
 
 
 def run_colorize(argv: Sequence[str]) -> int:
@@ -286,7 +376,11 @@ def run_colorize(argv: Sequence[str]) -> int:
     run = _Run("--json" in argv, "default")
     try:
         args = build_colorize_parser().parse_args(argv)
+        apply_no_color(args)
         run.model, run.quiet = args.model, args.quiet
+        run.policy = policy_from_args(args)
+        if is_stdio(args.output):
+            run.json = False  # stdout carries the image and nothing else: even a refused --json answers on stderr only
         check_colorize_args(args)
         return _colorize_files(args, run)
     except UsageError as exc:
@@ -312,18 +406,24 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
                 run.print_json(error="a guidance option was refused (the reason is on stderr)")
             return code
     sequences = [(Path(s), None) for s in args.inputs if _is_sequence_input(s, args)]
-    jobs, failures = _expand_inputs([s for s in args.inputs if not _is_sequence_input(s, args)], args.recursive)
+    notes: list[str] = []
+    jobs, failures = _expand_inputs([s for s in args.inputs if not _is_sequence_input(s, args)], args.recursive, notes)
     run.failures = failures
+    if not args.quiet:  # notes are for people: stderr, also with --json (stdout stays the summary)
+        for note in notes:
+            print(note, file=sys.stderr)
     many = len(jobs) > 1 or any(base is not None for _, base in jobs) or len(args.inputs) > 1
     from ..io import SUPPORTED_INPUT_EXTENSIONS
 
     if args.output and many and Path(args.output).suffix.lower() in SUPPORTED_INPUT_EXTENSIONS and not Path(args.output).is_dir():
         raise UsageError(f"{args.output}: several inputs need an output folder, not a file name")
+    videos = [j for j in jobs if not is_stdio(j[0]) and _is_film(j[0])] + sequences
     if getattr(args, "ray", None) is not None:  # issue 17: the same job on a Ray cluster
         from .scale import run_on_ray
 
         return run_on_ray(args, run, jobs, sequences, many)
-    videos = [j for j in jobs if _is_film(j[0])] + sequences
+    if videos and is_stdio(args.output):
+        raise UsageError("-o -: films are not written to standard output; give a file name (film.mp4) or a folder")
     if videos:
         if len(videos) < len(jobs) + len(sequences):
             raise UsageError("give photos and films in separate commands")
@@ -335,7 +435,11 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
     if not args.output and args.suffix:  # never re-colorize our own outputs on a second run over a folder
         jobs = [j for j in jobs if not (j[1] is not None and j[0].stem.endswith(args.suffix))]
 
-    planned = _plan_outputs(jobs, args, many, failures)  # before the model: nothing is loaded for no work
+    run.skipped = [] if args.skip_existing else None
+    planned = _plan_outputs(jobs, args, many, failures, run.skipped)  # before the model: nothing is loaded for no work
+    if run.skipped and run.policy.per_file:
+        for src, dst in run.skipped:
+            print(f"{src}: skipped, {dst} exists", file=sys.stderr)
     if not planned:
         return run.finish()
     try:
@@ -347,24 +451,24 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
     if guided:
         from .guided import run_guided_cli
 
-        return run_guided_cli(args, planned, failures, colorizer, options, run.t0)
+        return run_guided_cli(args, planned, failures, colorizer, options, run.t0, run.skipped)
     _colorize_planned(args, run, planned, options)
     return run.finish()
 
 
 def _colorize_planned(args: argparse.Namespace, run: _Run, planned: list[tuple[Path, Path]], options: Any) -> None:
     """Read, colorize (a forward pass per batch) and write; every problem is that file's failure."""
-    from ..io import ImageError, read_image, write_image
+    from ..io import ImageError
     from ..progress import progress_bar
 
     colorizer, failures, results = run.colorizer, run.failures, run.results
-    show = not args.quiet and not args.json
-    with progress_bar(len(planned), "colorize", enabled=show and len(planned) > 1) as bar:
+    policy = run.policy or policy_from_args(args)
+    with progress_bar(len(planned), "colorize", enabled=policy.progress and len(planned) > 1) as bar:
         for chunk in _chunks(planned, args.batch_size):
             loaded = []
             for src, dst in chunk:
                 try:
-                    img = read_image(src, max_pixels=args.max_pixels) if args.max_pixels else read_image(src)
+                    img = read_input(src, args.max_pixels)
                     loaded.append((src, dst, img))
                 except ImageError as exc:
                     failures.append((str(src), str(exc).split(": ", 1)[-1] if str(exc).startswith(str(src)) else str(exc)))
@@ -373,7 +477,8 @@ def _colorize_planned(args: argparse.Namespace, run: _Run, planned: list[tuple[P
                 continue
             t_batch = time.time()
             # 8-bit outputs (all but 16-bit PNG/TIFF from 16-bit sources) take the fused uint8 path.
-            eight_bit = all(img.bit_depth == 8 or dst.suffix.lower() not in (".png", ".tif", ".tiff") for _, dst, img in loaded)
+            eight_bit = all(img.bit_depth == 8 or output_suffix(dst, args.out_format) not in (".png", ".tif", ".tiff")
+                            for _, dst, img in loaded)
             outs: list[Any]
             try:
                 outs = colorizer.colorize_batch([img.gray for _, _, img in loaded], options, batch_size=args.batch_size,
@@ -398,13 +503,17 @@ def _colorize_planned(args: argparse.Namespace, run: _Run, planned: list[tuple[P
                     bar.advance()
                     continue
                 try:
-                    bit_depth = img.bit_depth if dst.suffix.lower() in (".png", ".tif", ".tiff") else 8
-                    write_image(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality)
+                    bit_depth = img.bit_depth if output_suffix(dst, args.out_format) in (".png", ".tif", ".tiff") else 8
+                    write_result(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality,
+                                 out_format=args.out_format)
                     results.append({"input": str(src), "output": str(dst), "width": img.rgb.shape[1], "height": img.rgb.shape[0],
                                     "recolorized": bool(img.is_color), "seconds": round(per_image, 3)})
-                    if show:
+                    shown_src, shown_dst = ("<stdin>" if is_stdio(src) else src), ("<stdout>" if is_stdio(dst) else dst)
+                    if policy.per_file:
                         note = " (had colour: re-colorized from its luminance)" if img.is_color else ""
-                        bar_print(f"{src} -> {dst}{note}")
+                        bar_print(f"{shown_src} -> {shown_dst}{note}")
+                    elif img.is_color and not args.quiet and not args.json:  # a note, not a per-file line: always
+                        bar_print(f"note: {shown_src} had colour: re-colorized from its luminance")
                 except ImageError as exc:
                     failures.append((str(src), str(exc)))
                 bar.advance()

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .common import policy_from_args
 from .photo import _err
 
 
@@ -17,8 +18,9 @@ def run_train(argv: Sequence[str]) -> int:
         prog="colorize train",
         description="Train a colorization model on colour photos (the gray input is made on the fly). "
         "Runs unchanged under torchrun for DistributedDataParallel (gloo on CPU, NCCL on GPUs).",
-        epilog="example: colorize train ../shared/data/train --out runs/mine --steps 5000\n"
-        "         torchrun --nproc-per-node 8 -m colorize train data/ --out runs/big --device cuda",
+        epilog="examples (PHOTOS/ stands for your own folder of colour photos; runs/ is created):\n"
+        "  colorize train PHOTOS/ --out runs/mine --steps 5000\n"
+        "  torchrun --nproc-per-node 8 -m colorize train PHOTOS/ --out runs/big --device cuda",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", nargs="*", help="folders of colour images (sub-folders are sources) or CSV/text manifests")
@@ -152,7 +154,7 @@ def run_train(argv: Sequence[str]) -> int:
                           backbone_weights=args.backbone_weights, init_weights=args.init_weights, losses=losses, optimizer=args.optimizer,
                           bf16=args.bf16, **overrides)
     try:
-        result = train(cfg, resume=args.resume, progress=not args.quiet)
+        result = train(cfg, resume=args.resume, progress=policy_from_args(args).progress)  # the bar only on a terminal
     except CheckpointWriteError as exc:  # disk full while checkpointing: not bad input
         _err(str(exc))
         return 1

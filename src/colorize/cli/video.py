@@ -27,7 +27,7 @@ from ..video import (
     encoder_for,
     is_sequence_pattern,
 )
-from .common import colorizer_from_args, exit_code, model_name, print_summary, user_options
+from .common import colorizer_from_args, exit_code, model_name, policy_from_args, print_summary, user_options
 
 
 def _video_output(src: Path, args: argparse.Namespace, many: bool) -> Path:
@@ -64,8 +64,11 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
     t0 = time.time()
     json_out = bool(getattr(args, "json", False))
     quiet = bool(getattr(args, "quiet", False))
-    show = not quiet and not json_out
+    policy = policy_from_args(args)
+    show = policy.per_file
     failures: list[tuple[str, str]] = []
+    skip_existing = bool(getattr(args, "skip_existing", False))
+    skipped: list[tuple[str, str]] | None = [] if skip_existing else None
     many = len(videos) > 1
     planned: list[tuple[Path, Path]] = []
     if many and args.output and (Path(args.output).suffix.lower() in VIDEO_SUFFIXES or is_sequence_pattern(args.output)):
@@ -85,7 +88,10 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
             failures.append((str(src), "output would replace the input; choose another -o or --suffix"))
             continue
         if not _is_frames_output(dst) and dst.exists() and not args.overwrite:
-            failures.append((str(dst), "already exists (use --overwrite)"))
+            if skipped is not None:  # a film is renamed into place when complete: one that exists is whole
+                skipped.append((str(src), str(dst)))
+            else:
+                failures.append((str(dst), "already exists (use --overwrite)"))
             continue
         if dst in seen:
             failures.append((str(src), f"another input already writes {dst}"))
@@ -120,6 +126,9 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
     if not json_out:
         for p, r in failures:
             print(f"{p}: {r}", file=sys.stderr)
+        if skipped and policy.messages:
+            print(f"skipped {len(skipped)} film{'s' if len(skipped) > 1 else ''} whose output exists (--skip-existing)",
+                  file=sys.stderr)
 
     colorizer = None
     if planned:
@@ -136,7 +145,7 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
         for src, dst in planned:
             try:
                 report = colorize_video(src, dst, colorizer, options, temporal,  # type: ignore[arg-type]
-                                        progress=show and sys.stderr.isatty(), overwrite=bool(args.overwrite),
+                                        progress=policy.progress, overwrite=bool(args.overwrite),
                                         codec=codec, crf=crf, preset=getattr(args, "preset", None),
                                         batch_size=8 if batch_size is None else batch_size,
                                         on_error=getattr(args, "on_error", "stop") or "stop", fps=getattr(args, "fps", None),
@@ -165,7 +174,7 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
                     print(f"{src}: frame {e['frame']}: {e['error']} (repeated the previous frame)", file=sys.stderr)
 
     if json_out:
-        print_summary([r.as_dict() for r in reports], failures, t0, model_name(colorizer, args.model))
+        print_summary([r.as_dict() for r in reports], failures, t0, model_name(colorizer, args.model), skipped=skipped)
     if terminated:
         return 143  # 128 + SIGTERM, as the shell reports a process ended by it
-    return exit_code(reports, failures)
+    return exit_code(reports, failures, skipped or ())
