@@ -66,7 +66,7 @@ class CompactColorNet(ColorModel):
         photo (1/255 with an fp32 stem), and that one convolution is 0.4 % of the network's multiply-adds.
         """
         h = torch.cat([x[:, :1] * 2 - 1, x[:, 1:]], dim=1)  # centre the [0, 1] luma; hints are already centred
-        layers: list[nn.Module] = list(self.stages[0])  # type: ignore[arg-type]
+        layers: list[nn.Module] = list(self.stages[0])  # type: ignore[call-overload]
         stem, rest = layers[0], layers[1:]
         with torch.autocast(h.device.type, enabled=False):
             h = stem(h.float())
