@@ -7,7 +7,7 @@ Prints a Markdown table, all rows from one run (so the ratios compare like with 
 (a) **cold, from the shell**: ``python -m colorize big.jpg -o out.png`` on a 12 MP (4000 x 3000) gray
     JPEG, once with ``--backend onnxruntime`` and once with ``--backend torch``, against
     ``python -c`` that decodes the same JPEG with Pillow and encodes it as an RGB PNG (the
-    colorizer's output is RGB too); median of ``--repeat`` runs after one untimed run per command
+    colorizer's output is RGB too); median of ``--repeat`` interleaved rounds after one untimed run per command
     (which fills the page cache and, where the backend exports on first use, the ONNX cache, kept
     in the temp dir via ``COLORIZE_CACHE_DIR``);
 (b) **warm, in process**: a loaded ``Colorizer.from_pretrained("default", backend=...)`` doing
@@ -53,28 +53,38 @@ def make_big_gray_jpeg(path: Path, size: tuple[int, int] = (4000, 3000)) -> None
     Image.fromarray(arr).save(path, quality=90)
 
 
-def median_wall(cmd: list[str], repeat: int, env: dict[str, str]) -> float:
-    """Median wall seconds of ``cmd`` over ``repeat`` runs, after one untimed run (fails loudly)."""
-    def once() -> float:
-        t = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        dt = time.perf_counter() - t
-        if proc.returncode != 0:
-            raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr.strip()[-2000:]}")
-        return dt
-
-    once()
-    return statistics.median(once() for _ in range(repeat))
+def run_checked(cmd: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one run of ``cmd`` (a failure stops the benchmark with its stderr)."""
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    dt = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr.strip()[-2000:]}")
+    return dt
 
 
-def median_call(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up
-    times = []
+def interleaved(jobs: dict[str, Callable[[], float]], repeat: int) -> dict[str, float]:
+    """Median seconds per job; one untimed run each, then ``repeat`` rounds that run every job once.
+
+    Interleaving makes a change of machine load hit every row of a round alike, so the ratios hold
+    better than with each row's runs back to back.
+    """
+    for fn in jobs.values():
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in jobs}
     for _ in range(repeat):
+        for k, fn in jobs.items():
+            times[k].append(fn())
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def timed(fn: Callable[[], object]) -> Callable[[], float]:
+    def run() -> float:
         t = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        return time.perf_counter() - t
+
+    return run
 
 
 def pillow_round_trip(src: Path) -> bytes:
@@ -103,55 +113,54 @@ def main(argv: list[str] | None = None) -> int:
         # (a) cold from the shell
         pil_cmd = [py, "-c", "import sys; from PIL import Image; Image.open(sys.argv[1]).convert('RGB').save(sys.argv[2])",
                    str(big), str(tmp / "pil.png")]
-        base = median_wall(pil_cmd, args.repeat, env)
-        rows.append(("cold (shell)", "python -c Pillow decode + RGB PNG encode", base, "1.00x"))
-        cold: dict[str, float] = {}
+        shell = {"pillow": pil_cmd}
         for b in backends:
-            cmd = [py, "-m", "colorize", str(big), "-o", str(tmp / f"out_{b}.png"), "--backend", b, "--overwrite", "-q"]
-            cold[b] = median_wall(cmd, args.repeat, env)
+            shell[b] = [py, "-m", "colorize", str(big), "-o", str(tmp / f"out_{b}.png"), "--backend", b, "--overwrite", "-q"]
+        cold = interleaved({k: (lambda c=c: run_checked(c, env)) for k, c in shell.items()}, args.repeat)
+        base = cold["pillow"]
+        rows.append(("cold (shell)", "python -c Pillow decode + RGB PNG encode", base, "1.00x"))
+        for b in backends:
             rows.append(("cold (shell)", f"colorize big.jpg -o out.png --backend {b}", cold[b], f"{cold[b] / base:.2f}x Pillow"))
-        if len(cold) == 2:
+        if len(backends) == 2:
             rows.append(("cold (shell)", "torch / onnxruntime", cold["torch"] / cold["onnxruntime"], "(speed-up of onnxruntime)"))
 
         # (b) warm in process
-        import torch  # noqa: F401  (the torch backend needs it; imported before timing)
-
         from colorize import Colorizer
 
-        warm_base = median_call(lambda: pillow_round_trip(big), args.repeat)
-        rows.append(("warm (in process)", "Pillow decode + RGB PNG encode", warm_base, "1.00x"))
-        for b in backends:
-            c = Colorizer.from_pretrained("default", backend=b)
+        colorizers = {b: Colorizer.from_pretrained("default", backend=b) for b in backends}
+        with Image.open(big) as loaded:
+            loaded.load()
 
-            def job(c: Colorizer = c) -> bytes:
-                buf = io.BytesIO()
-                with Image.open(big) as im:
-                    c(im).save(buf, format="PNG")
-                return buf.getvalue()
-
-            t = median_call(job, args.repeat)
-            rows.append(("warm (in process)", f"Colorizer(backend={b!r})(img): decode + colorize + encode", t, f"{t / warm_base:.2f}x Pillow"))
+        def round_trip(c: Colorizer) -> bytes:
+            buf = io.BytesIO()
             with Image.open(big) as im:
-                im.load()
-                t_only = median_call(lambda c=c, im=im: c(im), args.repeat)
-            rows.append(("warm (in process)", f"  of which colorize only ({b})", t_only, ""))
+                c(im).save(buf, format="PNG")
+            return buf.getvalue()
+
+        warm_jobs: dict[str, Callable[[], float]] = {"pillow": timed(lambda: pillow_round_trip(big))}
+        for b, c in colorizers.items():
+            warm_jobs[b] = timed(lambda c=c: round_trip(c))
+            warm_jobs[b + " only"] = timed(lambda c=c: c(loaded))
+        warm = interleaved(warm_jobs, args.repeat)
+        rows.append(("warm (in process)", "Pillow decode + RGB PNG encode", warm["pillow"], "1.00x"))
+        for b in backends:
+            rows.append(("warm (in process)", f"Colorizer(backend={b!r})(img): decode + colorize + encode", warm[b],
+                         f"{warm[b] / warm['pillow']:.2f}x Pillow"))
+            rows.append(("warm (in process)", f"  of which colorize only ({b})", warm[b + " only"], ""))
 
         # (c) imports and --help
-        ref = median_wall([py, "-c", "pass"], args.repeat, env)
-        rows.append(("start-up", "python -c pass", ref, ""))
-        for what, cmd in (("python -c 'import colorize'", [py, "-c", "import colorize"]),
-                          ("python -m colorize --help", [py, "-m", "colorize", "--help"])):
-            rows.append(("start-up", what, median_wall(cmd, args.repeat, env), ""))
-        if importlib.util.find_spec("torch") is not None:
-            rows.append(("start-up", "python -c 'import torch' (reference)", median_wall([py, "-c", "import torch"], args.repeat, env), ""))
-        if importlib.util.find_spec("onnxruntime") is not None:
-            rows.append(("start-up", "python -c 'import onnxruntime' (reference)",
-                         median_wall([py, "-c", "import onnxruntime"], args.repeat, env), ""))
+        starts = {"python -c pass": [py, "-c", "pass"], "python -c 'import colorize'": [py, "-c", "import colorize"],
+                  "python -m colorize --help": [py, "-m", "colorize", "--help"]}
+        for mod in ("torch", "onnxruntime"):
+            if importlib.util.find_spec(mod) is not None:
+                starts[f"python -c 'import {mod}' (reference)"] = [py, "-c", f"import {mod}"]
+        for what, secs in interleaved({k: (lambda c=c: run_checked(c, env)) for k, c in starts.items()}, args.repeat).items():
+            rows.append(("start-up", what, secs, ""))
 
     import colorize
 
     cond = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"colorize from {Path(colorize.__file__).parent}, median of {args.repeat} (after 1 untimed run), "
+            f"colorize from {Path(colorize.__file__).parent}, median of {args.repeat} interleaved rounds (after 1 untimed run), "
             f"load average at the end {os.getloadavg()[0]:.1f}")
     print(f"\nConditions: {cond}\n")
     print("| section | what | seconds | ratio |")

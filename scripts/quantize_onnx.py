@@ -15,7 +15,14 @@ rebalanced-AuC points and 0.1 dB PSNR of fp32 on ``eval_dev``). This measures, i
   the ``temperature`` input (the model's inference default, a few calls at 0.38 and 1.0);
 * the same with the **head and decode kept in fp32** (the head's 1x1 conv, the softmax and the
   decode conv), and with the **whole decoder** kept in fp32;
-* **dynamic int8** (``quantize_dynamic``: weights int8, activations quantized per call).
+* **dynamic int8** (``quantize_dynamic``: weights int8, activations quantized per call);
+* with ``--extra`` instead: 8-bit weights (no ``reduce_range``), the **first conv** (the one that sees
+  luma + hints) kept in fp32 (alone, with the head and decode, or with 8-bit weights), percentile
+  calibration.
+
+``--reuse`` keeps the files an earlier run left in ``--out-dir``; ``--skip-latency`` and ``--score``
+make a second, quality-only run of chosen variants; ``--holdout-first`` / ``--max-per-group`` pick the
+eval subset (the model card says which was used).
 
 For each: forward latency at the render size of a 4:3 photo (192 x 256, batch 1, ``--threads``
 intra-op threads, median over interleaved rounds so that load changes hit every variant alike), the
@@ -106,14 +113,25 @@ class Reader:
     """``CalibrationDataReader``: one feed dict per calibration photo (the graph's real inputs)."""
 
     def __init__(self, files: list[Path], space: str, temperature: float) -> None:
-        self.feeds: list[dict[str, np.ndarray]] = []
-        for k, f in enumerate(files):
-            t = temperature if k % 8 not in (3, 7) else (0.38 if k % 8 == 3 else 1.0)
-            x = model_inputs(read_rgb(f), space, hints=k % 2 == 1, seed=k)
-            self.feeds.append({"luma": x, "temperature": np.asarray(t, dtype=np.float32)})
-        self._it: Iterator[dict[str, np.ndarray]] = iter(self.feeds)
+        self.files, self.space, self.temperature = files, space, temperature
+        self._feeds: list[dict[str, np.ndarray]] | None = None  # read on first use (not at all with --reuse)
+        self._it: Iterator[dict[str, np.ndarray]] | None = None
+
+    @property
+    def feeds(self) -> list[dict[str, np.ndarray]]:
+        if self._feeds is None:
+            t0 = time.perf_counter()
+            self._feeds = []
+            for k, f in enumerate(self.files):
+                t = self.temperature if k % 8 not in (3, 7) else (0.38 if k % 8 == 3 else 1.0)
+                x = model_inputs(read_rgb(f), self.space, hints=k % 2 == 1, seed=k)
+                self._feeds.append({"luma": x, "temperature": np.asarray(t, dtype=np.float32)})
+            print(f"calibration: {len(self.files)} photos ({time.perf_counter() - t0:.0f} s to prepare)", file=sys.stderr)
+        return self._feeds
 
     def get_next(self) -> dict[str, np.ndarray] | None:
+        if self._it is None:
+            self._it = iter(self.feeds)
         return next(self._it, None)
 
     def rewind(self) -> None:
@@ -137,10 +155,12 @@ def session(path: Path, threads: int, level: str = "ALL", save_to: Path | None =
 
 
 EXTRA_PLANS = {"int8 static QDQ (all), 8-bit weights (no reduce_range)", "int8 static QDQ, first conv+head+decode fp32",
+               "int8 static QDQ, first conv fp32", "int8 static QDQ, first conv fp32, 8-bit weights",
                "int8 static QDQ (all), percentile calib. 99.99"}
 
 
-def build_variants(fp32: Path, out: Path, reader: Reader, only: set[str] | None, extra: bool = False) -> dict[str, tuple[Path, str]]:
+def build_variants(fp32: Path, out: Path, reader: Reader, only: set[str] | None, extra: bool = False,
+                   reuse: bool = False) -> dict[str, tuple[Path, str]]:
     """{name: (onnx file, optimization level to run it at)}; the quantized files are built here."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
@@ -153,11 +173,13 @@ def build_variants(fp32: Path, out: Path, reader: Reader, only: set[str] | None,
         "fp32 ALL (as OnnxPredictor)": (fp32, "ALL"),
     }
     opt = out / "default.opt-extended.onnx"  # offline optimized; EXTENDED keeps it portable (ALL adds CPU-specific layouts)
-    session(fp32, 1, "EXTENDED", save_to=opt)
+    if not (reuse and opt.is_file()):
+        session(fp32, 1, "EXTENDED", save_to=opt)
     v["fp32 pre-optimized file (EXTENDED) + ALL"] = (opt, "ALL")
 
     pre = out / "default.pre.onnx"
-    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=False)
+    if not (reuse and pre.is_file()):
+        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=False)
     names = [n.name for n in onnx.load(str(pre)).graph.node]
     head = [n for n in names if n.startswith("/model/head/") or not n.startswith("/model/")]  # head conv + softmax/decode
     decoder = head + [n for n in names if n.startswith("/model/decoder/")]
@@ -171,6 +193,8 @@ def build_variants(fp32: Path, out: Path, reader: Reader, only: set[str] | None,
         # --extra: the other knobs, for when the ones above miss the quality bar
         "int8 static QDQ (all), 8-bit weights (no reduce_range)": ([], {"reduce_range": False}),
         "int8 static QDQ, first conv+head+decode fp32": (stem + head, {}),
+        "int8 static QDQ, first conv fp32": (stem, {}),
+        "int8 static QDQ, first conv fp32, 8-bit weights": (stem, {"reduce_range": False}),
         "int8 static QDQ (all), percentile calib. 99.99": ([], {"calibrate_method": CalibrationMethod.Percentile,
                                                                "extra_options": {"CalibPercentile": 99.99}}),
     }
@@ -181,14 +205,17 @@ def build_variants(fp32: Path, out: Path, reader: Reader, only: set[str] | None,
         for ch in ",+()":
             tag = tag.replace(ch, "")
         path = out / f"default.{tag}.onnx"
+        v[name] = (path, "ALL")
+        if reuse and path.is_file():
+            continue
         reader.rewind()
         t0 = time.perf_counter()
         quantize_static(str(pre), str(path), reader, nodes_to_exclude=exclude, **{**static, **overrides})  # type: ignore[arg-type]
         print(f"built {name} in {time.perf_counter() - t0:.0f} s ({len(exclude)} nodes kept fp32)", file=sys.stderr)
-        v[name] = (path, "ALL")
     if (not only and not extra) or (only and "int8 dynamic" in only):
         path = out / "default.int8_dynamic.onnx"
-        quantize_dynamic(str(pre), str(path), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
+        if not (reuse and path.is_file()):
+            quantize_dynamic(str(pre), str(path), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
         v["int8 dynamic"] = (path, "ALL")
     return v
 
@@ -272,7 +299,7 @@ def eval_subset(eval_dev: Path, out: Path, holdout_first: int) -> Path:
     return root
 
 
-def quality(variants: dict[str, tuple[Path, str]], folder: Path, threads: int) -> dict[str, dict[str, float]]:
+def quality(variants: dict[str, tuple[Path, str]], folder: Path, threads: int, max_images: int | None = None) -> dict[str, dict[str, float]]:
     """Full pipeline per variant through ``evaluate_folder`` (every method on the same images, one pass)."""
     import torch
 
@@ -283,10 +310,19 @@ def quality(variants: dict[str, tuple[Path, str]], folder: Path, threads: int) -
     torch.set_num_threads(threads)
     base = Colorizer.from_pretrained("default", backend="torch", device="cpu")
     fns = {}
+    calls = [0]
+    t0 = time.perf_counter()
+
+    def counted(g: np.ndarray, c: Colorizer) -> np.ndarray:
+        calls[0] += 1
+        if calls[0] % (5 * len(variants)) == 0:
+            print(f"  quality: {calls[0] // len(variants)} photos, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        return c.colorize_array(g, c.options)
+
     for name, (path, _level) in variants.items():
         c = Colorizer(OnnxPredictor(path, threads=threads), info=base.info, options=base.options, torch_model=base.model)
-        fns[name] = lambda g, c=c: c.colorize_array(g, c.options)
-    result = evaluate_folder(folder, fns, progress=False, thumbnails=0)
+        fns[name] = lambda g, c=c: counted(g, c)
+    result = evaluate_folder(folder, fns, progress=False, thumbnails=0, max_images=max_images)
     rows = {}
     for m in result.methods:
         s = result.summary(m, ALL)
@@ -303,12 +339,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval", type=Path, default=data / "eval_dev")
     p.add_argument("--calib", type=int, default=96, help="calibration photos (round-robin over sources)")
     p.add_argument("--holdout-first", type=int, default=50, help="holdout100 photos in the eval subset (50 = the selection split)")
+    p.add_argument("--max-per-group", type=int, default=None, help="at most this many photos per sub-folder (evaluate_folder's max_images)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--only", action="append", help="build only these quantized variants (repeatable)")
     p.add_argument("--extra", action="store_true", help="build the other static variants (no reduce_range, first conv fp32, "
-                   "percentile calibration) instead of dynamic")
+                   "percentile calibration) instead of the main ones")
     p.add_argument("--skip-quality", action="store_true")
+    p.add_argument("--skip-latency", action="store_true", help="no latency / drift table (e.g. a second quality run)")
+    p.add_argument("--reuse", action="store_true", help="reuse the files of an earlier run in --out-dir instead of rebuilding")
+    p.add_argument("--score", action="append", help="score only these variants' quality (repeatable; fp32 ALL is always scored)")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
 
@@ -322,32 +362,32 @@ def main(argv: list[str] | None = None) -> int:
     info = json.loads((Path(__import__("colorize").__file__).parent / "pretrained" / "default.json").read_text())
     temperature = float(info.get("inference", {}).get("temperature", DEFAULT_TEMPERATURE))
     files = calibration_files(args.train, args.calib)
-    t0 = time.perf_counter()
     reader = Reader(files, info.get("space", "lab"), temperature)
-    print(f"calibration: {len(files)} photos from {args.train} ({time.perf_counter() - t0:.0f} s to prepare)", file=sys.stderr)
-    variants = build_variants(fp32, out, reader, set(args.only) if args.only else None, args.extra)
+    variants = build_variants(fp32, out, reader, set(args.only) if args.only else None, args.extra, args.reuse)
     report: dict[str, Any] = {"conditions": {
         "threads": args.threads, "shape": SHAPE, "rounds": args.rounds, "calibration_photos": len(files),
         "temperature": temperature, "cpu": os.cpu_count(), "load_avg_start": os.getloadavg(),
         "note": "shared 2-core machine; a training run was using the CPU"}}
     report["size_mb"] = {k: p.stat().st_size / 1e6 for k, (p, _) in variants.items()}
-    report["latency"] = latency(variants, args.threads, args.rounds, torch_ref=True)
-    drift_files = sorted((args.eval / "CSet14").iterdir())[:6]
-    report["drift"] = chroma_drift(variants, drift_files, args.threads)
-    print("\n| variant | file MB | session s | forward ms (median) | p90 | mean / max ab diff vs fp32 | with hints |", flush=True)
-    print("|---|---|---|---|---|---|---|")
-    for k, lat in report["latency"].items():
-        size = report["size_mb"].get(k)
-        d = report["drift"].get(k)
-        drift = f"{d['auto_mean_ab']:.2f} / {d['auto_max_ab']:.1f} | {d['hints_mean_ab']:.2f} / {d['hints_max_ab']:.1f}" if d else "- | -"
-        print(f"| {k} | {size:.1f} | {lat['session_s']:.2f} | {lat['median_ms']:.1f} | {lat['p90_ms']:.1f} | {drift} |"
-              if size is not None else f"| {k} | - | - | {lat['median_ms']:.1f} | {lat['p90_ms']:.1f} | - | - |")
+    if not args.skip_latency:
+        report["latency"] = latency(variants, args.threads, args.rounds, torch_ref=True)
+        drift_files = sorted((args.eval / "CSet14").iterdir())[:6]
+        report["drift"] = chroma_drift(variants, drift_files, args.threads)
+        print("\n| variant | file MB | session s | forward ms (median) | p90 | mean / max ab diff vs fp32 | with hints |", flush=True)
+        print("|---|---|---|---|---|---|---|")
+        for k, lat in report["latency"].items():
+            size = report["size_mb"].get(k)
+            d = report["drift"].get(k)
+            drift = f"{d['auto_mean_ab']:.2f} / {d['auto_max_ab']:.1f} | {d['hints_mean_ab']:.2f} / {d['hints_max_ab']:.1f}" if d else "- | -"
+            print(f"| {k} | {size:.1f} | {lat['session_s']:.2f} | {lat['median_ms']:.1f} | {lat['p90_ms']:.1f} | {drift} |"
+                  if size is not None else f"| {k} | - | - | {lat['median_ms']:.1f} | {lat['p90_ms']:.1f} | - | - |", flush=True)
     if not args.skip_quality:
         # graph optimization levels compute the same function (drift ~1e-6): score one fp32 row and the int8 ones
-        scored = {k: v for k, v in variants.items() if not k.startswith("fp32") or k == "fp32 ALL (as OnnxPredictor)"}
+        scored = {k: v for k, v in variants.items() if k == "fp32 ALL (as OnnxPredictor)"
+                  or (not k.startswith("fp32") and (not args.score or k in args.score))}
         folder = eval_subset(args.eval, out, args.holdout_first)
         t0 = time.perf_counter()
-        report["quality"] = quality(scored, folder, args.threads)
+        report["quality"] = quality(scored, folder, args.threads, args.max_per_group)
         report["quality_seconds"] = time.perf_counter() - t0
         ref = report["quality"]["fp32 ALL (as OnnxPredictor)"]
         print(f"\nquality on {folder} ({ref['images']} photos), {report['quality_seconds']:.0f} s\n")
