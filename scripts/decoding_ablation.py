@@ -109,7 +109,8 @@ def main() -> int:
     p.add_argument("--only", choices=["smoothing"], help="run only one family of rows (plus the model's own decode)")
     args = p.parse_args()
 
-    colorizer = Colorizer.from_pretrained(args.model)
+    # The torch backend: the variants patch the torch model's decode, which an ONNX graph does not use.
+    colorizer = Colorizer.from_pretrained(args.model, backend="torch")
     if colorizer.model.config.head != "distribution":
         raise SystemExit("decoding ablation needs a distribution-head model")
     if not colorizer.info.get("prior"):
