@@ -76,6 +76,20 @@ def test_image_path_modules_do_not_import_torch():
     assert r.stdout.strip() == "[]", f"importing the image path imported torch: {r.stdout}"
 
 
+@pytest.mark.parametrize("backend", [[], ["--backend", "onnxruntime"]])
+def test_the_onnxruntime_photo_path_never_imports_torch_even_where_it_is_installed(tmp_path, backend):
+    """A cold ``colorize photo.jpg`` is dominated by ``import torch`` (seconds) when anything asks torch
+    about the device: with the bundled graph, neither the default nor ``--backend onnxruntime`` may."""
+    photo = tmp_path / "photo.png"
+    _photo(photo)
+    code = ("import sys\nfrom colorize.cli import main\n"
+            f"assert main([{str(photo)!r}, '-o', {str(tmp_path / 'o.png')!r}, '-q', *{backend!r}]) == 0\n"
+            "print('torch' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(tmp_path, block=False), timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "False"
+
+
 def test_the_hook_really_blocks_torch(tmp_path):
     r = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, text=True, env=_env(tmp_path), timeout=60)
     assert r.returncode != 0 and "No module named 'torch'" in r.stderr

@@ -130,7 +130,10 @@ def resolve_backend(backend: str, device: Any = "cpu", *, graph: bool = False) -
             if runtime.cpu_has_fast_bf16():
                 return "torch"
             return "onnxruntime" if onnxruntime_available(export=True) else "torch"
-    dev = _device_type(device)
+    if backend == "onnxruntime" and str(device) == "auto":
+        dev = "cpu"  # onnxruntime runs on the CPU: asking torch about CUDA would import it (seconds)
+    else:
+        dev = _device_type(device)
     if backend == "onnxruntime":
         if dev != "cpu":
             raise ValueError(f"the onnxruntime backend runs on the CPU; got device {dev!r} (use --device cpu)")
