@@ -180,16 +180,22 @@ def suggest_colors(colorizer: Colorizer, image: Any, x: Any, y: Any, *, k: Any =
     rgb = combine_yuv_gamut_safe(luma_y, uv)  # (1, 3, 1, Q)
     lab = rgb_to_lab(rgb)[0, :, 0].T  # (Q, 3): how alike two suggestions look
     rgb8 = np.clip(np.round(rgb[0, :, 0].T * 255), 0, 255).astype(int)
-    groups: list[list[Any]] = []  # [bin index, probability]
+    # Group look-alikes greedily, most probable bin first (each bin joins the first group whose seed
+    # looks like it), then keep the k most probable groups: so k=3 is always the start of k=8.
+    seeds: list[int] = []
+    mass: list[float] = []
     for q in np.argsort(-probs, kind="stable"):
         if probs[q] <= 0:
             break
-        near = [g for g in groups if float(np.linalg.norm(lab[g[0]] - lab[q])) < MERGE_DELTA_E]
-        if near:
-            near[0][1] += float(probs[q])
-        elif len(groups) < k:
-            groups.append([int(q), float(probs[q])])
-    groups.sort(key=lambda g: -g[1])
+        if seeds:
+            d = np.linalg.norm(lab[seeds] - lab[q], axis=1)
+            hit = int(np.argmax(d < MERGE_DELTA_E))
+            if d[hit] < MERGE_DELTA_E:
+                mass[hit] += float(probs[q])
+                continue
+        seeds.append(int(q))
+        mass.append(float(probs[q]))
+    groups = sorted(zip(seeds, mass), key=lambda g: -g[1])[:k]
     out = []
     for q, prob in groups:
         r, g, b = (int(v) for v in rgb8[q])
