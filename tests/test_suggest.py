@@ -255,3 +255,38 @@ def test_cli_suggest(capsys, tmp_path):
     assert main(["suggest", str(path), "9,4", "-k", "0"]) == 2
     assert capsys.readouterr().err.strip() == "colorize: error: -k 0: must be a whole number of suggested colours from 1 to 32"
     assert main(["suggest", str(path), "nine"]) == 2
+
+
+def test_suggest_and_uncertainty_work_without_torch(tmp_path, default):
+    """The default install has no PyTorch: suggestions come from the bundled graph's 'logits' output."""
+    pytest.importorskip("onnxruntime")
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PIL import Image
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _NoTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, _NoTorch())\n")
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(src), os.environ.get("PYTHONPATH", "")])}
+    photo = tmp_path / "p.png"
+    Image.fromarray(_photo()).save(photo)
+    code = ("import json, sys\nfrom colorize import Colorizer\nc = Colorizer.from_pretrained('default')\n"
+            f"u = c.uncertainty({str(photo)!r})\ns = c.suggest_colors({str(photo)!r}, 90, 40, k=3)\n"
+            "print(json.dumps({'torch': 'torch' in sys.modules, 'backend': c.backend, 'shape': list(u.shape), "
+            "'hex': [x.hex for x in s]}))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == {"torch": False, "backend": "onnxruntime", "shape": [96, 128],
+                   "hex": [c.hex for c in default.suggest_colors(_photo(), 90, 40, k=3)]}
