@@ -339,4 +339,14 @@ def test_hint_editor_places_moves_deletes_and_undoes_hints(web_url, tmp_path, br
     expect(frame.locator("#editor-download")).to_be_visible(timeout=WAIT_MS)
     expect(frame.locator("#result-title")).to_contain_text("full resolution, 240x180")
     assert bluish(pixel(b))
+
+    # the page's own Colorize takes the editor's hints for its first photo
+    _run(page, "Colour hints from the editor: 1 on halves.png")
+    href = page.locator("#download a[href]").first.get_attribute("href")
+    assert href
+    out = np.asarray(Image.open(io.BytesIO(page.request.get(href if href.startswith("http") else web_url.rstrip("/") + href).body())))
+    assert out.shape == (180, 240, 3)
+    ya, xb, xa = 90, int(b[0] * 239), int(a[0] * 239)
+    assert bluish(out[ya - 1:ya + 2, xb - 1:xb + 2].reshape(-1, 3).mean(0).astype(int))
+    assert not bluish(out[ya - 1:ya + 2, xa - 1:xa + 2].reshape(-1, 3).mean(0).astype(int))
     assert not _external(page.requests), f"the page contacted other hosts: {_external(page.requests)[:5]}"

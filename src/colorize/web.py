@@ -447,11 +447,20 @@ def _zip_results(results: Sequence[Result], path: Path) -> Path:
 # ----------------------------------------------------------------------------- hints
 
 
-def _hint_points(hints: Sequence[dict[str, Any]], shape: tuple[int, int]) -> list[tuple[float, float, str]]:
-    """Page clicks (relative 0-1 coordinates) -> ``(x, y, "#rrggbb")`` in pixels of a ``shape`` (h, w) photo."""
+def _hint_points(hints: Sequence[dict[str, Any]], shape: tuple[int, int]) -> list[tuple[Any, ...]]:
+    """Page hints (``{"x", "y", "color"[, "radius"]}``: x, y relative 0-1, radius relative to the long side) ->
+    ``(x, y, "#rrggbb"[, radius])`` in pixels of a ``shape`` (h, w) photo."""
     h, w = shape
-    return [(min(w - 1.0, max(0.0, float(p["x"]) * w)), min(h - 1.0, max(0.0, float(p["y"]) * h)), to_hex(p["color"]))
-            for p in hints]
+    out: list[tuple[Any, ...]] = []
+    for p in hints:
+        try:
+            x, y = float(p["x"]), float(p["y"])
+            radius = float(p["radius"]) * max(h, w) if p.get("radius") is not None else None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise WebError(f"hint {p!r}: expected x and y (0-1) and a colour") from None
+        point = (min(w - 1.0, max(0.0, x * w)), min(h - 1.0, max(0.0, y * h)), to_hex(p.get("color")))
+        out.append(point if radius is None else (*point, max(0.0, radius)))
+    return out
 
 
 def parse_hint_field(text: str | None) -> list[tuple[Any, ...]] | None:
@@ -477,7 +486,7 @@ def parse_hint_field(text: str | None) -> list[tuple[Any, ...]] | None:
 _CSS = """
 #status p { margin: 0.25em 0; }
 #status .error { color: var(--error-text-color, #b91c1c); font-weight: 600; }
-#hint-editor iframe { width: 100%; height: 640px; border: 0; }
+#hint-editor iframe { width: 100%; height: 560px; border: 0; }
 """
 
 _EDITOR_FRAME = '<iframe src="/editor/" title="Hint editor" loading="eager"></iframe>'
@@ -494,6 +503,17 @@ _EDITOR_HANDOVER_JS = """(files) => {
   return [];
 }"""
 """Browser-only handler of the photos box: hand the first photo (its URL on this server) to the editor."""
+
+_RUN_WITH_EDITOR_HINTS_JS = """(...args) => {
+  const frame = document.querySelector('#hint-editor iframe');
+  const files = Array.isArray(args[0]) ? args[0] : (args[0] ? [args[0]] : []);
+  const first = files[0];
+  const take = frame && frame.contentWindow && frame.contentWindow.colorizeEditorHints;
+  const url = first && (first.url || (first.path ? '/gradio_api/file=' + first.path : null));
+  args[7] = (take && url) ? (take(url) || []) : [];
+  return args;
+}"""
+"""Before the page's Colorize: the hints the editor holds for the first photo (relative x, y, radius) go with it."""
 
 
 def _theme():
@@ -671,6 +691,8 @@ def build_demo(service: ColorizeService):
                          f"{_escape(', '.join(r.name for r in reused[:5]))}{' ...' if len(reused) > 5 else ''}.")
         if reference:
             lines.append(f"Reference photo: {_escape(_display_name(reference))} (strength {float(reference_strength):g}).")
+        if hints:
+            lines.append(f"Colour hints from the editor: {len(hints)} on {_escape(_display_name(files[0]))}.")
         done_paths = {v["path"] for v in done.values()}
         return (
             pairs[0], pairs[0][0], pairs[0][1],
@@ -746,7 +768,9 @@ def build_demo(service: ColorizeService):
         with gr.Accordion("Hint editor: colour hints with suggested colours and a live preview (the first photo)",
                           open=True, visible=show_hints, elem_id="hint-editor"):
             gr.HTML(_EDITOR_FRAME)
-        hint_state = gr.State([])  # the batch run's hints (the editor colorizes its photo itself); kept for the event's API
+        # The first photo's hints, filled in the browser from the editor by _RUN_WITH_EDITOR_HINTS_JS just before a run
+        # (a hidden JSON, not a gr.State: a State's value is the server's, whatever the browser sends).
+        hint_state = gr.JSON(value=[], visible=False)
         pairs_state = gr.State([])
         done_state = gr.State({})  # run key -> {"path": upload, "result": Result}: what is already colorized
 
@@ -758,7 +782,7 @@ def build_demo(service: ColorizeService):
         run_btn.click(run, [files, render_size, saturation, temperature, fmt, reference, reference_strength, hint_state,
                             done_state],
                       [slider, before_img, after_img, gallery, download, status, pairs_state, done_state, thumbs_view],
-                      api_name="colorize_files")
+                      api_name="colorize_files", js=_RUN_WITH_EDITOR_HINTS_JS)
         # (registered after the run so its fn_index stays 3, as before)
         gallery.select(pick, [pairs_state], [slider, before_img, after_img], queue=False)
         files.change(None, [files], None, js=_EDITOR_HANDOVER_JS, queue=False)  # browser only: the editor opens photo 1

@@ -22,6 +22,7 @@
     hints: [], undo: [], selected: null, nextId: 1,
     drag: null, previewBusy: false, previewDirty: false, previews: 0,
     uncertaintyFor: null, photoUrl: null, resultUrl: null, suggestSeq: 0,
+    pageUrl: null,                       // the main page's photo this one came from (its hints go with the page's run)
   };
 
   // ------------------------------------------------------------------ helpers
@@ -76,7 +77,7 @@
     } catch (_) {
       URL.revokeObjectURL(url);
       say(`${name}: this browser cannot show the file; use PNG, JPEG or WebP`, true);
-      return;
+      return false;
     }
     if (state.photoUrl) URL.revokeObjectURL(state.photoUrl);
     state.photoUrl = url;
@@ -95,6 +96,7 @@
     }
     photo.src = url;
     stage.classList.remove("empty");
+    fit();
     state.hints = []; state.undo = []; state.selected = null; state.uncertaintyFor = null;
     radiusInput.max = String(Math.max(16, Math.round(Math.max(state.W, state.H) / 8)));
     setRadius(defaultRadius());
@@ -104,6 +106,7 @@
     suggestWhere.textContent = "";
     changed();
     if (showUncertainty.checked) toggleUncertainty();
+    return true;
   }
 
   function setRadius(r) {
@@ -112,6 +115,17 @@
   }
 
   // ------------------------------------------------------------------ drawing
+
+  function fit() {
+    // Photo and preview at one size: as large as the pane and the window allow (small photos enlarged up to 4x).
+    if (!state.W) return;
+    const pane = stage.parentElement;
+    const availW = Math.max(120, pane.clientWidth - 2);
+    const availH = Math.max(160, window.innerHeight - stage.getBoundingClientRect().top + document.documentElement.scrollTop - 16);
+    const s = Math.min(availW / state.W, availH / state.H, 4);
+    const w = `${Math.round(state.W * s)}px`, h = `${Math.round(state.H * s)}px`;
+    for (const img of [photo, preview]) { img.style.width = w; img.style.height = h; }
+  }
 
   function render() {
     markers.textContent = "";
@@ -249,13 +263,20 @@
         const g = overlay.getContext("2d");
         g.drawImage(img, 0, 0);
         const data = g.getImageData(0, 0, img.width, img.height);
-        for (let i = 0; i < data.data.length; i += 4) {  // gray entropy -> magenta, as opaque as unsure
-          const u = data.data[i] / 255;
-          data.data[i] = 255; data.data[i + 1] = 0; data.data[i + 2] = 200; data.data[i + 3] = Math.round(255 * u * u);
+        // gray entropy -> magenta, as opaque as unsure, stretched over this photo's range (the map says where a
+        // hint helps *most*, so its contrast matters more than its absolute level)
+        const hist = new Array(256).fill(0);
+        for (let i = 0; i < data.data.length; i += 4) hist[data.data[i]] += 1;
+        const level = (q) => { let n = 0; for (let v = 0; v < 256; v++) { n += hist[v]; if (n >= q * data.data.length / 4) return v; } return 255; };
+        const lo = level(0.10), hi = level(0.99), span = Math.max(1, hi - lo);  // the photo's own 10th-99th percentile
+        for (let i = 0; i < data.data.length; i += 4) {
+          const u = Math.min(1, Math.max(0, (data.data[i] - lo) / span));
+          data.data[i] = 255; data.data[i + 1] = 0; data.data[i + 2] = 200; data.data[i + 3] = Math.round(230 * u * u * u);
         }
+        overlay.dataset.range = `${(lo / 255).toFixed(2)}-${(hi / 255).toFixed(2)}`;
         g.putImageData(data, 0, 0);
         state.uncertaintyFor = state.small;
-        say("Uncertainty: bright magenta where the model is unsure of the colour (a hint helps most there).");
+        say(`Uncertainty ${overlay.dataset.range} (entropy / log Q): the more magenta, the less sure the model is (a hint helps most there).`);
       } catch (e) {
         say(`Uncertainty failed: ${e.message}`, true);
         showUncertainty.checked = false;
@@ -343,7 +364,7 @@
 
   $("editor-file").addEventListener("change", (ev) => {
     const f = ev.target.files && ev.target.files[0];
-    if (f) loadPhoto(f, f.name);
+    if (f) { state.pageUrl = null; loadPhoto(f, f.name); }
   });
   stage.addEventListener("dragover", (ev) => { ev.preventDefault(); stage.classList.add("drop"); });
   stage.addEventListener("dragleave", () => stage.classList.remove("drop"));
@@ -351,7 +372,7 @@
     ev.preventDefault();
     stage.classList.remove("drop");
     const f = ev.dataTransfer.files && ev.dataTransfer.files[0];
-    if (f) loadPhoto(f, f.name);
+    if (f) { state.pageUrl = null; loadPhoto(f, f.name); }
   });
   colorInput.addEventListener("change", () => useColor(colorInput.value));
   radiusInput.addEventListener("input", () => {
@@ -376,6 +397,15 @@
   showUncertainty.addEventListener("change", toggleUncertainty);
   runBtn.addEventListener("click", colorizeFull);
   new ResizeObserver(render).observe(photo);
+  window.addEventListener("resize", fit);
+
+  // The main page's Colorize asks for the hints of its first photo: relative x, y (0-1) and radius (of the
+  // long side); none when the editor holds another photo.
+  window.colorizeEditorHints = (pageUrl) => {
+    if (!state.pageUrl || !pageUrl || new URL(pageUrl, location.href).href !== state.pageUrl) return null;
+    const long = Math.max(state.W, state.H);
+    return state.hints.map((h) => ({ x: h.x / state.W, y: h.y / state.H, color: h.color, radius: h.radius / long }));
+  };
 
   // The main page hands over its first photo (same origin only).
   window.addEventListener("message", async (ev) => {
@@ -383,9 +413,10 @@
     try {
       const url = new URL(ev.data.url, location.href);
       if (url.origin !== location.origin) return;
+      state.pageUrl = null;
       const r = await fetch(url);
       if (!r.ok) throw new Error(`${r.status}`);
-      await loadPhoto(await r.blob(), ev.data.name || "photo");
+      if (await loadPhoto(await r.blob(), ev.data.name || "photo")) state.pageUrl = url.href;
     } catch (e) {
       say(`Could not open the page's photo (${e.message}); open it here instead.`, true);
     }
