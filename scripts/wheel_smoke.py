@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("default.json", "default.safetensors"):
         assert (package_dir / "pretrained" / name).is_file(), f"the bundled model file pretrained/{name} is missing"
     assert (package_dir / "py.typed").is_file(), "py.typed is missing"
+    for name in ("index.html", "editor.js", "editor.css"):  # the web page's hint editor (package data)
+        assert (package_dir / "web_static" / "editor" / name).is_file(), f"web_static/editor/{name} is missing"
 
     libs = kernel_libraries(package_dir)
     if args.no_kernel:

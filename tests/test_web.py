@@ -241,3 +241,112 @@ def test_api_docs_render_offline(web_url, browser_page):
     expect(page.locator(".opblock-summary-path", has_text="/api/health").first).to_be_visible(timeout=WAIT_MS)
     assert any("/api/_swagger/swagger-ui-bundle.js" in u for u in page.requests)
     assert not _external(page.requests), f"/api/docs contacted other hosts: {_external(page.requests)[:5]}"
+
+
+def _two_regions(path: Path, h: int = 180, w: int = 240) -> Path:
+    """A dark left half and a bright right half: a strong luminance edge no hint colour should cross."""
+    gray = np.full((h, w), 70, np.uint8)
+    gray[:, w // 2:] = 185
+    Image.fromarray(gray).save(path)
+    return path
+
+
+_PIXEL_JS = """async (img, [fx, fy]) => {
+  await img.decode();
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0);
+  const x = Math.round(fx * (c.width - 1)), y = Math.round(fy * (c.height - 1));
+  const d = g.getImageData(x - 1, y - 1, 3, 3).data;
+  const out = [0, 0, 0];
+  for (let i = 0; i < d.length; i += 4) for (let k = 0; k < 3; k++) out[k] += d[i + k] / 9;
+  return [out, c.width, c.height];
+}"""
+
+
+def test_hint_editor_places_moves_deletes_and_undoes_hints(web_url, tmp_path, browser_page):
+    """The editor inside the page: the page's first photo opens in it; a blue hint turns its region blue in the
+    live preview, moving it across the edge moves the blue with it, deleting it gives the automatic colours back."""
+    page = browser_page
+    photo = _two_regions(tmp_path / "halves.png")
+    a, b = (0.25, 0.5), (0.75, 0.5)  # relative points in the dark and the bright half
+
+    _open(page, web_url)
+    _upload(page, photo, thumbnails=1)  # the page hands its first photo to the editor
+    frame = page.frame_locator("#hint-editor iframe")
+    body = frame.locator("body")
+    expect(body).to_have_attribute("data-previews", "1", timeout=WAIT_MS)  # the automatic preview
+    editor = frame.locator("#photo")
+    assert editor.evaluate("e => [e.naturalWidth, e.naturalHeight]") == [240, 180]
+
+    def pixel(point):
+        rgb, w, h = frame.locator("#preview").evaluate(_PIXEL_JS, list(point))
+        assert (w, h) == (240, 180)
+        return np.asarray(rgb)
+
+    def at(point):
+        editor.scroll_into_view_if_needed()
+        box = editor.bounding_box()
+        return box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"]
+
+    def bluish(rgb):
+        return rgb[2] - max(rgb[0], rgb[1]) > 30
+
+    base_a, base_b = pixel(a), pixel(b)
+    assert not bluish(base_a) and not bluish(base_b)
+
+    frame.locator("#hint-color").fill("#1e50ff")
+    page.mouse.click(*at(a))  # place
+    expect(body).to_have_attribute("data-previews", "2", timeout=WAIT_MS)
+    expect(body).to_have_attribute("data-hints", "1")
+    expect(frame.locator(".marker")).to_have_count(1)
+    expect(frame.locator("#hint-list li")).to_have_count(1)
+    expect(frame.locator("#suggestions .swatch").first).to_be_visible(timeout=WAIT_MS)  # the model's colours there
+    blue_a = pixel(a)
+    assert bluish(blue_a) and np.abs(blue_a - base_a).max() > 30, (blue_a, base_a)
+    assert np.abs(pixel(b) - base_b).max() <= 12  # the other side of the edge keeps its colour
+
+    marker = frame.locator(".marker")
+    mbox = marker.bounding_box()
+    assert mbox["width"] >= 10  # visible, sized to the radius (at least 12 px on screen)
+    page.mouse.move(mbox["x"] + mbox["width"] / 2, mbox["y"] + mbox["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(*at(b), steps=8)  # drag across the edge
+    page.mouse.up()
+    expect(body).to_have_attribute("data-previews", "3", timeout=WAIT_MS)
+    expect(body).to_have_attribute("data-hints", "1")
+    moved_b = pixel(b)
+    assert bluish(moved_b) and np.abs(moved_b - base_b).max() > 30, (moved_b, base_b)
+    assert np.abs(pixel(a) - base_a).max() <= 12  # the blue left with the hint
+
+    frame.locator("#hint-list .delete").first.click()  # delete
+    expect(body).to_have_attribute("data-previews", "4", timeout=WAIT_MS)
+    expect(body).to_have_attribute("data-hints", "0")
+    expect(frame.locator(".marker")).to_have_count(0)
+    assert np.abs(pixel(a) - base_a).max() <= 2 and np.abs(pixel(b) - base_b).max() <= 2  # the automatic colours again
+
+    frame.locator("#undo").click()  # the hint comes back where it was
+    expect(body).to_have_attribute("data-previews", "5", timeout=WAIT_MS)
+    expect(body).to_have_attribute("data-hints", "1")
+    assert bluish(pixel(b))
+
+    frame.locator("#show-uncertainty").check()  # the uncertainty overlay
+    expect(frame.locator("#uncertainty")).to_be_visible(timeout=WAIT_MS)
+    assert frame.locator("#uncertainty").evaluate("c => [c.width, c.height]") == [240, 180]
+
+    frame.locator("#editor-run").click()  # full resolution, with the hint
+    expect(frame.locator("#editor-download")).to_be_visible(timeout=WAIT_MS)
+    expect(frame.locator("#result-title")).to_contain_text("full resolution, 240x180")
+    assert bluish(pixel(b))
+
+    # the page's own Colorize takes the editor's hints for its first photo
+    _run(page, "Colour hints from the editor: 1 on halves.png")
+    href = page.locator("#download a[href]").first.get_attribute("href")
+    assert href
+    out = np.asarray(Image.open(io.BytesIO(page.request.get(href if href.startswith("http") else web_url.rstrip("/") + href).body())))
+    assert out.shape == (180, 240, 3)
+    ya, xb, xa = 90, int(b[0] * 239), int(a[0] * 239)
+    assert bluish(out[ya - 1:ya + 2, xb - 1:xb + 2].reshape(-1, 3).mean(0).astype(int))
+    assert not bluish(out[ya - 1:ya + 2, xa - 1:xa + 2].reshape(-1, 3).mean(0).astype(int))
+    assert not _external(page.requests), f"the page contacted other hosts: {_external(page.requests)[:5]}"

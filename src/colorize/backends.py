@@ -178,6 +178,20 @@ class TorchPredictor:
             out = self.model.predict_chroma(self._prepare(x), temperature=temperature)
         return out.float().cpu().numpy()
 
+    @property
+    def has_logits(self) -> bool:
+        """Whether :meth:`predict_logits` has bins to give (distribution-head models)."""
+        return self.model.config.head == "distribution"
+
+    def predict_logits(self, x: np.ndarray) -> np.ndarray:
+        """The distribution head's raw logits over the ab bins (N, Q, h, w), fp32 numpy (suggested colours,
+        uncertainty). Computed in fp32 whatever the autocast: a bf16 softmax over 262 bins is banded."""
+        if not self.has_logits:
+            raise ValueError("a regression-head model predicts one colour per pixel, not a distribution over colours")
+        with runtime.inference_context(self.device, self.use_bf16):
+            out = self.model(self._prepare(x))
+        return out.float().cpu().numpy()
+
     def encoder_features(self, x: np.ndarray) -> list[np.ndarray]:
         """The model's :meth:`~colorize.models.ColorModel.encoder_features`, fp32 numpy on the CPU."""
         import torch
@@ -190,7 +204,8 @@ class OnnxPredictor:
     """An onnxruntime session with the model's ``predict_chroma`` interface (numpy in, numpy out).
 
     A graph exported with encoder features (``export_onnx(..., features=True)``) also answers
-    :meth:`encoder_features` (reference photos' semantic matching)."""
+    :meth:`encoder_features` (reference photos' semantic matching); one with a ``logits`` output (every
+    distribution-head export since graph version 2) answers :meth:`predict_logits`."""
 
     name = "onnxruntime"
 
@@ -214,6 +229,7 @@ class OnnxPredictor:
         self.takes_hints = self.in_channels == 4
         outputs = [o.name for o in self.session.get_outputs()]
         self.feature_outputs = [n for n in outputs if n.startswith("feature")]
+        self.has_logits = "logits" in outputs
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
 
     @property
@@ -234,6 +250,13 @@ class OnnxPredictor:
     def predict_chroma(self, x: np.ndarray, temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
         """Same contract as :meth:`ColorModel.predict_chroma`: normalised chroma (N, 2, h, w), float32 numpy."""
         return self.run(x, temperature)
+
+    def predict_logits(self, x: np.ndarray) -> np.ndarray:
+        """The distribution head's logits over the ab bins (N, Q, h, w), as :meth:`TorchPredictor.predict_logits`."""
+        if not self.has_logits:
+            raise ValueError(f"{self.path}: this ONNX graph has no 'logits' output (a regression-head model, or an export "
+                             "from before graph version 2: export it again)")
+        return self.session.run(["logits"], self._feeds(x, DEFAULT_TEMPERATURE))[0]
 
     def encoder_features(self, x: np.ndarray) -> list[np.ndarray]:
         """The encoder taps the graph was exported with (fp32 numpy), as ``ColorModel.encoder_features``."""

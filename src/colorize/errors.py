@@ -92,6 +92,11 @@ class HintError(ColorizeError, ValueError):
     """A bad hint: malformed, an unknown colour, outside the image. ``str()`` is one line."""
 
 
+class DistributionError(ColorizeError, ValueError):
+    """Suggested colours or an uncertainty map asked of a model that predicts no colour distribution
+    (a regression head) or of a predictor that cannot give one. ``str()`` is one line."""
+
+
 class ReferenceImageError(ColorizeError, ValueError):
     """The reference cannot be used (missing, unreadable, colourless). ``str()`` is one line."""
 
@@ -114,6 +119,6 @@ class UsageError(ColorizeError):
 
 
 __all__ = [
-    "ColorizeError", "ExportError", "HintError", "ImageArrayError", "ImageError", "OptionError", "OutputExistsError",
+    "ColorizeError", "DistributionError", "ExportError", "HintError", "ImageArrayError", "ImageError", "OptionError", "OutputExistsError",
     "ReferenceImageError", "UsageError", "VideoError", "VideoOptionError", "WebError", "WeightsError",
 ]

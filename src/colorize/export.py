@@ -9,6 +9,9 @@ What goes into the graph, and what stays in the Python pipeline:
   i.e. exactly what :meth:`ColorModel.predict_chroma` returns. The annealed mean
   ``softmax(logits / T) @ bin_centres`` is written as a softmax plus a 1x1 convolution, so any
   ONNX runtime runs it fast, and the temperature can change per call without re-exporting.
+  Distribution-head graphs also output ``logits`` (``N x Q x h x w``, the head's raw scores over the
+  Q ab bins, at the chroma's resolution): suggested colours and the uncertainty map read the
+  distribution itself, not its mean (graph version 2; ``chroma`` is unchanged).
   Regression-head models have no ``temperature`` input (their output does not depend on it).
 * **In the pipeline:** colour conversion (sRGB -> model luminance, Lab/YUV chroma -> RGB), resizing
   to the render size, guided upsampling of the chroma to full resolution and the gamut-safe
@@ -55,16 +58,17 @@ __all__ = [
 ]
 
 DEFAULT_OPSET = 17
-GRAPH_VERSION = 1  # bump when the graph's inputs/outputs or decode change (invalidates caches)
+GRAPH_VERSION = 2  # bump when the graph's inputs/outputs or decode change (invalidates caches)
 _MULTIPLE = 16
 
 
 class ChromaGraph(nn.Module):
     """The exported computation: network + decode, ``(luma[, temperature]) -> chroma`` in [-1, 1].
 
-    With ``features`` the graph also returns the model's :meth:`~colorize.models.ColorModel.encoder_features`
-    (outputs ``feature0``, ``feature1``, ...), which reference photos' semantic matching uses; they
-    are intermediate tensors of the same forward pass.
+    A distribution head also returns its ``logits`` (second output). With ``features`` the graph also
+    returns the model's :meth:`~colorize.models.ColorModel.encoder_features` (outputs ``feature0``,
+    ``feature1``, ...), which reference photos' semantic matching uses; they are intermediate tensors
+    of the same forward pass.
     """
 
     def __init__(self, model: ColorModel, features: bool = False) -> None:
@@ -79,16 +83,18 @@ class ChromaGraph(nn.Module):
 
     def forward(self, luma: Tensor, temperature: Tensor | None = None) -> Any:
         out = self.model(luma)
+        heads: tuple[Tensor, ...]
         if not self.distribution:
-            chroma = out.float()
+            heads = (out.float(),)
         else:
             assert temperature is not None
             t = torch.clamp(temperature.float(), min=1e-3)  # as bins.annealed_mean
-            p = torch.softmax(out.float() / t, dim=1)
-            chroma = F.conv2d(p, self.decode_weight)  # sum_q p_q * centre_q: the annealed mean
+            logits = out.float()
+            p = torch.softmax(logits / t, dim=1)
+            heads = (F.conv2d(p, self.decode_weight), logits)  # sum_q p_q * centre_q: the annealed mean
         if not self.features:
-            return chroma
-        return (chroma, *[f.float() for f in self.model.encoder_features(luma)])
+            return heads[0] if len(heads) == 1 else heads
+        return (*heads, *[f.float() for f in self.model.encoder_features(luma)])
 
 
 def _plain_copy(model: ColorModel) -> ColorModel:
@@ -135,6 +141,7 @@ def export_onnx(
         "colorize_inputs": "luma: N x C x H x W float32 in [0,1] (H, W multiples of 16)"
         + ("; temperature: float32 scalar" if model.config.head == "distribution" else ""),
         "colorize_output": "chroma: N x 2 x h x w float32, normalised model chroma in [-1,1]"
+        + ("; logits: N x Q x h x w float32, the ab bins' raw scores" if model.config.head == "distribution" else "")
         + ("; feature0..: the encoder features (reference matching)" if features else ""),
         **(metadata or {}),
     }
@@ -173,6 +180,9 @@ def _export_bytes(model: ColorModel, opset: int, features: bool = False) -> byte
         names.append("temperature")
     outputs = ["chroma"]
     axes = {"luma": {0: "batch", 2: "height", 3: "width"}, "chroma": {0: "batch", 2: "out_height", 3: "out_width"}}
+    if graph.distribution:
+        outputs.append("logits")
+        axes["logits"] = {0: "batch", 2: "out_height", 3: "out_width"}
     if features:
         with torch.no_grad():
             taps = len(graph.model.encoder_features(luma))
@@ -311,6 +321,11 @@ def compare_with_torch(model: ColorModel, onnx_path: str | os.PathLike[str], siz
         if got.shape != tuple(want.shape):
             raise ExportError(f"onnxruntime output shape {tuple(got.shape)} != PyTorch {tuple(want.shape)} for input {h}x{w}")
         worst = max(worst, float(abs(got - want.numpy()).max()))
+        if runner.has_logits:  # raw scores: compared relative to their size
+            with torch.no_grad():
+                want_l = ref(x).float().numpy()
+            got_l = runner.predict_logits(x.numpy())
+            worst = max(worst, float(abs(got_l - want_l).max()) / max(1.0, float(abs(want_l).max())))
         if has_features:
             with torch.no_grad():
                 want_f = ref.encoder_features(x)

@@ -137,6 +137,7 @@ OPTION_RULES: dict[str, tuple[type, float | None, float | None, str]] = {
     "batch_size": (int, 1, 4096, "must be a whole number from 1 to 4096"),
     "quality": (int, 1, 100, "must be a whole number from 1 to 100"),
     "max_pixels": (int, 1, None, "must be a positive number of pixels"),
+    "k": (int, 1, 32, "must be a whole number of suggested colours from 1 to 32"),
 }
 
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from .models import ColorModel
+    from .suggest import SuggestedColor
 
 
 def _is_color_model(obj: Any) -> bool:
@@ -307,6 +308,36 @@ class Colorizer:
             return _to_pil(self.colorize_array(loaded.gray, uint8=True, **overrides), loaded.alpha)
         arr = np.asarray(image)
         return self.colorize_array(arr, uint8=arr.dtype == np.uint8, **overrides)
+
+    # ------------------------------------------------------------------ the distribution (suggested colours)
+
+    def suggest_colors(self, image: Any, x: float, y: float, k: int = 5, **overrides: Any) -> list[SuggestedColor]:
+        """The ``k`` colours the model finds most likely at pixel ``(x, y)`` of ``image``, best first.
+
+        ``image``: a path, PIL image or array (as for calling the colorizer); ``x``, ``y`` in its pixels.
+        Each :class:`~colorize.suggest.SuggestedColor` has ``rgb``, ``hex`` (at that pixel's own
+        luminance: the colour a hint of it gives there) and ``probability``; look-alike bins are merged.
+        Why: a hint is most useful with a colour the model already thinks plausible (the red *or* the
+        blue car). Needs a distribution-head model (else :class:`~colorize.errors.DistributionError`);
+        a point outside the photo is a :class:`~colorize.errors.HintError`. ``render_size`` may be overridden.
+
+        >>> [c.hex for c in colorizer.suggest_colors("photo.jpg", 120, 80, k=3)]  # doctest: +SKIP
+        ['#7a6a58', '#5d6f86', '#6f7a52']
+        """
+        from .suggest import suggest_colors
+
+        return suggest_colors(self, image, x, y, k=k, options=merge_options(self.options, overrides))
+
+    def uncertainty(self, image: Any, **overrides: Any) -> np.ndarray:
+        """How unsure the model is of each pixel's colour: HxW float32 in [0, 1] at the photo's size.
+
+        The entropy of the predicted distribution over the Q ab bins divided by ``log Q`` (0: one
+        colour, 1: all equally likely), so bright areas are where a hint changes most. Needs a
+        distribution-head model (else :class:`~colorize.errors.DistributionError`).
+        """
+        from .suggest import uncertainty_map
+
+        return uncertainty_map(self, image, options=merge_options(self.options, overrides))
 
     def colorize_batch(self, grays: Sequence[np.ndarray], options: ColorizeOptions | None = None, batch_size: int = 8,
                        *, uint8: bool = False) -> list[np.ndarray]:

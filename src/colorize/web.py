@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .errors import HintError, OptionError, ReferenceImageError, WebError
+from .errors import DistributionError, HintError, OptionError, ReferenceImageError, WebError
 from .hints import parse_color
 
 log = logging.getLogger("colorize.web")
@@ -53,6 +53,9 @@ DEFAULT_MAX_FILES = 100
 MAX_UPLOAD_MB_CEILING = 10_240.0  # 10 GB: beyond this a "limit" is a typo
 PREVIEW_MAX_SIDE = 2048  # the page's before/after images; downloads are always full resolution
 KEEP_OUTPUTS_S = 3600  # results are deleted from the server's work folder after an hour
+QUICK_PREVIEW_SIDE = 512  # the hint editor's live preview: the photo shrunk to this long side ...
+QUICK_PREVIEW_RENDER = 128  # ... and seen by the model at most at this render size (docs/web.md: latency)
+DEFAULT_SUGGESTIONS = 6
 
 # format name -> (file suffix, media type)
 OUTPUT_FORMATS = {"png": (".png", "image/png"), "jpeg": (".jpg", "image/jpeg"), "webp": (".webp", "image/webp")}
@@ -165,6 +168,8 @@ class ColorizeService:
             "device": str(self.colorizer.device),
             "defaults": {"render_size": self.colorizer.options.render_size, "saturation": self.colorizer.options.saturation,
                          "temperature": self.colorizer.options.temperature},
+            "editor": {"preview_side": QUICK_PREVIEW_SIDE, "preview_render_size": QUICK_PREVIEW_RENDER,
+                       "hint_point_radius": _default_point_radius(), "suggestions": self.head == "distribution"},
         }
 
     # -------------------------------------------------------------- steps
@@ -230,6 +235,69 @@ class ColorizeService:
                     raise WebError(str(exc)) from None
                 raise
         return np.asarray(rgb, dtype=np.float32)
+
+    def check_k(self, k: Any) -> int:
+        """The number of suggested colours, by the rule the Python API uses (:func:`colorize.io.check_option`)."""
+        from .io import check_option
+
+        try:
+            return int(check_option("k", DEFAULT_SUGGESTIONS if k in (None, "") else k))
+        except OptionError as exc:
+            raise WebError(str(exc), 422) from None
+
+    def suggest(self, loaded: Any, x: float, y: float, k: int, options: dict[str, Any]) -> list[dict[str, Any]]:
+        """:meth:`Colorizer.suggest_colors` at ``(x, y)`` (pixels of the upload), as JSON-ready dicts."""
+        with self.lock:
+            self.requests += 1
+            try:
+                found = self.colorizer.suggest_colors(loaded.gray, x, y, k=k, render_size=options["render_size"])
+            except (HintError, DistributionError) as exc:
+                raise WebError(str(exc), 422) from None
+        return [{"hex": c.hex, "rgb": list(c.rgb), "probability": c.probability} for c in found]
+
+    def uncertainty(self, loaded: Any, options: dict[str, Any]) -> Any:
+        """:meth:`Colorizer.uncertainty` of an upload: HxW float32 in [0, 1]."""
+        with self.lock:
+            self.requests += 1
+            try:
+                return self.colorizer.uncertainty(loaded.gray, render_size=options["render_size"])
+            except DistributionError as exc:
+                raise WebError(str(exc), 422) from None
+
+    def quick_preview(self, loaded: Any, options: dict[str, Any], hints: Sequence[tuple[Any, ...]] | None = None) -> Any:
+        """The hint editor's live preview: the photo shrunk to :data:`QUICK_PREVIEW_SIDE` (long side), seen at
+        most at :data:`QUICK_PREVIEW_RENDER`, with ``hints`` (pixels of the upload) moved and scaled along.
+        Returns HxWx3 uint8 at the shrunk size. Why: every click re-renders, so it must stay well under
+        half a second on a laptop CPU; "Colorize" gives the full-resolution result."""
+        import numpy as np
+
+        from .imaging import resize_bilinear
+
+        gray = np.asarray(loaded.gray, dtype=np.float32)
+        H, W = gray.shape
+        scale = min(1.0, QUICK_PREVIEW_SIDE / max(H, W))
+        if scale < 1.0:
+            h, w = max(1, round(H * scale)), max(1, round(W * scale))
+            gray = np.clip(resize_bilinear(gray[None], (h, w))[0], 0, 1)
+            sy, sx = h / H, w / W
+            if hints:  # validated against the upload first, so the message names the photo the caller sent
+                from .hints import Hints
+
+                try:
+                    Hints.from_points(hints).check(W, H)
+                except HintError as exc:
+                    raise WebError(str(exc)) from None
+                hints = [(min(w - 1.0, max(0.0, (p[0] + 0.5) * sx - 0.5)), min(h - 1.0, max(0.0, (p[1] + 0.5) * sy - 0.5)), p[2],
+                          *([p[3] * min(sx, sy)] if len(p) > 3 and p[3] is not None else [])) for p in hints]
+        small = dict(options, render_size=min(int(options["render_size"]), QUICK_PREVIEW_RENDER))
+        with self.lock:
+            self.requests += 1
+            try:
+                return self.colorizer.colorize_array(gray, hints=list(hints) if hints else None, uint8=True, **small)
+            except MemoryError:
+                raise WebError("not enough memory for this image; try a smaller one or lower --max-pixels", 413) from None
+            except HintError as exc:
+                raise WebError(str(exc)) from None
 
     def save(self, rgb: Any, loaded: Any, name: str, fmt: str, quality: int = 95) -> Path:
         """Write the full-resolution result into a fresh folder of the work dir (alpha and 16 bits kept for PNG)."""
@@ -319,6 +387,25 @@ class ColorizeService:
         return results, errors, download
 
 
+def _fast_png(arr: Any) -> bytes:
+    """An 8-bit array as a PNG made for speed (zlib level 1: 512 px in a few ms instead of ~0.1 s at the
+    default level): the editor's previews and maps are shown once and thrown away."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _default_point_radius() -> float:
+    """Radius (render-size pixels) :mod:`colorize.hints` gives a point hint without one: the editor draws it."""
+    from . import hints
+
+    return float(getattr(hints, "DEFAULT_POINT_RADIUS", 1.5))
+
+
 def _file_size(path: str | os.PathLike[str]) -> int | None:
     try:
         return os.path.getsize(path)
@@ -360,11 +447,20 @@ def _zip_results(results: Sequence[Result], path: Path) -> Path:
 # ----------------------------------------------------------------------------- hints
 
 
-def _hint_points(hints: Sequence[dict[str, Any]], shape: tuple[int, int]) -> list[tuple[float, float, str]]:
-    """Page clicks (relative 0-1 coordinates) -> ``(x, y, "#rrggbb")`` in pixels of a ``shape`` (h, w) photo."""
+def _hint_points(hints: Sequence[dict[str, Any]], shape: tuple[int, int]) -> list[tuple[Any, ...]]:
+    """Page hints (``{"x", "y", "color"[, "radius"]}``: x, y relative 0-1, radius relative to the long side) ->
+    ``(x, y, "#rrggbb"[, radius])`` in pixels of a ``shape`` (h, w) photo."""
     h, w = shape
-    return [(min(w - 1.0, max(0.0, float(p["x"]) * w)), min(h - 1.0, max(0.0, float(p["y"]) * h)), to_hex(p["color"]))
-            for p in hints]
+    out: list[tuple[Any, ...]] = []
+    for p in hints:
+        try:
+            x, y = float(p["x"]), float(p["y"])
+            radius = float(p["radius"]) * max(h, w) if p.get("radius") is not None else None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise WebError(f"hint {p!r}: expected x and y (0-1) and a colour") from None
+        point = (min(w - 1.0, max(0.0, x * w)), min(h - 1.0, max(0.0, y * h)), to_hex(p.get("color")))
+        out.append(point if radius is None else (*point, max(0.0, radius)))
+    return out
 
 
 def parse_hint_field(text: str | None) -> list[tuple[Any, ...]] | None:
@@ -390,7 +486,34 @@ def parse_hint_field(text: str | None) -> list[tuple[Any, ...]] | None:
 _CSS = """
 #status p { margin: 0.25em 0; }
 #status .error { color: var(--error-text-color, #b91c1c); font-weight: 600; }
+#hint-editor iframe { width: 100%; height: 560px; border: 0; }
 """
+
+_EDITOR_FRAME = '<iframe src="/editor/" title="Hint editor" loading="eager"></iframe>'
+"""The hint editor (``web_static/editor``, served by this server at ``/editor/``) inside the page."""
+
+_EDITOR_HANDOVER_JS = """(files) => {
+  const list = Array.isArray(files) ? files : (files ? [files] : []);
+  const f = list[0];
+  const frame = document.querySelector('#hint-editor iframe');
+  if (f && frame && frame.contentWindow) {
+    const url = f.url || (f.path ? '/gradio_api/file=' + f.path : null);
+    if (url) frame.contentWindow.postMessage({type: 'colorize-photo', url: url, name: f.orig_name || ''}, window.location.origin);
+  }
+  return [];
+}"""
+"""Browser-only handler of the photos box: hand the first photo (its URL on this server) to the editor."""
+
+_RUN_WITH_EDITOR_HINTS_JS = """(...args) => {
+  const frame = document.querySelector('#hint-editor iframe');
+  const files = Array.isArray(args[0]) ? args[0] : (args[0] ? [args[0]] : []);
+  const first = files[0];
+  const take = frame && frame.contentWindow && frame.contentWindow.colorizeEditorHints;
+  const url = first && (first.url || (first.path ? '/gradio_api/file=' + first.path : null));
+  args[7] = (take && url) ? (take(url) || []) : [];
+  return args;
+}"""
+"""Before the page's Colorize: the hints the editor holds for the first photo (relative x, y, radius) go with it."""
 
 
 def _theme():
@@ -504,15 +627,8 @@ def build_demo(service: ColorizeService):
     def on_files(files: list[str] | None, done: dict[str, Any] | None):
         files = as_list(files)
         uploaded_only(files)
-        hint_preview = None
-        if files and show_hints:
-            try:
-                hint_preview = str(service.preview(service.load(files[0], _display_name(files[0])).rgb,
-                                                   Path(tempfile.mkdtemp(dir=service.workdir)), "hints"))
-            except WebError:
-                hint_preview = None
         done_paths = {r.get("path") for r in (done or {}).values()}
-        return thumb_gallery(files, done_paths), hint_preview, [], hint_preview
+        return thumb_gallery(files, done_paths)
 
     def on_reference(reference: str | None, strength: float):
         if not reference:
@@ -528,25 +644,6 @@ def build_demo(service: ColorizeService):
 
     def reset_options():
         return o.render_size, o.saturation, o.temperature
-
-    def add_hint(base: str | None, hints: list[dict[str, Any]], color: str, evt: gr.SelectData):
-        if not base:
-            raise gr.Error("Drop a photo first, then click on it to place a colour hint.")
-        from PIL import Image, ImageDraw
-
-        img = Image.open(base).convert("RGB")
-        x, y = evt.index[0], evt.index[1]
-        hints = list(hints or []) + [{"x": x / img.width, "y": y / img.height, "color": color}]
-        draw = ImageDraw.Draw(img)
-        r = max(4, min(img.size) // 80)
-        for h in hints:
-            px, py = h["x"] * img.width, h["y"] * img.height
-            c = parse_color(to_hex(h["color"]))
-            draw.ellipse((px - r, py - r, px + r, py + r), fill=c, outline=(255, 255, 255), width=2)
-        return img, hints
-
-    def clear_hints(base: str | None):
-        return base, []
 
     def run(files, render_size, saturation, temperature, fmt, reference, reference_strength, hints, done,
             progress=gr.Progress()):
@@ -594,6 +691,8 @@ def build_demo(service: ColorizeService):
                          f"{_escape(', '.join(r.name for r in reused[:5]))}{' ...' if len(reused) > 5 else ''}.")
         if reference:
             lines.append(f"Reference photo: {_escape(_display_name(reference))} (strength {float(reference_strength):g}).")
+        if hints:
+            lines.append(f"Colour hints from the editor: {len(hints)} on {_escape(_display_name(files[0]))}.")
         done_paths = {v["path"] for v in done.values()}
         return (
             pairs[0], pairs[0][0], pairs[0][1],
@@ -652,11 +751,6 @@ def build_demo(service: ColorizeService):
                                          sources=["upload", "clipboard"], elem_id="reference", height=160)
                     reference_strength = gr.Slider(0.0, 1.0, value=_reference_strength(), step=0.05, label="Reference strength",
                                                    info="0 = the automatic result, 1 = the reference's colours")
-                with gr.Accordion("Colour hints", open=False, visible=show_hints):
-                    color = gr.ColorPicker(value="#3b82f6", label="Hint colour")
-                    hint_canvas = gr.Image(label="Click on the photo to place a hint (first photo)", type="filepath",
-                                           interactive=False, elem_id="hint-canvas", height=240)
-                    clear_btn = gr.Button("Clear hints", size="sm")
             with gr.Column(scale=2, min_width=400):
                 with gr.Tabs():
                     with gr.Tab("Slider", elem_id="tab-slider"):
@@ -671,25 +765,27 @@ def build_demo(service: ColorizeService):
                                      elem_id="gallery", allow_preview=False)
                 download = gr.File(label="Download (full resolution)", elem_id="download", interactive=False)
                 status = gr.Markdown(elem_id="status")
-        hint_state = gr.State([])
-        hint_base = gr.State(None)
+        with gr.Accordion("Hint editor: colour hints with suggested colours and a live preview (the first photo)",
+                          open=True, visible=show_hints, elem_id="hint-editor"):
+            gr.HTML(_EDITOR_FRAME)
+        # The first photo's hints, filled in the browser from the editor by _RUN_WITH_EDITOR_HINTS_JS just before a run
+        # (a hidden JSON, not a gr.State: a State's value is the server's, whatever the browser sends).
+        hint_state = gr.JSON(value=[], visible=False)
         pairs_state = gr.State([])
         done_state = gr.State({})  # run key -> {"path": upload, "result": Result}: what is already colorized
 
-        files.change(on_files, [files, done_state], [thumbs_view, hint_canvas, hint_state, hint_base], queue=False,
-                     show_progress="hidden")
-        hint_canvas.select(add_hint, [hint_base, hint_state, color], [hint_canvas, hint_state], queue=False)
-        clear_btn.click(clear_hints, [hint_base], [hint_canvas, hint_state], queue=False)
-        run_btn.click(run, [files, render_size, saturation, temperature, fmt, reference, reference_strength, hint_state,
-                            done_state],
-                      [slider, before_img, after_img, gallery, download, status, pairs_state, done_state, thumbs_view],
-                      api_name="colorize_files")
-        # (registered after the run so its fn_index stays 3, as before)
-        gallery.select(pick, [pairs_state], [slider, before_img, after_img], queue=False)
+        files.change(on_files, [files, done_state], [thumbs_view], queue=False, show_progress="hidden")
         reference.change(on_reference, [reference, reference_strength], [ref_row, ref_thumb, ref_note], queue=False,
                          show_progress="hidden")
         reference_strength.release(on_reference, [reference, reference_strength], [ref_row, ref_thumb, ref_note],
                                    queue=False, show_progress="hidden")
+        run_btn.click(run, [files, render_size, saturation, temperature, fmt, reference, reference_strength, hint_state,
+                            done_state],
+                      [slider, before_img, after_img, gallery, download, status, pairs_state, done_state, thumbs_view],
+                      api_name="colorize_files", js=_RUN_WITH_EDITOR_HINTS_JS)
+        # (registered after the run so its fn_index stays 3, as before)
+        gallery.select(pick, [pairs_state], [slider, before_img, after_img], queue=False)
+        files.change(None, [files], None, js=_EDITOR_HANDOVER_JS, queue=False)  # browser only: the editor opens photo 1
         ref_remove.click(remove_reference, None, [reference], queue=False)
         reset_btn.click(reset_options, None, [render_size, saturation, temperature], queue=False)
     demo.queue(default_concurrency_limit=1, max_size=64)
@@ -830,12 +926,16 @@ class GradioFileGuard:
         await self.app(scope, replay, send)
 
 
+UPLOAD_ROUTES = frozenset({"/api/colorize", "/api/preview", "/api/suggest", "/api/uncertainty"})
+"""The API routes that take a photo upload: ``--max-upload-mb`` holds on each while its body streams."""
+
+
 class _TooLarge(Exception):
     pass
 
 
 class UploadLimitMiddleware:
-    """``--max-upload-mb`` for ``POST /api/colorize`` while the body streams in: a declared Content-Length over
+    """``--max-upload-mb`` for the uploads (:data:`UPLOAD_ROUTES`) while the body streams in: a declared Content-Length over
     the limit is refused at once, and a chunked (or lying) body is cut off as soon as it passes the limit, so
     no more than the limit (plus the form's few kB) is ever spooled to disk. Status 413 naming the limit."""
 
@@ -850,7 +950,7 @@ class UploadLimitMiddleware:
         return {"detail": f"upload is too large ({_too_large(size, self.max_bytes)})"}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path", "").rstrip("/") != "/api/colorize":
+        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path", "").rstrip("/") not in UPLOAD_ROUTES:
             await self.app(scope, receive, send)
             return
         cap = self.max_bytes + _MULTIPART_SLACK
@@ -990,6 +1090,96 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
                    "X-Colorize-Seconds": f"{time.time() - t0:.3f}", "X-Colorize-Size": f"{w}x{h}"}
         return Response(content=body, media_type=media, headers=headers)
 
+    image_field = File(..., description="the photo (JPEG, PNG, WebP, TIFF, BMP, GIF)")
+    render_field = Form(None, description="long side at which the model sees the photo (default: the model's, 256)")
+
+    def _loaded_upload(image: Any) -> tuple[str, Any]:
+        label = _display_name(image.filename or "upload")
+        return label, service.load(_read_upload(image, label, limits.max_upload_bytes), label)
+
+    def _failed(label: str, what: str, exc: Exception) -> Any:
+        log.exception("API %s failed", what)
+        return JSONResponse({"detail": f"{label}: {what} failed ({type(exc).__name__}: {exc})"}, status_code=500)
+
+    @app.post(
+        "/api/preview",
+        tags=["api"],
+        summary="A quick low-resolution colorization (the hint editor's live preview); returns a PNG",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}, "description": f"the result at most {QUICK_PREVIEW_SIDE} px on the long side"},
+                   400: {"description": "not an image, or a hint outside it"}, 413: {"description": "over the limits"},
+                   422: {"description": "bad form field"}},
+    )
+    def preview_endpoint(
+        image: UploadFile = image_field,
+        render_size: int | None = Form(None, description=f"render size, capped at {QUICK_PREVIEW_RENDER} for the preview"),
+        saturation: float | None = Form(None, description="scale the predicted colour (default 1.0)"),
+        temperature: float | None = Form(None, description="annealed-mean temperature (default: the model's)"),
+        hints: str | None = Form(None, description='colour hints "X,Y=COLOR; X,Y,RADIUS=COLOR" in pixels of the upload'),
+    ) -> Response:
+        label = _display_name(image.filename or "upload")
+        try:
+            options = service.check_options(render_size, saturation, temperature)
+            points = parse_hint_field(hints)
+            t0 = time.time()
+            label, loaded = _loaded_upload(image)
+            rgb = service.quick_preview(loaded, options, points)
+            body = _fast_png(rgb)
+        except WebError as exc:
+            return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        except Exception as exc:
+            return _failed(label, "preview", exc)
+        h, w = rgb.shape[:2]
+        return Response(content=body, media_type="image/png",
+                        headers={"X-Colorize-Seconds": f"{time.time() - t0:.3f}", "X-Colorize-Size": f"{w}x{h}"})
+
+    @app.post("/api/suggest", tags=["api"], summary="The model's most likely colours at one point of the photo",
+              responses={422: {"description": "bad form field, a point outside the photo, or a model without a colour distribution"}})
+    def suggest_endpoint(
+        image: UploadFile = image_field,
+        x: float = Form(..., description="column, in pixels of the upload"),
+        y: float = Form(..., description="row, in pixels of the upload"),
+        k: int | None = Form(None, description=f"how many colours (1-32, default {DEFAULT_SUGGESTIONS}); look-alikes are merged"),
+        render_size: int | None = render_field,
+    ) -> Any:
+        label = _display_name(image.filename or "upload")
+        try:
+            options = service.check_options(render_size, None, None)
+            count = service.check_k(k)
+            t0 = time.time()
+            label, loaded = _loaded_upload(image)
+            colors = service.suggest(loaded, x, y, count, options)
+        except WebError as exc:
+            return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        except Exception as exc:
+            return _failed(label, "suggest", exc)
+        return {"x": x, "y": y, "k": count, "colors": colors, "seconds": round(time.time() - t0, 3)}
+
+    @app.post(
+        "/api/uncertainty",
+        tags=["api"],
+        summary="Where the model is unsure of the colour (where a hint helps most); an 8-bit gray PNG",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}, "description": "normalised entropy x 255, the upload's size"},
+                   422: {"description": "bad form field, or a model without a colour distribution"}},
+    )
+    def uncertainty_endpoint(image: UploadFile = image_field, render_size: int | None = render_field) -> Response:
+        label = _display_name(image.filename or "upload")
+        try:
+            options = service.check_options(render_size, None, None)
+            t0 = time.time()
+            label, loaded = _loaded_upload(image)
+            u = service.uncertainty(loaded, options)
+            import numpy as np
+
+            body = _fast_png((u * 255 + 0.5).astype(np.uint8))
+        except WebError as exc:
+            return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        except Exception as exc:
+            return _failed(label, "uncertainty", exc)
+        return Response(content=body, media_type="image/png", headers={"X-Colorize-Seconds": f"{time.time() - t0:.3f}"})
+
+    _mount_editor(app)
     swagger_assets = _mount_swagger_assets(app)
 
     @app.get("/api/docs", include_in_schema=False)
@@ -1040,6 +1230,23 @@ def _mount_swagger_assets(app: Any) -> dict[str, Any]:
             "swagger_favicon_url": f"{SWAGGER_ROUTE}/favicon-32x32.png",
             # no badge from validator.swagger.io (the online validator would be sent the schema)
             "swagger_ui_parameters": {"validatorUrl": None}}
+
+
+EDITOR_DIR = Path(__file__).resolve().parent / "web_static" / "editor"
+"""The hint editor: one HTML page, its script and style (no framework, nothing from another host)."""
+EDITOR_ROUTE = "/editor"
+
+
+def _mount_editor(app: Any) -> None:
+    """Serve the hint editor at ``/editor/`` (before Gradio's catch-all ``/`` mount; the page embeds it)."""
+    from fastapi.responses import RedirectResponse
+    from fastapi.staticfiles import StaticFiles
+
+    @app.get(EDITOR_ROUTE, include_in_schema=False)
+    def editor_redirect() -> Any:
+        return RedirectResponse(EDITOR_ROUTE + "/")
+
+    app.mount(EDITOR_ROUTE + "/", StaticFiles(directory=EDITOR_DIR, html=True, check_dir=False), name="editor")
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -1,7 +1,7 @@
 """The ``colorize`` command.
 
 ``colorize PHOTO...`` colorizes files, folders and globs; sub-commands do the rest (``models``,
-``train``, ``evaluate``, ``export``, ``web``). Only the standard library is imported until a command
+``train``, ``evaluate``, ``export``, ``web``, ``suggest``). Only the standard library is imported until a command
 runs, so ``colorize --help`` answers instantly.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import UsageError
 from .photo import _err, build_colorize_parser, run_colorize
 
-SUBCOMMANDS = ("models", "train", "evaluate", "export", "web")
+SUBCOMMANDS = ("models", "train", "evaluate", "export", "web", "suggest")
 
 __all__ = ["SUBCOMMANDS", "build_colorize_parser", "main"]
 
@@ -39,6 +39,10 @@ def _dispatch(name: str) -> Any:
         from .export import run_export_cli
 
         return run_export_cli
+    if name == "suggest":
+        from .suggest import run_suggest
+
+        return run_suggest
     from .web import run_web_cli
 
     return run_web_cli

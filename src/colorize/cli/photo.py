@@ -61,6 +61,7 @@ def build_colorize_parser() -> argparse.ArgumentParser:
             "  colorize evaluate FOLDER     measure quality on colour ground truth\n"
             "  colorize export OUT.onnx     export the network to ONNX\n"
             "  colorize web                 start the local web page\n"
+            "  colorize suggest PHOTO X,Y   the model's likely colours at a point (for --hint)\n"
             "run 'colorize SUBCOMMAND --help' for its options.\n\n"
             "examples (old_photo.jpg, scans/ and out/ stand for your own files and folders):\n"
             "  colorize old_photo.jpg                 -> old_photo_colorized.jpg beside it\n"
