@@ -96,7 +96,7 @@ def test_the_hook_really_blocks_torch(tmp_path):
 
 
 @pytest.mark.slow  # two fresh interpreters and PyTorch, five runs of the 5 M-parameter model: ~45 s on the shared CPU here
-def test_the_whole_image_path_runs_without_torch(tmp_path):
+def test_the_whole_image_path_runs_without_torch(tmp_path, monkeypatch):
     photo, ref = tmp_path / "photo.png", tmp_path / "ref.png"
     _photo(photo)
     _reference(ref)
@@ -127,7 +127,9 @@ print(json.dumps({{"backend": c.backend, "torch": "torch" in sys.modules}}))
     pytest.importorskip("torch")
     from colorize import Colorizer
 
+    monkeypatch.setenv("COLORIZE_BF16", "0")  # fp32, as onnxruntime runs: on a CPU with native bf16 torch would autocast
     torch_c = Colorizer.from_pretrained("default", device="cpu", backend="torch")
+    assert not torch_c.use_bf16
     gray = Image.open(photo)
     want = {
         "plain": torch_c(gray),
