@@ -273,7 +273,6 @@ def test_propagate_method_colours_near_the_hint_and_leaves_the_rest_automatic(pl
 
 
 def test_both_refines_the_prediction_towards_the_hint(plain_colorizer, colour_photo):
-    gray = gray_of(colour_photo)
     auto = plain_colorizer.colorize_array(colour_photo)
     out = plain_colorizer.colorize_array(colour_photo, hints=[(40, 40, "blue")], hint_method="both")
     blue = uv_of(np.array([[[0, 0, 1]]], np.float32))[0, 0]
