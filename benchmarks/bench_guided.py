@@ -9,6 +9,12 @@ For each of the first ``--count`` photos of ``--data`` (gray input = the photo's
   (``model`` only for hints models). N = 0 is the automatic result (for ``propagate``: gray).
 * **reference** -- the true colour photo, mirrored left-right and cropped to a random 70-85% window,
   as the reference (a related reference); the next photo in the list as an unrelated reference.
+* **local** (issue #16) -- on the selection split (``--data selection``: McMaster18, CSet14 and the
+  first 50 of holdout100), for each hint method: (a) one hint at a random point with the true colour
+  there: the PSNR change against the automatic result and the fraction of the photo whose colour
+  moved by more than ΔE00 5 from the automatic result (median over the photos); (b) 20 hints with
+  true colours: PSNR gain over automatic; (c) one hint of a wrong colour (a hue 90-270 degrees away
+  from the truth, chroma 60) at the same point: the changed fraction again.
 * **12 MP** -- wall time of one 4000x3000 photo, automatic and with 20 hints / a reference.
 
 Scores are PSNR (RGB, dB) and AuC (ab error, 0-150, percent), as :mod:`colorize.metrics` defines them,
@@ -26,12 +32,43 @@ from pathlib import Path
 import numpy as np
 
 from colorize.hints import HintPoint, Hints
+from colorize.imaging import lab_to_rgb, resize_bilinear
 from colorize.io import read_image
-from colorize.metrics import ab_error_curve, auc, psnr, rgb_to_lab_np
+from colorize.metrics import ab_error_curve, auc, ciede2000, psnr, rgb_to_lab_np
 from colorize.pipeline import Colorizer
 
-DEFAULT_MODEL = "runs/ablation/distribution-hints/model_step700.json"
+DEFAULT_MODEL = "default"
 DEFAULT_DATA = "../shared/data/eval_dev/holdout100"
+EVAL_DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "eval_dev"
+CHANGED_DE = 5.0
+"""A pixel counts as changed by a hint when its colour moved by more than this ΔE00 from the automatic result."""
+
+
+def photo_files(data: str, count: int) -> list[Path]:
+    """``selection`` = McMaster18 + CSet14 + the first 50 (sorted) of holdout100 (the split for choices);
+    else the first ``count`` photos of the folder ``data``."""
+    def listing(folder: Path) -> list[Path]:
+        return sorted(f for f in folder.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+    if data == "selection":
+        root = EVAL_DEV if EVAL_DEV.is_dir() else Path("/work/shared/data/eval_dev")
+        files = listing(root / "McMaster18") + listing(root / "CSet14") + listing(root / "holdout100")[:50]
+        return files[:count] if count else files
+    return listing(Path(data))[:count]
+
+
+def wrong_hint(truth: np.ndarray, point: HintPoint, seed: int) -> Hints:
+    """The same point with a wrong colour: Lab hue 90-270 degrees away from the true one, chroma 60."""
+    rng = np.random.default_rng(seed + 104729)
+    lab = rgb_to_lab_np(np.asarray(point.rgb, np.float32)[None, None] / 255)[0, 0]
+    hue = np.arctan2(lab[2], lab[1]) + np.deg2rad(rng.uniform(90, 270))
+    wrong = np.array([max(30.0, min(80.0, lab[0])), 60 * np.cos(hue), 60 * np.sin(hue)], np.float32)
+    rgb = lab_to_rgb(wrong.reshape(1, 3, 1, 1), clip=True)[0, :, 0, 0]
+    return Hints(points=[HintPoint(point.x, point.y, tuple(int(round(float(v) * 255)) for v in rgb))])
+
+
+def changed_fraction(pred_lab: np.ndarray, auto_lab: np.ndarray) -> float:
+    return float((ciede2000(pred_lab, auto_lab) > CHANGED_DE).mean())
 
 
 def sample_hints(truth: np.ndarray, n: int, seed: int) -> Hints:
@@ -72,23 +109,22 @@ def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--data", default=DEFAULT_DATA)
-    p.add_argument("--count", type=int, default=20)
+    p.add_argument("--data", default=DEFAULT_DATA, help="a folder, or 'selection' (McMaster18 + CSet14 + first 50 of holdout100)")
+    p.add_argument("--count", type=int, default=20, help="first N photos (0 = all of 'selection')")
     p.add_argument("--hints", default="0,5,20,100", help="numbers of hints")
     p.add_argument("--methods", default="model,propagate,both")
     p.add_argument("--reference-methods", default="auto,reinhard,welsh,semantic")
     p.add_argument("--strength", type=float, default=None, help="reference strength (default: the library's)")
     p.add_argument("--render-size", type=int, default=None)
-    p.add_argument("--skip", default="", help="comma list of parts to skip: hints,reference,timing")
+    p.add_argument("--skip", default="", help="comma list of parts to skip: local,hints,reference,timing")
     p.add_argument("--json", help="write all numbers here")
     args = p.parse_args(argv)
 
     from colorize.hints import colorize_guided
-    import torch
 
     options = {"render_size": args.render_size} if args.render_size else {}
     c = Colorizer.from_pretrained(args.model, device="cpu", **options)
-    files = sorted(f for f in Path(args.data).iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))[: args.count]
+    files = photo_files(args.data, args.count)
     counts = [int(n) for n in args.hints.split(",")]
     methods = [m for m in args.methods.split(",") if m != "model" or c.model.config.hints]
     skip = set(args.skip.split(","))
@@ -98,11 +134,43 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(files)} photos from {args.data}; render size {c.options.render_size}", file=sys.stderr)
 
     def run(truth: np.ndarray, **kw) -> np.ndarray:
-        y = torch.from_numpy(np.ascontiguousarray(truth @ np.array([0.299, 0.587, 0.114], np.float32)))[None, None]
-        return colorize_guided(c, y, c.options, **kw)[0].permute(1, 2, 0).numpy()
+        y = np.ascontiguousarray(truth @ np.array([0.299, 0.587, 0.114], np.float32))[None, None]
+        return np.asarray(colorize_guided(c, y, c.options, **kw))[0].transpose(1, 2, 0)
 
     results: dict = {"model": args.model, "photos": [f.name for f in files], "render_size": c.options.render_size}
     t_start = time.time()
+    if "local" not in skip:
+        rows_l: dict[str, dict[str, list[float]]] = {m: {"d1": [], "f1": [], "g20": [], "fw": []} for m in methods}
+        for i, truth in enumerate(truths):
+            auto = c.colorize_array(truth)
+            auto_lab = rgb_to_lab_np(auto)
+            p_auto = psnr(auto, truth)
+            one = sample_hints(truth, 1, seed=i)
+            many = sample_hints(truth, 20, seed=i)
+            wrong = wrong_hint(truth, one.points[0], seed=i)
+            for m in methods:
+                out1 = run(truth, hints=one, hint_method=m)
+                rows_l[m]["d1"].append(psnr(out1, truth) - p_auto)
+                rows_l[m]["f1"].append(changed_fraction(rgb_to_lab_np(out1), auto_lab))
+                rows_l[m]["g20"].append(psnr(run(truth, hints=many, hint_method=m), truth) - p_auto)
+                rows_l[m]["fw"].append(changed_fraction(rgb_to_lab_np(run(truth, hints=wrong, hint_method=m)), auto_lab))
+            print(f"  local {i + 1}/{len(truths)} {files[i].name}", file=sys.stderr)
+        results["local"] = {m: {"psnr_change_1_true": float(np.mean(d["d1"])), "psnr_change_1_true_min": float(np.min(d["d1"])),
+                                "changed_median_1_true": float(np.median(d["f1"])), "changed_mean_1_true": float(np.mean(d["f1"])),
+                                "psnr_gain_20_true": float(np.mean(d["g20"])),
+                                "changed_median_1_wrong": float(np.median(d["fw"])), "changed_mean_1_wrong": float(np.mean(d["fw"])),
+                                "changed_p90_1_wrong": float(np.percentile(d["fw"], 90))}
+                            for m, d in rows_l.items()}
+        print(f"\n### Hints act locally: {len(files)} photos, changed = ΔE00 > {CHANGED_DE:g} vs the automatic result\n")
+        print("| method | 1 true hint: PSNR change (mean; worst photo) | 1 true hint: changed (median; mean) "
+              "| 20 true hints: PSNR gain | 1 wrong hint: changed (median; mean; 90th pct) |")
+        print("|---|---|---|---|---|")
+        for m, r in results["local"].items():
+            print(f"| {m} | {r['psnr_change_1_true']:+.2f} dB; {r['psnr_change_1_true_min']:+.2f} dB "
+                  f"| {100 * r['changed_median_1_true']:.1f}%; {100 * r['changed_mean_1_true']:.1f}% "
+                  f"| {r['psnr_gain_20_true']:+.2f} dB "
+                  f"| {100 * r['changed_median_1_wrong']:.1f}%; {100 * r['changed_mean_1_wrong']:.1f}%; "
+                  f"{100 * r['changed_p90_1_wrong']:.1f}% |")
     if "hints" not in skip:
         table: dict[str, dict[int, list]] = {m: {n: [] for n in counts} for m in methods}
         for i, truth in enumerate(truths):
@@ -111,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             for n in counts:
                 hints = sample_hints(truth, n, seed=i) if n else None
                 for m in methods:
-                    if n == 0:
-                        s = score(np.repeat((truth @ np.array([0.299, 0.587, 0.114], np.float32))[..., None], 3, -1)) if m == "propagate" else auto
+                    if n == 0:  # every method leaves the automatic result without hints
+                        s = auto
                     else:
                         s = score(run(truth, hints=hints, hint_method=m))
                     table[m][n].append(s)
@@ -126,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {m} | " + " | ".join(cells) + " |")
         base = results["hints"][methods[0]][0]["psnr"]
         print("\nPSNR gain over automatic: " + "; ".join(
-            f"{m} N={n}: {results['hints'][m][n]['psnr'] - (base if m != 'propagate' or n else results['hints'][m][0]['psnr']):+.2f} dB"
-            for m in methods for n in counts if n))
+            f"{m} N={n}: {results['hints'][m][n]['psnr'] - base:+.2f} dB" for m in methods for n in counts if n))
 
     if "reference" not in skip:
         rmethods = args.reference_methods.split(",")
@@ -154,10 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {m} | " + " | ".join(cells) + " |")
 
     if "timing" not in skip:
-        import torch.nn.functional as F
-
-        big = F.interpolate(torch.from_numpy(truths[0]).permute(2, 0, 1)[None], size=(3000, 4000), mode="bilinear",
-                            align_corners=False)[0].permute(1, 2, 0).clamp(0, 1).numpy()
+        big = np.clip(resize_bilinear(truths[0].transpose(2, 0, 1)[None], (3000, 4000))[0].transpose(1, 2, 0), 0, 1)
         hints20 = sample_hints(big, 20, seed=0)
         timing = {}
         c.colorize_array(truths[0])  # warm-up

@@ -18,6 +18,7 @@ from colorize.hints import (
     HintPoint,
     Hints,
     hint_map,
+    hint_reach,
     hint_uv,
     parse_color,
     parse_hint,
@@ -255,21 +256,23 @@ def test_propagate_with_many_hints_interpolates():
     assert 0.25 < x[20, 40] < 0.55 and x[20, 20] < x[20, 40] < x[20, 60]
 
 
-def test_propagate_method_colours_the_hinted_region_only(plain_colorizer):
+def test_propagate_method_colours_near_the_hint_and_leaves_the_rest_automatic(plain_colorizer):
+    # Before issue #16 this asserted the whole left region turned red and the right one stayed gray
+    # (the global solve from gray); now a hint corrects the automatic result near it, within its region.
     img = two_regions()
+    auto = uv_of(plain_colorizer(img))
     out = plain_colorizer(img, hints=[(12, 30, "red")], hint_method="propagate")
     uv = uv_of(out)
     red = uv_of(np.array([[[1, 0, 0]]], np.float32))[0, 0]
     at = uv[30, 12]
     assert at @ red / np.linalg.norm(at) / np.linalg.norm(red) > 0.95 and np.linalg.norm(at) > 0.05
-    far = uv[5:60, 3:44]  # the rest of the left region
-    assert (far @ red / np.linalg.norm(red) > 0.6 * np.linalg.norm(at)).mean() > 0.95
-    assert np.abs(uv[:, 52:]).max() < 0.02  # across the edge: stays gray
+    near = uv[24:37, 6:19]  # within 6 px: the hint's colour
+    assert (near @ red / np.linalg.norm(red) > 0.6 * np.linalg.norm(at)).mean() > 0.95
+    assert np.abs(uv[:, 52:] - auto[:, 52:]).max() < 0.02  # across the edge: the automatic result
     assert luma_ok(out, gray_of(img)) >= 0.99
 
 
 def test_both_refines_the_prediction_towards_the_hint(plain_colorizer, colour_photo):
-    gray = gray_of(colour_photo)
     auto = plain_colorizer.colorize_array(colour_photo)
     out = plain_colorizer.colorize_array(colour_photo, hints=[(40, 40, "blue")], hint_method="both")
     blue = uv_of(np.array([[[0, 0, 1]]], np.float32))[0, 0]
@@ -292,6 +295,85 @@ def test_hints_image_through_the_api(plain_colorizer, colour_photo):
     out = plain_colorizer(Image.fromarray(colour_photo), hints=layer, hint_method="propagate")
     assert out.size == (128, 96)
     assert np.asarray(out)[15, 30, 0] > np.asarray(out)[15, 30, 2]  # the red stroke
+
+
+# ----------------------------------------------------------------------------- hints act locally (issue #16)
+
+
+def two_discs(h: int = 96, w: int = 128) -> np.ndarray:
+    """Gray HxWx3: two separated discs of the same gray (0.3, radius 14) on a lighter background (0.75)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    y = np.full((h, w), 0.75, np.float32)
+    for cy, cx in ((30, 28), (66, 100)):
+        y[(yy - cy) ** 2 + (xx - cx) ** 2 < 14**2] = 0.3
+    return np.repeat(y[..., None], 3, axis=-1)
+
+
+def disc_mask(h: int, w: int, cy: int, cx: int, r: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+
+
+@pytest.fixture(scope="module")
+def default_colorizer():
+    """The bundled model (onnxruntime, a hints model) at the photo's own size."""
+    return Colorizer.from_pretrained("default", render_size=128)
+
+
+def test_hint_reach_fills_its_region_fades_and_stops_at_an_edge():
+    y = two_regions()[..., 0]
+    mask = np.zeros(y.shape, bool)
+    mask[29:32, 9:12] = True
+    reach = hint_reach(y, mask)
+    assert reach.shape == y.shape and reach.dtype == np.float32
+    assert reach[mask].min() == 1.0 and reach[25:36, 5:16].min() > 0.8  # the hint's neighbourhood: full strength
+    assert reach[30, 11] > reach[30, 25] > reach[30, 40] > reach[30, 47]  # fades with distance
+    assert reach[:, 48:].max() < 1e-3  # a luma step of 0.5 stops it
+    assert hint_reach(y, np.zeros(y.shape, bool)).max() == 0
+
+
+@pytest.mark.parametrize("method", ["model", "propagate", "both"])
+def test_hint_stays_in_its_disc_not_the_other_disc_of_the_same_gray(default_colorizer, method):
+    img = two_discs()
+    auto = uv_of(default_colorizer.colorize_array(img))
+    out = default_colorizer.colorize_array(img, hints=[(28, 30, "crimson")], hint_method=method)
+    uv = uv_of(out)
+    crimson = uv_of(np.array([[ImageColor.getrgb("crimson")]], np.float32) / 255)[0, 0]
+    unit = crimson / np.linalg.norm(crimson)
+    first, second = disc_mask(96, 128, 30, 28, 11), disc_mask(96, 128, 66, 100, 14)
+    moved = (uv - auto) @ unit
+    if method != "model":  # propagation meets the hint's colour in its whole disc (the learned hints just push towards it)
+        assert (uv[first] @ unit > 0.7 * np.linalg.norm(crimson)).mean() > 0.95
+    assert np.median(moved[first]) > 0.02
+    assert np.abs(uv[second] - auto[second]).max() < 0.005  # same gray, far away: the automatic result
+    background = ~disc_mask(96, 128, 30, 28, 22)
+    assert (np.abs(uv - auto).max(axis=-1)[background] < 0.01).mean() > 0.98  # across the disc's edge: unchanged
+    assert luma_ok(out, gray_of(img)) >= 0.99
+
+
+@pytest.mark.parametrize("method", ["model", "propagate", "both"])
+def test_one_wrong_hint_leaves_most_of_the_photo_as_the_automatic_result(default_colorizer, colour_photo, method):
+    from colorize.metrics import ciede2000, rgb_to_lab_np
+
+    img = colour_photo.astype(np.float32) / 255
+    auto = default_colorizer.colorize_array(img)
+    out = default_colorizer.colorize_array(img, hints=[(100, 20, "magenta")], hint_method=method)  # on the sky
+    changed = ciede2000(rgb_to_lab_np(out), rgb_to_lab_np(auto)) > 5
+    assert changed[15:26, 95:106].mean() > 0.9  # it does act where it was put
+    assert changed.mean() < 0.45  # the sky is a smooth 60% of this photo: the hint fades out within it
+    assert not changed[:60, :28].any()  # the far end of the sky (> 2 reach lengths, 72 px) keeps its colour
+    assert not changed[65:, :].any() and not changed[disc_mask(96, 128, 40, 40, 13)].any()  # ground and the red disc keep theirs
+
+
+def test_many_hints_still_cover_the_photo(default_colorizer, colour_photo):
+    img = colour_photo.astype(np.float32) / 255
+    truth_uv = uv_of(img)
+    auto = uv_of(default_colorizer.colorize_array(img))
+    points = [(x, y, tuple(int(v) for v in colour_photo[y, x])) for y in range(8, 96, 20) for x in range(8, 128, 24)]
+    out = uv_of(default_colorizer.colorize_array(img, hints=points, hint_method="both"))
+    err_auto = np.linalg.norm(auto - truth_uv, axis=-1).mean()
+    err_hints = np.linalg.norm(out - truth_uv, axis=-1).mean()
+    assert err_hints < 0.5 * err_auto
 
 
 # ----------------------------------------------------------------------------- command line

@@ -6,21 +6,30 @@ transparent background, the photo's size; every opaque pixel is a hint). A hint 
 brightness**: its chroma is taken at the photo's own luminance (the hint colour, joined with the
 photo's luma and scaled into the sRGB gamut, as the pipeline does for every pixel).
 
-Three ways to use them, chosen with ``hint_method`` (default ``"both"``):
+**Hints act locally** (issue #16): a hint corrects the automatic result in the region it is in and
+leaves the rest of the photo as the automatic result had it. Its *reach* (:func:`hint_reach`) is
+``exp(-(D / length)^2)`` of the edge-aware geodesic distance D to the hint (a luma step costs
+distance, so the reach fills the hint's patch of region, fades, and stops at strong edges). Three
+ways to use hints, chosen with ``hint_method`` (default ``"propagate"``, which measured best:
+docs/guided.md):
 
 ``"model"`` -- learned hints (Zhang et al. 2017, "Real-Time User-Guided Image Colorization with
     Learned Deep Priors"): models trained with ``--hints`` take a hint map (the hint chroma in the
-    model's normalised units and a 0/1 mask) as extra input channels; the network spreads the colour.
-``"propagate"`` -- model-free optimisation (Levin, Lischinski & Weiss 2004, "Colorization using
-    Optimization"): neighbouring pixels of similar luma should have similar chroma. We solve the
-    symmetric (graph-Laplacian) form: minimise
-    ``sum_rs w_rs (u_r - u_s)^2 + lambda sum_hints (u_r - h_r)^2 + mu sum_r u_r^2`` with
-    ``w_rs = exp(-(Y_r - Y_s)^2 / (2 sigma^2))`` over the 3x3 window, a sparse SPD system. The small
-    ``mu`` pulls regions no hint can reach (cut off by strong luma edges) to gray.
-``"both"`` -- the same solve with the model's prediction (made with the learned hints when the model
-    takes them) as the weak prior instead of gray: where hints reach through smooth luma their
-    colour wins, elsewhere the automatic colours stay. (Propagating only the residual hint minus
-    prediction, keeping the prediction's detail, measured worse: see docs/guided.md.)
+    model's normalised units and a 0/1 mask) as extra input channels. The network's change (its
+    prediction with the hints minus without) is added to the automatic result faded by the reach:
+    the network alone changes chroma all over the photo.
+``"propagate"`` -- edge-aware propagation of the *correction* (Levin, Lischinski & Weiss 2004,
+    "Colorization using Optimization", applied to hint chroma minus automatic chroma): the
+    corrections at the hints are interpolated by the symmetric graph-Laplacian solve
+    ``min sum_rs w_rs (u_r - u_s)^2 + lambda sum_hints (u_r - h_r)^2 + mu sum_r u_r^2``,
+    ``w_rs = exp(-(Y_r - Y_s)^2 / (2 sigma^2))`` over the 3x3 window (:func:`propagate`), then faded by
+    the reach (:func:`local_correction`).
+``"both"`` -- the learned change, then the propagated correction on its result, so the hint's
+    colour is met at the hint.
+
+(Before issue #16 the propagation solved for the absolute colour field from the hints, with only a
+weak pull, mu = 1e-5, to gray or to the prediction: one hint filled everything reachable through
+smooth luma, i.e. most of a photo. Measured in docs/guided.md.)
 
 Everything is solved at the render size (256 px long side by default) and brought to full resolution
 by the pipeline's edge-aware guided upsampling, so a 12-megapixel photo costs about as much as a small
@@ -56,6 +65,8 @@ __all__ = [
     "hint_uv",
     "hint_map",
     "propagate",
+    "hint_reach",
+    "local_correction",
     "colorize_guided",
 ]
 
@@ -110,11 +121,17 @@ PROPAGATE_SIGMA = 0.025
 PROPAGATE_LAMBDA = 100.0
 """Weight of a hint constraint (large: hints are near-hard constraints)."""
 PROPAGATE_MU = 1e-5
-"""Pull towards gray without a model: in a flat region colour spreads ~1/sqrt(mu) = 300 render pixels,
-i.e. over the whole image, but a region cut off by strong luma edges stays gray."""
-PRIOR_MU = 1e-5
-"""Weight of the model's prediction as a prior when refining it (``"both"``): where hints reach (through
-smooth luma), their colour wins; regions they cannot reach keep the prediction."""
+"""Pull of the propagated correction towards 0: small, so that between hints the correction is
+interpolated along smooth luma (in a flat region it would spread ~1/sqrt(mu) = 300 render pixels);
+the locality comes from the reach (:data:`REACH_LENGTH`), not from this."""
+REACH_LENGTH = 0.25
+"""How far a hint reaches, as a fraction of the render size's long side (64 px at 256): its weight is
+``exp(-(D / length)^2)`` of the edge-aware geodesic distance D (:func:`hint_reach`), so ~1 in its own
+patch of region, 0.37 at one length, 0.02 at two. Chosen on the benchmark (docs/guided.md): shorter
+lost PSNR with 20 hints, longer let one wrong hint change more of the photo."""
+REACH_EDGE = 100.0
+"""Cost of a luma step in the geodesic distance, in pixels per unit of luma: an edge of 0.3 counts as
+30 pixels, so a hint stops at strong edges but crosses soft shading and texture."""
 DEFAULT_POINT_RADIUS = 1.5
 """Radius, in render-size pixels, of a point hint without an explicit radius: a 3x3 patch, as in training."""
 DIRECT_SOLVE_MAX = 400_000
@@ -514,15 +531,67 @@ def propagate(
 
 
 def resolve_method(colorizer: Colorizer, hint_method: str | None) -> str:
-    """``None`` -> ``"both"``; ``"model"`` needs a hints model (``config.hints``)."""
+    """``None`` -> ``"propagate"`` (the best PSNR with 1, 5 and 20 hints, and local; docs/guided.md);
+    ``"model"`` needs a hints model (``config.hints``)."""
     if hint_method is None:
-        return "both"
+        return "propagate"
     if hint_method not in HINT_METHODS:
         raise HintError(f"unknown hint method {hint_method!r}; choose one of {', '.join(HINT_METHODS)}")
     if hint_method == "model" and not colorizer.takes_hints:
         name = colorizer.info.get("name") or "this model"
         raise HintError(f"{name} was not trained with hints (config.hints is false); use hint method 'both' or 'propagate'")
     return hint_method
+
+
+def hint_reach(
+    y: np.ndarray,
+    mask: np.ndarray,
+    *,
+    length: float | None = None,
+    edge: float = REACH_EDGE,
+) -> np.ndarray:
+    """How strongly the hints at ``mask`` (h,w) act at each pixel of luma ``y`` (h,w): (h,w) in [0, 1].
+
+    ``exp(-(D / length)^2)`` of the geodesic distance ``D`` to the nearest hint pixel, where a step
+    between 8-neighbours costs ``sqrt(ds^2 + (edge * dY)^2)`` (ds = 1 or sqrt 2, luma in [0, 1]): a
+    hint fills its own patch of region, fades with distance, and stops at strong luma edges -- the
+    locality that a global solve lacks. ``length`` defaults to
+    :data:`REACH_LENGTH` of the long side. Dijkstra (scipy) stops at 3 ``length``.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    y = np.asarray(y, np.float64)
+    h, w = y.shape
+    m = np.asarray(mask, bool).ravel()
+    if not m.any():
+        return np.zeros((h, w), np.float32)
+    ell = float(length) if length is not None else REACH_LENGTH * max(h, w)
+    idx = np.arange(h * w).reshape(h, w)
+    rows, cols, vals = [], [], []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        xa = slice(max(0, -dx), w - max(0, dx))
+        xb = slice(max(0, dx), w + min(0, dx))
+        d = (y[: h - dy, xa] - y[dy:, xb]) * edge
+        cost = np.sqrt((dy * dy + dx * dx) + d * d)
+        rows.append(idx[: h - dy, xa].ravel())
+        cols.append(idx[dy:, xb].ravel())
+        vals.append(cost.ravel())
+    graph = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(h * w, h * w))
+    dist = dijkstra(graph, directed=False, indices=np.flatnonzero(m), min_only=True, limit=3 * ell)
+    reach = np.exp(-np.square(np.where(np.isfinite(dist), dist, np.inf) / ell))
+    return reach.reshape(h, w).astype(np.float32)
+
+
+def local_correction(y: np.ndarray, target: np.ndarray, mask: np.ndarray, base: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """The change that brings ``base`` (h,w,C) to ``target`` at the hints, spread locally: (h,w,C).
+
+    The correction ``target - base`` at the hint pixels is interpolated between hints by the
+    edge-aware solve (:func:`propagate`; where several hints reach, it blends them along smooth luma)
+    and faded by ``reach`` (:func:`hint_reach`), so it is 0 -- the automatic result -- away from them.
+    """
+    delta = np.where(np.asarray(mask, bool)[..., None], np.asarray(target, np.float32) - base, 0).astype(np.float32)
+    return propagate(y, delta, mask) * reach[..., None]
 
 
 def colorize_guided(
@@ -539,10 +608,13 @@ def colorize_guided(
 ) -> Any:
     """Colorize gray ``y`` (1,1,H,W) in [0,1] with hints and/or a reference photo; sRGB (1,3,H,W).
 
-    Order: the automatic prediction (the model sees the hints when it takes them and the method is
-    ``model``/``both``), blended with the reference's colours by ``reference_strength``, then the
-    hints are propagated on top (``propagate``/``both``), so hints win over the reference.
-    Numpy throughout (a tensor ``y`` gives a tensor back).
+    Order: the automatic prediction (without hints), blended with the reference's colours by
+    ``reference_strength``; then the hints, each acting only within its reach (:func:`hint_reach`):
+    ``model`` adds the network's change (its prediction with the hint map minus without), faded by
+    the reach; ``propagate`` adds the edge-aware correction towards the hint colours
+    (:func:`local_correction`); ``both`` does the first, then the second on its result, so the hint
+    colour is met at the hint. Hints win over the reference. Numpy throughout (a tensor ``y`` gives
+    a tensor back).
     """
     from .imaging import like, to_numpy
     from .render import render_input
@@ -556,18 +628,8 @@ def colorize_guided(
     if h_obj is not None:
         h_obj.check(W, H, label)
     method = resolve_method(colorizer, hint_method) if h_obj else None
-    rgb_h = mask_h = None
-    hmap = None
-    if h_obj:
-        rgb_h, mask_h = h_obj.rasterize(H, W, rh, rw)
-        if method in ("model", "both") and colorizer.takes_hints:
-            hmap = hint_map(colorizer, y_low, rgb_h, mask_h)
 
-    if method == "propagate" and reference is None:
-        uv = np.zeros((1, 2, rh, rw), np.float32)
-    else:
-        uv = colorizer.predict_uv(y_low, options, hmap)
-
+    uv = colorizer.predict_uv(y_low, options)
     if reference is not None:
         from .reference import REFERENCE_STRENGTH, apply_reference
 
@@ -576,12 +638,19 @@ def colorize_guided(
             raise HintError(f"reference strength must be between 0 and 1, got {strength:g}")
         uv = apply_reference(colorizer, y_low, uv, reference, strength=strength, method=reference_method)
 
-    if h_obj and method in ("propagate", "both"):
-        assert rgb_h is not None and mask_h is not None  # rasterized above
-        target = hint_uv(y_low, rgb_h)[0].transpose(1, 2, 0)
-        prior = uv[0].transpose(1, 2, 0)  # zeros (gray) for "propagate" without a reference
-        mu = PROPAGATE_MU if method == "propagate" else PRIOR_MU
-        uv = propagate(y_low[0, 0], target, mask_h, mu=mu, prior=prior).transpose(2, 0, 1)[None]
+    if h_obj:
+        rgb_h, mask_h = h_obj.rasterize(H, W, rh, rw)
+        luma = y_low[0, 0]
+        reach = hint_reach(luma, mask_h)
+        base = uv[0].transpose(1, 2, 0)
+        if method in ("model", "both") and colorizer.takes_hints:
+            hinted = colorizer.predict_uv(y_low, options, hint_map(colorizer, y_low, rgb_h, mask_h))
+            plain = colorizer.predict_uv(y_low, options) if reference is not None else uv
+            base = base + (hinted - plain)[0].transpose(1, 2, 0) * reach[..., None]
+        if method in ("propagate", "both"):
+            target = hint_uv(y_low, rgb_h)[0].transpose(1, 2, 0)
+            base = base + local_correction(luma, target, mask_h, base, reach)
+        uv = np.ascontiguousarray(base.transpose(2, 0, 1)[None], dtype=np.float32)
     return like(colorizer.colorize_gray(y, options, uv_low=uv, y_low=y_low), tensor)
 
 

@@ -107,8 +107,9 @@ def build_colorize_parser() -> argparse.ArgumentParser:
                    "e.g. --hint 120,80=#b22222 --hint 300,40=skyblue; X,Y,RADIUS=COLOR sets a radius in pixels")
     g.add_argument("--hints", metavar="HINTS.png", help="hints image: coloured strokes on a transparent background, the photo's size")
     g.add_argument("--hint-method", choices=["model", "propagate", "both"], default=None,
-                   help="model: learned hints (needs a hints model); propagate: spread hints by luminance (no model); "
-                   "both (default): propagation with the model's prediction (using the hints if it can) as prior")
+                   help="every method changes only the region around a hint (bounded by luminance edges) and keeps the "
+                   "automatic colours elsewhere; model: the network's learned hints (needs a hints model); propagate (default): "
+                   "spread the hint's correction along luminance; both: the first, then the second")
     g.add_argument("--reference", metavar="PATH", help="a colour photo whose colours to use (any size or content)")
     g.add_argument("--reference-strength", type=float, default=None, metavar="0-1",
                    help="how strongly the reference's colours override the automatic ones (default: 0.8)")
