@@ -18,12 +18,11 @@ import pytest
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
-from test_video import make_clip, probe  # noqa: E402
-
 from colorize import cli  # noqa: E402
 from colorize.errors import HintError, OptionError  # noqa: E402
 from colorize.options import film_guidance, read_hints_json  # noqa: E402
 from colorize.video import TemporalColorizer, colorize_video  # noqa: E402
+from test_video import make_clip, probe  # noqa: E402
 
 H, W = 48, 64
 RENDER = 64  # render size = frame size: render pixels are frame pixels
@@ -334,6 +333,7 @@ def test_guided_film_without_torch(tmp_path, clip):
     """The default install (onnxruntime, no PyTorch) colours a film from hints and a reference."""
     pytest.importorskip("onnxruntime")
     from PIL import Image
+
     from test_no_torch import _env
 
     ref = np.dstack([np.full((30, 40), 200), np.linspace(0, 255, 40)[None].repeat(30, 0), np.full((30, 40), 60)]).astype(np.uint8)
