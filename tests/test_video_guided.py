@@ -344,3 +344,23 @@ def test_guided_film_without_torch(tmp_path, clip):
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout)["outputs"][0]
     assert out["guided_frames"] == len(_clip_frames()) and out["hint_frames"] == [0]
+
+
+def test_hint_coordinates_are_those_of_the_frame_as_displayed(tmp_path, colorizer):
+    """A phone video stored sideways (rotation metadata 90): the hint is where the user sees the disc."""
+    frames = [_clip_frames(cut=False)[0]] * 3  # a still shot: the disc stays put
+    clip = make_clip(tmp_path / "rot.mp4", frames, audio=None, rotation=90)
+    cx, cy, _ = DISC
+    k = 1  # the frame as displayed is np.rot90(stored, k), as TemporalColorizer.predict undoes the rotation
+    mark = np.zeros((H, W), bool)
+    mark[cy, cx] = True
+    dy, dx = (int(v[0]) for v in np.nonzero(np.rot90(mark, k)))  # the disc centre as displayed
+    plain = colorize_video(clip, tmp_path / "plain.mp4", colorizer, progress=False)
+    guided = colorize_video(clip, tmp_path / "hint.mp4", colorizer, progress=False, hints=[(dx, dy, "blue")])
+    assert plain.rotation == guided.rotation == 90
+    a, b = probe(tmp_path / "plain.mp4")["rgb"][1], probe(tmp_path / "hint.mp4")["rgb"][1]  # stored orientation
+    assert _chroma_change(b, a, cx, cy) > 8
+    blue = _window(b, cx, cy).mean(0)
+    assert blue[2] > blue[0] + 20
+    with pytest.raises(HintError, match=f"outside frame 0 of .*\\({H}x{W}:"):  # displayed: H wide, W tall
+        colorize_video(clip, tmp_path / "x.mp4", colorizer, progress=False, hints=[(H + 2, 5, "blue")])
