@@ -118,6 +118,10 @@ def test_hints_follow_the_motion_through_the_shot_and_end_at_the_cut(colorizer):
     # after the cut the hint is gone: the new shot is coloured as without hints
     for t in range(SHOT, len(frames)):
         assert np.abs(u8(guided[t]).astype(int) - u8(plain[t]).astype(int)).max() <= 2
+    # the same film in batches (motion runs ahead of the blending there; the cut is inside the second): the same frames
+    tc2 = TemporalColorizer(colorizer, guidance=film_guidance(hints=[f"{cx},{cy}=blue"]))
+    batch = np.concatenate([tc2.colorize_frames(frames[:3]), tc2.colorize_frames(frames[3:])])
+    assert np.abs(u8(batch).astype(int) - u8(np.stack(guided)).astype(int)).max() <= 2
 
 
 def test_hints_on_a_later_frame_leave_the_earlier_frames_alone(colorizer):

@@ -304,7 +304,8 @@ class TemporalColorizer:
 
     def reset(self) -> None:
         """Forget the previous frame: the next one is colorized on its own (carried hints end too)."""
-        self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (y8, y float, uv (h,w,2))
+        self._luma: tuple[np.ndarray, np.ndarray] | None = None  # the previous frame's (y8, y float)
+        self._uv: np.ndarray | None = None  # the previous frame's output chroma (h,w,2)
         self._colourful = 0.0  # running colourfulness of the raw predictions
         self._tracks: list[_HintTrack] = []
 
@@ -343,7 +344,7 @@ class TemporalColorizer:
         self.frame_index += 1
         y = np.ascontiguousarray(y_low, dtype=np.float32)
         y8 = (y * 255 + 0.5).astype(np.uint8)
-        prev = self._prev
+        prev = self._luma
         if prev is not None and prev[0].shape != y8.shape:
             prev = None
         if prev is not None and histogram_distance(y8, prev[0]) > t.scene_threshold:
@@ -351,7 +352,7 @@ class TemporalColorizer:
             prev = None
         m = _Motion(index, y8, y, fresh=prev is None)
         if prev is not None and need_flow:
-            p8, py = prev[0], prev[1]
+            p8, py = prev
             if self._grid is None or self._grid[0].shape != y8.shape:
                 self._grid = _grid(*y8.shape)
             assert self._flow is not None
@@ -360,19 +361,18 @@ class TemporalColorizer:
             m.conf = _motion_confidence(y, py, m.bw, m.fw, self._grid, t.consistency, t.photometric)
             if t.enabled and t.strength > 0:
                 self.confidences.append(float(m.conf.mean()))
-        # the luma is what the next frame is compared with; the chroma is set by _blend
-        self._prev = (y8, y, prev[2] if prev is not None else np.zeros((*y8.shape, 2), np.float32))
+        self._luma = (y8, y)  # what the next frame is compared with (a batch's motion runs ahead of its blending)
         return m
 
     def _blend(self, m: _Motion, uv_pred: np.ndarray) -> np.ndarray:
         """The previous output chroma carried along ``m``'s motion and blended into ``uv_pred`` (see the module docs)."""
         t = self.temporal
         uv = np.ascontiguousarray(uv_pred, dtype=np.float32)
-        prev = self._prev
+        puv = self._uv
         out = uv
-        if t.enabled and not m.fresh and m.bw is not None and m.conf is not None and t.strength > 0 and prev is not None:
+        if (t.enabled and not m.fresh and m.bw is not None and m.conf is not None and t.strength > 0 and puv is not None
+                and puv.shape == uv.shape):
             assert self._grid is not None
-            puv = prev[2]
             conf = m.conf
             warped, _ = _warp(puv, m.bw, self._grid, cubic=True)
             w = (t.strength * conf)[..., None]
@@ -394,7 +394,7 @@ class TemporalColorizer:
             out = out.astype(np.float32)
         else:
             self._colourful = _chroma_colourfulness(uv)
-        self._prev = (m.y8, m.y, out)
+        self._uv = out
         return out
 
     def blend(self, y_low: Any, uv_pred: Any) -> Any:
