@@ -27,6 +27,7 @@ x264 encode) on a 640x360 H.264 film, temporal on and off.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(os.environ.get("COLORIZE_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+"""``../shared/data`` beside the checkout, or ``$COLORIZE_SHARED_DATA`` (e.g. from a git worktree elsewhere)."""
 
 
 # ----------------------------------------------------------------------------- clips
@@ -190,6 +192,72 @@ def contact_sheet(video: Path, out_png: Path, picks: int = 6, width: int = 320) 
     return out_png
 
 
+# ----------------------------------------------------------------------------- guidance (issue 16)
+
+
+def true_colour_hints(frame: np.ndarray, n: int = 20, seed: int = 0, margin: int = 8) -> list[tuple[int, int, tuple[int, int, int]]]:
+    """``n`` point hints at random pixels of ``frame`` (HxWx3 uint8) with the true colour there (3x3 mean)."""
+    rng = np.random.default_rng(seed)
+    h, w = frame.shape[:2]
+    out = []
+    for _ in range(n):
+        x, y = int(rng.integers(margin, w - margin)), int(rng.integers(margin, h - margin))
+        rgb = frame[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(0).round().astype(int)
+        out.append((x, y, (int(rgb[0]), int(rgb[1]), int(rgb[2]))))
+    return out
+
+
+def evaluate_guidance(colorizer, frames: list[np.ndarray], options=None, *, hints_n: int = 20, reference_index: int | None = None,
+                      batch_size: int = 8, seed: int = 0, flows=None) -> dict[str, dict]:
+    """The automatic film vs the film guided by ``hints_n`` true-colour hints on frame 0, and by one colour
+    frame of the clip as the reference. Rows {method: {psnr (per frame), warp_error, seconds}}."""
+    from colorize.metrics import colorfulness, prepare_truth, score_image
+    from colorize.options import film_guidance
+    from colorize.render import gray_of
+    from colorize.video import TemporalColorizer, temporal_warp_error
+
+    grays = [gray_of(f) for f in frames]
+    truths = [prepare_truth(f.astype(np.float32) / 255) for f in frames]
+    ref_i = len(frames) // 2 if reference_index is None else reference_index
+    methods = {
+        "automatic": None,
+        f"{hints_n} hints on frame 0": film_guidance(hints=true_colour_hints(frames[0], hints_n, seed)),
+        f"reference = frame {ref_i}": film_guidance(reference=frames[ref_i]),
+    }
+    rows: dict[str, dict] = {}
+    for name, guidance in methods.items():
+        tc = TemporalColorizer(colorizer, options, guidance=guidance)
+        t0 = time.perf_counter()
+        outs = []
+        for i in range(0, len(grays), batch_size):
+            outs.extend(tc.colorize_frames(grays[i : i + batch_size]))
+        seconds = time.perf_counter() - t0
+        rows[name] = {"psnr": [score_image(np.clip(o, 0, 1), t).psnr for o, t in zip(outs, truths)],
+                      "warp_error": temporal_warp_error(outs, grays, flows=flows), "seconds": seconds,
+                      "cuts": list(tc.scene_cuts), "guided": tc.guided_frames,
+                      "colorfulness": float(np.mean([colorfulness(np.clip(o, 0, 1)) for o in outs]))}
+    return rows
+
+
+def print_guidance(clip: str, rows: dict[str, dict], every: int = 5, file=sys.stdout) -> None:
+    auto = rows["automatic"]
+    print(f"\n{clip}: whole shot (scene cuts: {auto['cuts'] or 'none'})", file=file)
+    print("| film | mean PSNR dB | gain dB | min gain | warp err (ab) | vs automatic | colourful | s/frame |", file=file)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|", file=file)
+    n = len(auto["psnr"])
+    for name, r in rows.items():
+        gain = np.array(r["psnr"]) - np.array(auto["psnr"])
+        print(f"| {name} | {np.mean(r['psnr']):.2f} | {gain.mean():+.2f} | {gain.min():+.2f} | {r['warp_error']:.3f} "
+              f"| {r['warp_error'] / auto['warp_error']:.2f}x | {r['colorfulness']:.1f} | {r['seconds'] / n:.3f} |", file=file)
+    names = [k for k in rows if k != "automatic"]
+    print(f"\nper-frame PSNR gain over the automatic film (dB), every {every}th frame:", file=file)
+    print("| frame | automatic PSNR | " + " | ".join(names) + " |", file=file)
+    print("|---:|---:|" + "---:|" * len(names), file=file)
+    for i in list(range(0, n, every)) + ([n - 1] if (n - 1) % every else []):
+        print(f"| {i} | {auto['psnr'][i]:.2f} | " + " | ".join(f"{rows[k]['psnr'][i] - auto['psnr'][i]:+.2f}" for k in names) + " |",
+              file=file)
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -200,7 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=48, help="length of the pan clip")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--legacy", metavar="DIR", help="also render video/v32_legacy_bw through the CLI into DIR (+ contact sheet)")
+    p.add_argument("--guided", action="store_true",
+                   help="only the guidance study (issue 16): hints on frame 0 and a reference frame vs the automatic film")
+    p.add_argument("--backend", default="auto", help="network runtime for the guidance study (default: auto)")
+    p.add_argument("--clips", default="blackswan,pan", help="clips of the guidance study (default: %(default)s)")
     args = p.parse_args(argv)
+    if args.guided:
+        return main_guided(args)
 
     import torch
 
@@ -253,6 +327,33 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(cmd, check=True)
         print(f"legacy clip rendered in {time.time() - t0:.1f}s -> {film}")
         print(f"contact sheet: {contact_sheet(film, out / 'v32_legacy_contact.png')}")
+    return 0
+
+
+def main_guided(args: argparse.Namespace) -> int:
+    """Hints and a reference on desaturated colour clips (blackswan, and the known-motion pan)."""
+    import os
+
+    from colorize.pipeline import ColorizeOptions, Colorizer
+
+    colorizer = Colorizer.from_pretrained(args.model, device="cpu", backend=args.backend)
+    options = ColorizeOptions(**({"render_size": args.render_size} if args.render_size else {}))
+    print(f"model {args.model} ({colorizer.backend}); render size {options.render_size}; "
+          f"load average before {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    clips = args.clips.split(",")
+    if "blackswan" in clips:
+        swan = load_frames(SHARED / "video" / "blackswan_color")
+        print_guidance(f"blackswan ({len(swan)} frames, {swan[0].shape[1]}x{swan[0].shape[0]}, desaturated)",
+                       evaluate_guidance(colorizer, swan, options))
+    if "pan" in clips:
+        from PIL import Image
+
+        photos = sorted((SHARED / "eval_dev" / "holdout100").iterdir())[:50]  # the first 50 only (the rest is the final check)
+        photo = max(photos, key=lambda q: q.stat().st_size)
+        pan, flows = make_pan_clip(np.asarray(Image.open(photo).convert("RGB")), args.frames, size=(288, 512))
+        print_guidance(f"pan over {photo.name} ({len(pan)} frames, 512x288, known camera motion: warp error on it)",
+                       evaluate_guidance(colorizer, pan, options, flows=flows))
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
 

@@ -51,11 +51,13 @@ import numpy as np
 
 from .errors import ImageError, OutputExistsError, VideoError, VideoOptionError
 from .io import SUPPORTED_INPUT_EXTENSIONS, is_image_path, move_into_place
+from .options import check_hint_frame
 
 if TYPE_CHECKING:  # heavy imports stay lazy: torch, av and cv2 load when a video is processed
 
 
-    from .options import ColorizeOptions
+    from .hints import Hints
+    from .options import ColorizeOptions, FilmGuidance
     from .pipeline import Colorizer
 
 __all__ = [
@@ -175,6 +177,12 @@ class VideoReport:
     temporal: bool = True
     mean_confidence: float = 0.0
     """Mean per-pixel motion confidence over the frames that had a predecessor (diagnostic)."""
+    hint_frames: list[int] = field(default_factory=list)
+    """Frames that hints were put on."""
+    reference: str | None = None
+    """The reference photo every frame took colours from (its path; ``"array"`` for an image given in memory)."""
+    guided_frames: int = 0
+    """Frames whose colours the guidance changed (hints carried there, or the reference)."""
 
     @property
     def processing_fps(self) -> float:
@@ -276,21 +284,30 @@ class TemporalColorizer:
     """
 
     def __init__(self, colorizer: Colorizer, options: ColorizeOptions | None = None, temporal: TemporalOptions | None = None,
-                 *, flow_preset: str = "medium") -> None:
+                 *, flow_preset: str = "medium", guidance: FilmGuidance | None = None) -> None:
         self.colorizer = colorizer
         self.options = options or colorizer.options
         self.temporal = temporal if temporal is not None else TemporalOptions()
-        self._flow = _Flow(self.temporal.flow, flow_preset) if self.temporal.enabled else None
+        self.guidance = guidance if guidance else None
+        """Hints per frame (carried through their shot by the motion) and a reference (every frame):
+        :func:`colorize.options.film_guidance`. Frame numbers count from the first frame given."""
+        need_flow = self.temporal.enabled or bool(self.guidance and self.guidance.hints)
+        self._flow = _Flow(self.temporal.flow, flow_preset) if need_flow else None
         self.frame_index = 0
         self.scene_cuts: list[int] = []
         self.confidences: list[float] = []
+        self.guided_frames = 0
+        """Frames whose colours the guidance (live hints or the reference) changed."""
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
+        self._full: tuple[int, int] | None = None  # the frames' full size as displayed (H, W)
         self.reset()
 
     def reset(self) -> None:
-        """Forget the previous frame: the next one is colorized on its own."""
-        self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (y8, y float, uv (h,w,2))
+        """Forget the previous frame: the next one is colorized on its own (carried hints end too)."""
+        self._luma: tuple[np.ndarray, np.ndarray] | None = None  # the previous frame's (y8, y float)
+        self._uv: np.ndarray | None = None  # the previous frame's output chroma (h,w,2)
         self._colourful = 0.0  # running colourfulness of the raw predictions
+        self._tracks: list[_HintTrack] = []
 
     # ------------------------------------------------------------------ render-size steps
 
@@ -315,31 +332,49 @@ class TemporalColorizer:
 
     def step(self, y_low: np.ndarray, uv_pred: np.ndarray) -> np.ndarray:
         """One frame of temporal blending at render size: luma (h,w) in [0,1], chroma (h,w,2) -> chroma (h,w,2)."""
+        if not self.temporal.enabled:
+            self.frame_index += 1
+            return np.ascontiguousarray(uv_pred, dtype=np.float32)
+        return self._blend(self._motion(y_low, self.temporal.strength > 0), uv_pred)
+
+    def _motion(self, y_low: np.ndarray, need_flow: bool) -> _Motion:
+        """This frame against the previous one: scene cut, and (``need_flow``) the flows and their confidence."""
         t = self.temporal
         index = self.frame_index
         self.frame_index += 1
-        uv = np.ascontiguousarray(uv_pred, dtype=np.float32)
-        if not t.enabled:
-            return uv
         y = np.ascontiguousarray(y_low, dtype=np.float32)
         y8 = (y * 255 + 0.5).astype(np.uint8)
-        prev = self._prev
+        prev = self._luma
         if prev is not None and prev[0].shape != y8.shape:
             prev = None
         if prev is not None and histogram_distance(y8, prev[0]) > t.scene_threshold:
             self.scene_cuts.append(index)
             prev = None
-        out = uv
-        if prev is not None and t.strength > 0:
-            p8, py, puv = prev
+        m = _Motion(index, y8, y, fresh=prev is None)
+        if prev is not None and need_flow:
+            p8, py = prev
             if self._grid is None or self._grid[0].shape != y8.shape:
                 self._grid = _grid(*y8.shape)
             assert self._flow is not None
-            bw = self._flow(y8, p8)
-            fw = self._flow(p8, y8)
-            conf = _motion_confidence(y, py, bw, fw, self._grid, t.consistency, t.photometric)
-            self.confidences.append(float(conf.mean()))
-            warped, _ = _warp(puv, bw, self._grid, cubic=True)
+            m.bw = self._flow(y8, p8)
+            m.fw = self._flow(p8, y8)
+            m.conf = _motion_confidence(y, py, m.bw, m.fw, self._grid, t.consistency, t.photometric)
+            if t.enabled and t.strength > 0:
+                self.confidences.append(float(m.conf.mean()))
+        self._luma = (y8, y)  # what the next frame is compared with (a batch's motion runs ahead of its blending)
+        return m
+
+    def _blend(self, m: _Motion, uv_pred: np.ndarray) -> np.ndarray:
+        """The previous output chroma carried along ``m``'s motion and blended into ``uv_pred`` (see the module docs)."""
+        t = self.temporal
+        uv = np.ascontiguousarray(uv_pred, dtype=np.float32)
+        puv = self._uv
+        out = uv
+        if (t.enabled and not m.fresh and m.bw is not None and m.conf is not None and t.strength > 0 and puv is not None
+                and puv.shape == uv.shape):
+            assert self._grid is not None
+            conf = m.conf
+            warped, _ = _warp(puv, m.bw, self._grid, cubic=True)
             w = (t.strength * conf)[..., None]
             out = (1 - w) * uv + w * warped
             if t.keep_saturation:
@@ -359,7 +394,7 @@ class TemporalColorizer:
             out = out.astype(np.float32)
         else:
             self._colourful = _chroma_colourfulness(uv)
-        self._prev = (y8, y, out)
+        self._uv = out
         return out
 
     def blend(self, y_low: Any, uv_pred: Any) -> Any:
@@ -374,6 +409,74 @@ class TemporalColorizer:
         out = [self.step(ys[i, 0], uvs[i]) for i in range(ys.shape[0])]
         return like(np.ascontiguousarray(np.stack(out).transpose(0, 3, 1, 2)), tensor)
 
+    # ------------------------------------------------------------------ guidance (issue 16)
+
+    def _chroma(self, y_low: Any, rotation: int, full: tuple[int, ...]) -> Any:
+        """Render-size chroma of a batch: predicted and blended over time, and guided when there is guidance."""
+        if self.guidance is None:
+            return self.blend(y_low, self.predict(y_low, rotation))
+        from .imaging import like, to_numpy
+
+        y, tensor = to_numpy(y_low)
+        k = (int(round(rotation / 90)) % 4) if rotation % 90 == 0 else 0
+        # the film as displayed (upright), where the hints' coordinates are: motion, hints and blending all happen there
+        self._full = (int(full[1]), int(full[0])) if k % 2 else (int(full[0]), int(full[1]))
+        up = np.ascontiguousarray(np.rot90(y, k, axes=(-2, -1))) if k else y
+        out = self._guided_batch(up)
+        if k:
+            out = np.ascontiguousarray(np.rot90(out, -k, axes=(-2, -1)))
+        return like(out, tensor)
+
+    def _guided_batch(self, y: np.ndarray) -> np.ndarray:
+        """(N,1,h,w) upright render-size luma -> (N,2,h,w) chroma, with the hints carried and the reference applied."""
+        from .imaging import to_numpy
+
+        g = self.guidance
+        assert g is not None
+        t = self.temporal
+        n, _, h, w = y.shape
+        motions: list[_Motion] = []
+        live: list[Hints | None] = []
+        for i in range(n):
+            m = self._motion(y[i, 0], (t.enabled and t.strength > 0) or bool(self._tracks))
+            if m.fresh:
+                self._tracks = []  # a cut (or the first frame) ends every hint's life
+            elif self._tracks:
+                assert self._grid is not None
+                for track in self._tracks:
+                    track.advance(m, self._grid)
+                self._tracks = [tr for tr in self._tracks if tr.alive]
+            given = g.hints.get(m.index)
+            if given:
+                full = self._full or (h, w)
+                given.check(full[1], full[0], f"frame {m.index}")
+                self._tracks.append(_HintTrack(given, (h, w), full))
+            motions.append(m)
+            live.append(_carried_hints(self._tracks))
+        uv = np.empty((n, 2, h, w), np.float32)
+        guided = [i for i in range(n) if live[i] is not None or g.reference is not None]
+        plain = [i for i in range(n) if i not in guided]
+        if plain:
+            uv[plain] = to_numpy(self.colorizer.predict_uv(np.ascontiguousarray(y[plain]), self.options))[0]
+        for i in guided:
+            uv[i] = self._guide(y[i : i + 1], live[i], motions[i].index)
+        self.guided_frames += len(guided)
+        out = [self._blend(motions[i], uv[i].transpose(1, 2, 0)) for i in range(n)]
+        return np.ascontiguousarray(np.stack(out).transpose(0, 3, 1, 2))
+
+    def _guide(self, y: np.ndarray, hints: Hints | None, index: int) -> np.ndarray:
+        """One frame's chroma (2,h,w) guided exactly as a photo is (:func:`colorize.hints.colorize_guided`),
+        at the render size (the hints are already in render-size pixels)."""
+        from .hints import colorize_guided
+        from .imaging import to_numpy
+
+        g = self.guidance
+        assert g is not None
+        o = dataclasses.replace(self.options, render_size=max(y.shape[-2:]))  # y is already at the render size
+        uv = colorize_guided(_ChromaOnly(self.colorizer), y, o, hints=hints, hint_method=g.hint_method,  # type: ignore[arg-type]
+                             reference=g.reference, reference_strength=g.reference_strength, label=f"frame {index}")
+        return to_numpy(uv)[0][0]
+
     # ------------------------------------------------------------------ full frames
 
     def colorize_gray_iter(self, y: Any, rotation: int = 0) -> Iterator[Any]:
@@ -382,7 +485,7 @@ class TemporalColorizer:
 
         y, tensor = to_numpy(y)
         y_low = self.render_gray(y)
-        uv = self.blend(y_low, self.predict(y_low, rotation))
+        uv = self._chroma(y_low, rotation, y.shape[-2:])
         for i in range(y.shape[0]):
             out = self.colorizer.colorize_gray(y[i : i + 1], self.options, uv_low=uv[i : i + 1], y_low=y_low[i : i + 1])
             yield like(np.ascontiguousarray(to_numpy(out)[0]), tensor) if tensor else out
@@ -392,7 +495,7 @@ class TemporalColorizer:
         the photo path's fused 8-bit pass (:meth:`Colorizer.colorize_gray_u8`): what films are encoded from."""
         y = np.asarray(y, dtype=np.float32)
         y_low = self.render_gray(y[:, None])
-        uv = self.blend(y_low, self.predict(y_low, rotation))
+        uv = self._chroma(y_low, rotation, y.shape[-2:])
         fused = getattr(self.colorizer, "colorize_gray_u8", None)
         for i in range(y.shape[0]):
             known = {"uv_low": uv[i : i + 1], "y_low": y_low[i : i + 1]}
@@ -420,6 +523,144 @@ class TemporalColorizer:
             return np.zeros((0, 0, 0, 3), np.float32)
         y = np.stack([gray_of(f) for f in frames]).astype(np.float32)[:, None]
         return np.ascontiguousarray(self.colorize_gray(y, rotation).transpose(0, 2, 3, 1))
+
+
+@dataclass
+class _Motion:
+    """One frame against the previous: ``fresh`` (first frame or a scene cut), flows and their confidence."""
+
+    index: int
+    y8: np.ndarray
+    y: np.ndarray
+    fresh: bool
+    bw: np.ndarray | None = None
+    """Backward flow: this frame's pixel ``x`` was at ``x + bw(x)`` in the previous frame."""
+    fw: np.ndarray | None = None
+    """Forward flow: the previous frame's pixel ``x`` is at ``x + fw(x)`` in this one."""
+    conf: np.ndarray | None = None
+
+
+HINT_CONFIDENCE = 0.3
+"""Motion confidence (0..1, see :func:`_motion_confidence`) below which a carried hint is dropped: the
+spot it was on is occluded, left the picture, or the motion there cannot be trusted."""
+
+
+class _HintTrack:
+    """Hints put on one frame, followed through the shot by the motion (render-size pixels, as displayed).
+
+    Points move with the forward flow sampled at their position (sub-pixel, no drift from
+    resampling); a hints image is carried as a map from each pixel to where it was on the hints'
+    frame (the backward flows composed), so the strokes are never resampled again and again.
+    """
+
+    def __init__(self, hints: Hints, shape: tuple[int, int], full: tuple[int, int]) -> None:
+        h, w = shape
+        sy, sx = h / full[0], w / full[1]
+        self.shape = shape
+        self.pos = np.array([[min(max((p.x + 0.5) * sx - 0.5, 0.0), w - 1.0), min(max((p.y + 0.5) * sy - 0.5, 0.0), h - 1.0)]
+                             for p in hints.points], np.float32).reshape(-1, 2)
+        self.rgb = [p.rgb for p in hints.points]
+        self.radius = [None if p.radius is None else p.radius * min(sx, sy) for p in hints.points]
+        self.layer: tuple[np.ndarray, np.ndarray] | None = None
+        self.map: np.ndarray | None = None
+        self.valid: np.ndarray | None = None
+        if hints.dense_mask is not None:
+            from .hints import Hints as _Hints
+
+            rgb, mask = _Hints(dense_rgb=hints.dense_rgb, dense_mask=hints.dense_mask).rasterize(full[0], full[1], h, w)
+            self.layer = (rgb, mask.astype(np.uint8))
+            gx, gy = _grid(h, w)
+            self.map = np.dstack([gx, gy])
+            self.valid = np.ones((h, w), np.float32)
+
+    @property
+    def alive(self) -> bool:
+        return len(self.rgb) > 0 or (self.valid is not None and bool((self.valid > 0.5).any()))
+
+    def advance(self, m: _Motion, grid: tuple[np.ndarray, np.ndarray]) -> None:
+        """Carry the hints from the previous frame onto ``m``'s frame."""
+        import cv2
+
+        assert m.bw is not None and m.fw is not None and m.conf is not None
+        h, w = self.shape
+        if len(self.rgb):
+            px = np.ascontiguousarray(self.pos[:, 0].reshape(1, -1))
+            py = np.ascontiguousarray(self.pos[:, 1].reshape(1, -1))
+            d = cv2.remap(m.fw, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 2)
+            new = self.pos + d
+            inside = (new[:, 0] >= 0) & (new[:, 0] <= w - 1) & (new[:, 1] >= 0) & (new[:, 1] <= h - 1)
+            ix = np.clip(np.round(new[:, 0]), 0, w - 1).astype(int)
+            iy = np.clip(np.round(new[:, 1]), 0, h - 1).astype(int)
+            keep = inside & (m.conf[iy, ix] >= HINT_CONFIDENCE)
+            self.pos = new[keep].astype(np.float32)
+            self.rgb = [c for c, k in zip(self.rgb, keep) if k]
+            self.radius = [r for r, k in zip(self.radius, keep) if k]
+        if self.map is not None and self.valid is not None:
+            self.map, inside = _warp(self.map, m.bw, grid)
+            valid, _ = _warp(self.valid, m.bw, grid)
+            self.valid = (valid * inside * (m.conf >= HINT_CONFIDENCE)).astype(np.float32)
+
+    def points(self) -> list[Any]:
+        from .hints import HintPoint
+
+        return [HintPoint(float(x), float(y), rgb, r) for (x, y), rgb, r in zip(self.pos, self.rgb, self.radius)]
+
+    def layer_now(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The hints image on this frame: (rgb (h,w,3), mask (h,w) bool), or ``None``."""
+        import cv2
+
+        if self.layer is None or self.map is None or self.valid is None:
+            return None
+        mx, my = np.ascontiguousarray(self.map[..., 0]), np.ascontiguousarray(self.map[..., 1])
+        rgb = cv2.remap(self.layer[0], mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        mask = cv2.remap(self.layer[1], mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return rgb, (mask > 0) & (self.valid > 0.5)
+
+
+def _carried_hints(tracks: list[_HintTrack]) -> Hints | None:
+    """The live hints of every track on this frame as one :class:`~colorize.hints.Hints` (later tracks on top)."""
+    from .hints import Hints
+
+    points: list[Any] = []
+    rgb: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    for track in tracks:
+        points += track.points()
+        layer = track.layer_now()
+        if layer is not None and layer[1].any():
+            if rgb is None or mask is None:
+                rgb, mask = layer[0].copy(), layer[1].copy()
+            else:
+                rgb[layer[1]] = layer[0][layer[1]]
+                mask |= layer[1]
+    if not points and mask is None:
+        return None
+    return Hints(points=points, dense_rgb=rgb, dense_mask=mask, source="the carried hints")
+
+
+class _ChromaOnly:
+    """The colorizer as :func:`colorize.hints.colorize_guided` sees it for one film frame at render size.
+
+    Every attribute is the real colorizer's, except that the "picture" it returns is the guided
+    render-size chroma: a film blends that over time before the full-resolution pass. So a film
+    frame is guided by exactly the code that guides a photo (hints, hint method, reference).
+    """
+
+    def __init__(self, colorizer: Colorizer) -> None:
+        self._colorizer = colorizer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._colorizer, name)
+
+    def colorize_gray(self, y: Any, options: ColorizeOptions | None = None, *, uv_low: Any = None, hint_map: Any = None,
+                      y_low: Any = None) -> Any:
+        if uv_low is not None:
+            return uv_low
+        from .render import render_input
+
+        o = options or self._colorizer.options
+        low = y_low if y_low is not None else render_input(y, o.render_size)
+        return self._colorizer.predict_uv(low, o, hint_map)
 
 
 # ============================================================================ consistency metric
@@ -968,8 +1209,9 @@ class _AvSink:
 class _SequenceSink:
     """Write frames into a hidden temporary folder; :meth:`commit` moves them to their names."""
 
-    def __init__(self, out: Path, names: list[str] | None, fmt: str, start_number: int, overwrite: bool) -> None:
-        self.out, self.overwrite = out, overwrite
+    def __init__(self, out: Path, names: list[str] | None, fmt: str, start_number: int, overwrite: bool,
+                 quality: int = 95) -> None:
+        self.out, self.overwrite, self.quality = out, overwrite, quality
         self.pattern: str | None
         if is_sequence_pattern(out):
             self.folder, self.pattern = out.parent, out.name
@@ -1002,7 +1244,7 @@ class _SequenceSink:
         from .io import write_image
 
         name = self.name(self.frames)
-        write_image(self.tmp / name, rgb, overwrite=True)
+        write_image(self.tmp / name, rgb, overwrite=True, quality=self.quality)
         self.written.append(name)
         self.frames += 1
 
@@ -1033,7 +1275,10 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
                    options: ColorizeOptions | None = None, temporal: TemporalOptions | None = None, progress: bool = True,
                    overwrite: bool = False, *, codec: str | None = None, crf: int | None = 18, preset: str | None = None,
                    batch_size: int = 8, on_error: str = "stop", fps: float | None = None,
-                   frame_format: str = "png") -> VideoReport:
+                   frame_format: str = "png", quality: int = 95, max_pixels: int | None = None,
+                   hints: Any = None, hint_frame: int | None = None, hints_json: str | os.PathLike[str] | None = None,
+                   hint_method: str | None = None, reference: Any = None, reference_strength: float | None = None,
+                   guidance: FilmGuidance | None = None) -> VideoReport:
     """Colorize the film ``src`` into ``dst`` and return a :class:`VideoReport`.
 
     ``src``: any file FFmpeg reads, a folder of frames or a pattern like ``frames/frame_%05d.png``.
@@ -1047,12 +1292,37 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
     with ``"skip"`` the frames there are are written and the shortfall is listed in ``report.warnings``.
     Raises :class:`VideoError` (``"path: reason"``) for bad input or output and
     :class:`VideoOptionError` for bad numbers (before any work); ``dst`` is only created when the
-    whole film was written.
+    whole film was written. ``quality``: JPEG/WebP quality of frame outputs; ``max_pixels``: refuse
+    films whose frames are larger (as :func:`colorize.io.read_image` does for photos).
+
+    Guidance (issue 16; checked by :func:`colorize.options.film_guidance`, or pass its result as
+    ``guidance``): ``hints`` for frame ``hint_frame`` (default 0; points, ``"X,Y=COLOR"`` strings or a
+    hints image, in the frame's pixels as displayed), or a mapping frame -> hints, or ``hints_json``
+    (a JSON file, see :func:`colorize.options.read_hints_json`). Hints are carried through their shot
+    by the motion and end at a scene cut. ``reference``: a colour photo whose colours every frame
+    takes (``reference_strength`` 0-1), carried by the temporal memory like the model's colours.
+    ``hint_method`` as for photos. A hint frame past the film's end is a :class:`HintError`.
     """
     from .progress import progress_bar
 
     if on_error not in ("stop", "skip"):
         raise ValueError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
+    from .io import check_option
+    from .options import film_guidance
+
+    quality = check_option("quality", quality)
+    if max_pixels is not None:
+        max_pixels = check_option("max_pixels", max_pixels)
+    given = {"hints": hints, "hint_frame": hint_frame, "hints_json": hints_json, "hint_method": hint_method,
+             "reference": reference, "reference_strength": reference_strength}
+    if guidance is not None and any(v is not None for v in given.values()):
+        raise ValueError("give either guidance= or the hints/reference arguments, not both")
+    if guidance is None:
+        guidance = film_guidance(**given)  # type: ignore[arg-type]
+    if guidance.hints:
+        from .hints import resolve_method
+
+        resolve_method(colorizer, guidance.hint_method)  # e.g. "model" with a model trained without hints
     t0 = time.time()
     src, dst = Path(src), Path(dst)
     options = options or colorizer.options
@@ -1071,10 +1341,22 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
     if not frames_out:
         _prepare_parent(dst)
     source = _open_source(src, fps)
+    if max_pixels is not None and source.width * source.height > max_pixels:
+        w, h = source.width, source.height
+        source.close()
+        raise VideoError(src, f"frames are {w}x{h} ({w * h} pixels), more than the limit of {max_pixels} (max_pixels)")
+    known = source.total if isinstance(source, _SequenceSource) else source.declared
+    if guidance.hints and known is not None:
+        try:
+            for f in guidance.hints:
+                check_hint_frame(f, known, str(src))
+        except BaseException:
+            source.close()
+            raise
     sink: _AvSink | _SequenceSink | None = None
     report = VideoReport(str(src), str(dst), width=source.width, height=source.height, fps=float(source.rate),
                          temporal=temporal.enabled)
-    tc = TemporalColorizer(colorizer, options, temporal)
+    tc = TemporalColorizer(colorizer, options, temporal, guidance=guidance if guidance else None)
     pending: list[_Frame] = []
     audio_backlog: list[Any] = []
     lost: list[tuple[int | None, str]] = []  # undecodable frames before the first good one
@@ -1087,7 +1369,7 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
             names = [f.stem for f in source.files] if isinstance(source, _SequenceSource) and not is_sequence_pattern(src) else None
             fmt = dst.suffix.lstrip(".").lower() if is_sequence_pattern(dst) else frame_format
             start = source.start_number if isinstance(source, _SequenceSource) else 0
-            frames = _SequenceSink(dst, names, fmt, start, overwrite)
+            frames = _SequenceSink(dst, names, fmt, start, overwrite, quality)
             if not overwrite and (frames.folder / frames.name(0)).exists():
                 frames.abort()
                 raise OutputExistsError(frames.folder / frames.name(0))
@@ -1103,6 +1385,10 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
         if sink is None:
             sink = open_sink()
             report.rotation = source.rotation
+            if guidance.hints:  # the rotation is known now: check the hints against the frames as displayed
+                w, h = (source.height, source.width) if (source.rotation // 90) % 2 else (source.width, source.height)
+                for f, hs in guidance.hints.items():
+                    hs.check(w, h, f"frame {f} of {src}")
             for p in audio_backlog:
                 sink.mux_audio(p)
             audio_backlog.clear()
@@ -1163,6 +1449,8 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
                 raise VideoError(src, f"no decodable video frames ({report.errors[0]['error']})")
             raise VideoError(src, "no video frames")
         report.declared_frames = source.declared
+        for f in sorted(guidance.hints):
+            check_hint_frame(f, index, str(src))  # the count was not declared: now it is known
         short = _ended_early(index, last_time, source.declared, source.declared_end, float(source.rate))
         if short:
             if on_error == "stop":
@@ -1189,6 +1477,9 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
     report.audio = list(sink.audio_notes)
     report.scene_cuts = sorted(set(tc.scene_cuts))
     report.mean_confidence = float(np.mean(tc.confidences)) if tc.confidences else 0.0
+    report.hint_frames = sorted(guidance.hints)
+    report.reference = guidance.reference_label or ("array" if guidance.reference is not None else None)
+    report.guided_frames = tc.guided_frames
     report.seconds = time.time() - t0
     return report
 

@@ -96,7 +96,7 @@ def build_colorize_parser() -> argparse.ArgumentParser:
                    help="network runtime (default: auto = torch on GPUs and bf16-capable CPUs, else onnxruntime when installed)")
     p.add_argument("--batch-size", type=int, default=8, help="photos per forward pass for folders")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images larger than this (decompression-bomb guard)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default: %(default)s)")
+    p.add_argument("--quality", type=int, default=None, help="JPEG/WebP quality (default: 95)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, notes or per-file messages (errors only)")
     p.add_argument("-v", "--verbose", action="store_true", help="one line per file written, also when stderr is not a terminal")
@@ -113,6 +113,12 @@ def build_colorize_parser() -> argparse.ArgumentParser:
     g.add_argument("--reference", metavar="PATH", help="a colour photo whose colours to use (any size or content)")
     g.add_argument("--reference-strength", type=float, default=None, metavar="0-1",
                    help="how strongly the reference's colours override the automatic ones (default: 0.8)")
+    g.add_argument("--hint-frame", default=None, metavar="N",
+                   help="films: the frame (0 = the first, the default) that --hint / --hints are put on; they are "
+                   "carried through that shot by the motion")
+    g.add_argument("--hints-json", metavar="HINTS.json",
+                   help='films: hints for several frames, e.g. {"0": ["120,80=red"], "150": ["40,20=skyblue"]} '
+                   "(see docs/video.md)")
     v = p.add_argument_group("video (films, frame folders with --sequence, frame patterns like frames/%05d.png; see docs/video.md)")
     v.add_argument("--codec", default=None, help="video encoder (default: libx264 yuv420p; libvpx-vp9 for .webm)")
     v.add_argument("--crf", type=int, default=18, help="encoder quality, lower = better (default: %(default)s)")
@@ -240,6 +246,9 @@ def check_colorize_args(args: argparse.Namespace) -> None:
     """
     from ..io import OptionError, check_option
 
+    args._quality_given = args.quality is not None  # films refuse a --quality they cannot use
+    if args.quality is None:
+        args.quality = 95
     try:
         for name in ("render_size", "saturation", "temperature", "batch_size", "quality", "max_pixels"):
             value = getattr(args, name, None)
@@ -277,7 +286,8 @@ def check_colorize_args(args: argparse.Namespace) -> None:
     if address is not None and (not address.strip() or address.startswith("-") or (address not in ("auto", "local") and os.path.exists(address))):
         raise UsageError(f"--ray {address!r}: give a cluster address (auto, ray://head:10001, host:port), or --ray after the inputs "
                          "for a local runtime")
-    if address is not None and (args.hint or args.hints or args.reference or args.hint_method or args.reference_strength is not None):
+    if address is not None and (args.hint or args.hints or args.reference or args.hint_method or args.reference_strength is not None
+                                or args.hints_json or args.hint_frame is not None):
         raise UsageError("--ray: guided colorization (--hint, --hints, --reference) runs locally only; drop --ray")
     if address is not None and (is_stdio(args.output) or any(is_stdio(i) for i in args.inputs)):
         raise UsageError("--ray: standard input/output (-) is for one photo on this machine; give files or folders")
@@ -399,14 +409,6 @@ def run_colorize(argv: Sequence[str]) -> int:
 
 def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
     guided = bool(args.hint or args.hints or args.reference or args.hint_method or args.reference_strength is not None)
-    if guided:  # bad --hint syntax, colours, strength: usage errors (2); unusable files: 1
-        from .guided import check_guided_args
-
-        code = check_guided_args(args)
-        if code:
-            if run.json:
-                run.print_json(error="a guidance option was refused (the reason is on stderr)")
-            return code
     sequences = [(Path(s), None) for s in args.inputs if _is_sequence_input(s, args)]
     notes: list[str] = []
     jobs, failures = _expand_inputs([s for s in args.inputs if not _is_sequence_input(s, args)], args.recursive, notes)
@@ -420,6 +422,17 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
     if args.output and many and Path(args.output).suffix.lower() in SUPPORTED_INPUT_EXTENSIONS and not Path(args.output).is_dir():
         raise UsageError(f"{args.output}: several inputs need an output folder, not a file name")
     videos = [j for j in jobs if not is_stdio(j[0]) and _is_film(j[0])] + sequences
+    if (args.hints_json or args.hint_frame is not None) and not videos:
+        raise UsageError(f"{'--hints-json' if args.hints_json else '--hint-frame'}: only for films (a photo's hints are "
+                         "--hint and --hints)")
+    if guided and not videos:  # films check their guidance in cli/video.py. Bad --hint syntax, colours,
+        from .guided import check_guided_args  # strength: usage errors (2); unusable files: 1
+
+        code = check_guided_args(args)
+        if code:
+            if run.json:
+                run.print_json(error="a guidance option was refused (the reason is on stderr)")
+            return code
     if getattr(args, "ray", None) is not None:  # issue 17: the same job on a Ray cluster
         from .scale import run_on_ray
 

@@ -11,8 +11,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import ImageError, VideoError, VideoOptionError
+from ..errors import HintError, ImageError, VideoError, VideoOptionError
 from ..io import SUPPORTED_INPUT_EXTENSIONS
+from ..options import FilmGuidance
 from ..video import (
     _KEEP_CONTAINER,
     VIDEO_SUFFIXES,
@@ -102,6 +103,14 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
     # every number is checked before the model is loaded or a frame decoded: one line, exit 2
     from ..options import ColorizeOptions, merge_options
 
+    refused = film_refusals(args, [dst for _src, dst in planned])
+    if refused:
+        print(f"colorize: error: {refused}", file=sys.stderr)
+        return 2
+    guidance, code = guidance_from_args(args)
+    if code:
+        return code
+
     given = user_options(args)
     knobs = {k: v for k, v in {"strength": getattr(args, "temporal_strength", None),
                                 "scene_threshold": getattr(args, "scene_threshold", None)}.items() if v is not None}
@@ -141,6 +150,7 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
     options = merge_options(colorizer.options if colorizer is not None else None, given)
     reports: list[VideoReport] = []
     terminated = False
+    usage = False
     with _sigterm_raises():
         for src, dst in planned:
             try:
@@ -149,7 +159,15 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
                                         codec=codec, crf=crf, preset=getattr(args, "preset", None),
                                         batch_size=8 if batch_size is None else batch_size,
                                         on_error=getattr(args, "on_error", "stop") or "stop", fps=getattr(args, "fps", None),
-                                        frame_format=getattr(args, "out_format", None) or "png")
+                                        frame_format=getattr(args, "out_format", None) or "png",
+                                        quality=getattr(args, "quality", None) or 95, max_pixels=getattr(args, "max_pixels", None),
+                                        guidance=guidance)
+            except HintError as exc:  # a hint outside this film's frames, or past its end: the user's input
+                failures.append((str(src), str(exc).removeprefix(f"{src}: ")))
+                if not json_out:
+                    print(f"colorize: error: {exc}", file=sys.stderr)
+                usage = True
+                continue
             except ImageError as exc:
                 failures.append((exc.path, exc.reason))
                 if not json_out:
@@ -177,4 +195,68 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
         print_summary([r.as_dict() for r in reports], failures, t0, model_name(colorizer, args.model), skipped=skipped)
     if terminated:
         return 143  # 128 + SIGTERM, as the shell reports a process ended by it
+    if usage:
+        return 2
     return exit_code(reports, failures, skipped or ())
+
+
+def film_refusals(args: argparse.Namespace, outputs: Sequence[Path]) -> str | None:
+    """The first photo option given that a film cannot use, as one line (``None`` when all is usable).
+
+    Never silently ignored: ``--quality`` only shapes JPEG/WebP frame outputs, ``--format`` only
+    frame outputs (and must agree with a frame pattern's extension).
+    """
+    fmt = getattr(args, "out_format", None)
+    for dst in outputs:
+        frames = _is_frames_output(dst)
+        if getattr(args, "_quality_given", False) and not (frames and _frame_suffix(dst, fmt) in (".jpg", ".jpeg", ".webp")):
+            what = "a video file (its quality is --crf)" if not frames else f"{_frame_suffix(dst, fmt)} frames (lossless)"
+            return f"--quality: {dst} is {what}; --quality is for photos and JPEG/WebP frames"
+        if fmt and not frames:
+            return f"--format {fmt}: {dst} is a video file; --format is for frame outputs (-o FOLDER or a pattern)"
+        if fmt and is_sequence_pattern(dst) and dst.suffix.lower().lstrip(".") != fmt:
+            return f"--format {fmt}: the frame pattern {dst.name} says {dst.suffix.lstrip('.')}; give one of them"
+    return None
+
+
+def _frame_suffix(dst: Path, fmt: str | None) -> str:
+    return dst.suffix.lower() if is_sequence_pattern(dst) else f".{fmt or 'png'}"
+
+
+def guidance_from_args(args: argparse.Namespace) -> tuple[FilmGuidance | None, int]:
+    """``--hint``, ``--hints``, ``--hint-frame``, ``--hints-json``, ``--hint-method`` and ``--reference[-strength]``
+    checked for films by :func:`colorize.options.film_guidance`: (guidance, 0), or (None, exit code) after one
+    error line. Bad hints, frames and strengths are usage errors (2); a hints image or reference that
+    cannot be used is an input error (1), as for photos."""
+    from ..errors import OptionError, ReferenceImageError
+    from ..hints import Hints
+    from ..options import film_guidance
+
+    hints: Hints | None = None
+    try:
+        hints = Hints.from_points(args.hint) if getattr(args, "hint", None) else None
+    except HintError as exc:
+        print(f"colorize: error: {exc}", file=sys.stderr)
+        return None, 2
+    if getattr(args, "hints", None):
+        try:
+            layer = Hints.from_image(args.hints)
+        except HintError as exc:
+            print(f"colorize: error: {exc}", file=sys.stderr)
+            return None, 1
+        hints = layer if hints is None else layer.merged(hints)
+    try:
+        guidance = film_guidance(hints=hints, hint_frame=getattr(args, "hint_frame", None),
+                                 hints_json=getattr(args, "hints_json", None), hint_method=getattr(args, "hint_method", None),
+                                 reference=getattr(args, "reference", None),
+                                 reference_strength=getattr(args, "reference_strength", None))
+    except OptionError as exc:
+        print(f"colorize: error: {exc.cli_message()}", file=sys.stderr)
+        return None, 2
+    except HintError as exc:
+        print(f"colorize: error: {exc}", file=sys.stderr)
+        return None, 2
+    except ReferenceImageError as exc:
+        print(f"colorize: error: {exc}", file=sys.stderr)
+        return None, 1
+    return guidance, 0
