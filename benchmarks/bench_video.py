@@ -212,7 +212,7 @@ def evaluate_guidance(colorizer, frames: list[np.ndarray], options=None, *, hint
     """The automatic film vs the film guided by ``hints_n`` true-colour hints on frame 0, and by one colour
     frame of the clip as the reference. Rows {method: {psnr (per frame), warp_error, seconds}}."""
     from colorize.metrics import colorfulness, prepare_truth, score_image
-    from colorize.options import film_guidance
+    from colorize.guidance import film_guidance
     from colorize.render import gray_of
     from colorize.video import TemporalColorizer, temporal_warp_error
 

@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     # 1: what the model sees, the models, the losses and the metrics
     {"render", "models", "losses", "metrics", "perceptual", "data", "options"},
     # 2: the library's jobs
-    {"backends", "pipeline", "export", "hints", "reference", "suggest", "video", "train", "evaluate", "scale"},
+    {"backends", "pipeline", "export", "hints", "reference", "guidance", "suggest", "video", "train", "evaluate", "scale"},
     # 3: front-ends
     {"cli", "web", "__main__"},
 ]

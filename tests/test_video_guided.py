@@ -20,7 +20,7 @@ pytest.importorskip("cv2")
 
 from colorize import cli  # noqa: E402
 from colorize.errors import HintError, OptionError  # noqa: E402
-from colorize.options import film_guidance, read_hints_json  # noqa: E402
+from colorize.guidance import film_guidance, read_hints_json  # noqa: E402
 from colorize.video import TemporalColorizer, colorize_video  # noqa: E402
 from test_video import make_clip, probe  # noqa: E402
 

@@ -50,14 +50,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ImageError, OutputExistsError, VideoError, VideoOptionError
+from .guidance import check_hint_frame
 from .io import SUPPORTED_INPUT_EXTENSIONS, is_image_path, move_into_place
-from .options import check_hint_frame
 
 if TYPE_CHECKING:  # heavy imports stay lazy: torch, av and cv2 load when a video is processed
 
 
+    from .guidance import FilmGuidance
     from .hints import Hints
-    from .options import ColorizeOptions, FilmGuidance
+    from .options import ColorizeOptions
     from .pipeline import Colorizer
 
 __all__ = [
@@ -290,7 +291,7 @@ class TemporalColorizer:
         self.temporal = temporal if temporal is not None else TemporalOptions()
         self.guidance = guidance if guidance else None
         """Hints per frame (carried through their shot by the motion) and a reference (every frame):
-        :func:`colorize.options.film_guidance`. Frame numbers count from the first frame given."""
+        :func:`colorize.guidance.film_guidance`. Frame numbers count from the first frame given."""
         need_flow = self.temporal.enabled or bool(self.guidance and self.guidance.hints)
         self._flow = _Flow(self.temporal.flow, flow_preset) if need_flow else None
         self.frame_index = 0
@@ -1295,10 +1296,10 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
     whole film was written. ``quality``: JPEG/WebP quality of frame outputs; ``max_pixels``: refuse
     films whose frames are larger (as :func:`colorize.io.read_image` does for photos).
 
-    Guidance (issue 16; checked by :func:`colorize.options.film_guidance`, or pass its result as
+    Guidance (issue 16; checked by :func:`colorize.guidance.film_guidance`, or pass its result as
     ``guidance``): ``hints`` for frame ``hint_frame`` (default 0; points, ``"X,Y=COLOR"`` strings or a
     hints image, in the frame's pixels as displayed), or a mapping frame -> hints, or ``hints_json``
-    (a JSON file, see :func:`colorize.options.read_hints_json`). Hints are carried through their shot
+    (a JSON file, see :func:`colorize.guidance.read_hints_json`). Hints are carried through their shot
     by the motion and end at a scene cut. ``reference``: a colour photo whose colours every frame
     takes (``reference_strength`` 0-1), carried by the temporal memory like the model's colours.
     ``hint_method`` as for photos. A hint frame past the film's end is a :class:`HintError`.
@@ -1307,8 +1308,8 @@ def colorize_video(src: str | os.PathLike[str], dst: str | os.PathLike[str], col
 
     if on_error not in ("stop", "skip"):
         raise ValueError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
+    from .guidance import film_guidance
     from .io import check_option
-    from .options import film_guidance
 
     quality = check_option("quality", quality)
     if max_pixels is not None:

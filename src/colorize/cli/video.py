@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import HintError, ImageError, VideoError, VideoOptionError
+from ..guidance import FilmGuidance
 from ..io import SUPPORTED_INPUT_EXTENSIONS
-from ..options import FilmGuidance
 from ..video import (
     _KEEP_CONTAINER,
     VIDEO_SUFFIXES,
@@ -225,12 +225,12 @@ def _frame_suffix(dst: Path, fmt: str | None) -> str:
 
 def guidance_from_args(args: argparse.Namespace) -> tuple[FilmGuidance | None, int]:
     """``--hint``, ``--hints``, ``--hint-frame``, ``--hints-json``, ``--hint-method`` and ``--reference[-strength]``
-    checked for films by :func:`colorize.options.film_guidance`: (guidance, 0), or (None, exit code) after one
+    checked for films by :func:`colorize.guidance.film_guidance`: (guidance, 0), or (None, exit code) after one
     error line. Bad hints, frames and strengths are usage errors (2); a hints image or reference that
     cannot be used is an input error (1), as for photos."""
     from ..errors import OptionError, ReferenceImageError
+    from ..guidance import film_guidance
     from ..hints import Hints
-    from ..options import film_guidance
 
     hints: Hints | None = None
     try:
