@@ -123,8 +123,10 @@ def main() -> None:
     t_folder = time.perf_counter() - t0
     rows.append((f"folder of {n} photos 640x480 (CLI, incl. start-up)", f"{n / t_folder:.1f} img/s", f"{t_folder:.1f} s total"))
 
-    # 5. forward time vs ECCV16
-    model = colorizer.model
+    # 5. forward time vs ECCV16: both as torch modules (the default backend may be onnxruntime, whose
+    # network is a graph, not a module)
+    torch_colorizer = Colorizer.from_pretrained(args.model, device="cpu", backend="torch")
+    model = torch_colorizer.model
     rh, rw = render_shape(3000, 4000, colorizer.options.render_size)
     x = torch.rand(1, model.in_channels, rh, rw).contiguous(memory_format=torch.channels_last)
     eccv = create_model("eccv16").eval().to(memory_format=torch.channels_last)
@@ -135,7 +137,7 @@ def main() -> None:
             m(inp)
             return statistics.median([best_of(lambda: m(inp), 1) for _ in range(5 if args.quick else 10)])
 
-    for bf16 in (colorizer.use_bf16, False) if colorizer.use_bf16 else (False,):
+    for bf16 in (torch_colorizer.use_bf16, False) if torch_colorizer.use_bf16 else (False,):
         ours = fwd(model, x, bf16)
         ref = fwd(eccv, x_eccv, bf16)
         tag = "bf16" if bf16 else "fp32"
@@ -145,7 +147,8 @@ def main() -> None:
     from colorize.kernels import fast_kernel_available
 
     kernel = "compiled C kernel" if fast_kernel_available() else "torch fallback (no compiled kernel)"
-    print(f"\nmachine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, {kernel}\n")
+    print(f"\nmachine: {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, "
+          f"backend {colorizer.backend} (rows 1-4), {kernel}\n")
     print("| measurement | value | note |\n|---|---|---|")
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]} |")
