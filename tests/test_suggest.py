@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from colorize.errors import DistributionError, HintError, OptionError
+from colorize.imaging import ab_bin_centers_np as bin_centers
 from colorize.pipeline import Colorizer
-from colorize.suggest import MERGE_DELTA_E, bin_centers, entropy
+from colorize.suggest import MERGE_DELTA_E, entropy
 
 BT601 = np.array([0.299, 0.587, 0.114])
 

@@ -11,14 +11,12 @@ here gives 262 (their extra bins lie just outside sRGB and can never be displaye
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .color import rgb_to_lab
 from .runtime import DEFAULT_TEMPERATURE  # defined in the torch-free leaf, so options need no torch
 
 __all__ = [
@@ -33,16 +31,10 @@ __all__ = [
 ]
 
 
-@functools.lru_cache(maxsize=4)
 def _bin_centers_np(grid: int) -> np.ndarray:
-    levels = torch.linspace(0, 1, 96)
-    r, g, b = torch.meshgrid(levels, levels, levels, indexing="ij")
-    ab = rgb_to_lab(torch.stack([r, g, b]).reshape(3, -1, 1)).reshape(3, -1)[1:].T
-    cells = torch.round(ab / grid).to(torch.int64).numpy()
-    # unique rows via one packed integer key: torch.unique(dim=0) takes over a second here, this ~10 ms
-    keys = np.unique((cells[:, 0] + 1024) * 2048 + (cells[:, 1] + 1024))
-    rows = np.stack([keys // 2048 - 1024, keys % 2048 - 1024], axis=1)
-    return (rows * grid).astype(np.float32)
+    from .imaging import ab_bin_centers_np  # the one construction, in numpy (the torch-free path needs it too)
+
+    return ab_bin_centers_np(grid)
 
 
 def ab_bin_centers(grid: int = 10, device: torch.device | str | None = None) -> Tensor:

@@ -316,3 +316,22 @@ def upsample_bilinear(x: Any, size: tuple[int, int]) -> np.ndarray:
     wide = arr[..., j0] * (1 - tx) + arr[..., j1] * tx
     i0, i1, ty = _linear_taps(h, H)
     return (wide[..., i0, :] * (1 - ty[:, None]) + wide[..., i1, :] * ty[:, None]).astype(np.float32, copy=False)
+
+
+@functools.lru_cache(maxsize=4)
+def ab_bin_centers_np(grid: int = 10) -> np.ndarray:
+    """The ab bin centres (Q, 2) in Lab units, in the model head's order: the points of a ``grid``-unit
+    ab grid whose cell holds at least one colour of a 96-level sRGB cube (Zhang et al. 2016's bins,
+    with the sRGB gamut computed exactly). :func:`colorize.bins.ab_bin_centers` is this as a tensor.
+
+    >>> ab_bin_centers_np(10).shape
+    (262, 2)
+    """
+    levels = np.linspace(0, 1, 96, dtype=np.float32)
+    r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
+    ab = rgb_to_lab(np.stack([r, g, b]).reshape(3, -1, 1)).reshape(3, -1)[1:].T
+    cells = np.round(ab / grid).astype(np.int64)
+    # unique rows via one packed integer key (np.unique(axis=0) is much slower)
+    keys = np.unique((cells[:, 0] + 1024) * 2048 + (cells[:, 1] + 1024))
+    rows = np.stack([keys // 2048 - 1024, keys % 2048 - 1024], axis=1)
+    return (rows * grid).astype(np.float32)

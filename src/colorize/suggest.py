@@ -21,7 +21,6 @@ model has no distribution: :class:`~colorize.errors.DistributionError`.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import DistributionError, HintError
-from .imaging import AB_MAX, combine_yuv_gamut_safe, rgb_to_lab, upsample_bilinear
+from .imaging import AB_MAX, ab_bin_centers_np, combine_yuv_gamut_safe, rgb_to_lab, upsample_bilinear
 from .io import check_option
 from .render import gray_of, model_luma, render_input
 
@@ -65,21 +64,6 @@ def _model_name(colorizer: Colorizer) -> str:
         return str(info["name"])
     return f"the {info['arch']} model" if info.get("arch") else "this model"
 
-
-@functools.lru_cache(maxsize=4)
-def bin_centers(grid: int = 10) -> np.ndarray:
-    """The ab bin centres (Q, 2) in Lab units, in the model head's order, computed with numpy.
-
-    The same construction as :func:`colorize.bins.ab_bin_centers` (which needs torch): the points of a
-    ``grid``-unit ab grid whose cell holds at least one colour of a 96-level sRGB cube.
-    """
-    levels = np.linspace(0, 1, 96, dtype=np.float32)
-    r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
-    ab = rgb_to_lab(np.stack([r, g, b]).reshape(3, -1, 1)).reshape(3, -1)[1:].T
-    cells = np.round(ab / grid).astype(np.int64)
-    keys = np.unique((cells[:, 0] + 1024) * 2048 + (cells[:, 1] + 1024))
-    rows = np.stack([keys // 2048 - 1024, keys % 2048 - 1024], axis=1)
-    return (rows * grid).astype(np.float32)
 
 
 def gray_input(image: Any) -> np.ndarray:
@@ -168,7 +152,7 @@ def suggest_colors(colorizer: Colorizer, image: Any, x: Any, y: Any, *, k: Any =
     H, W = gray.shape
     xf, yf = check_point(x, y, W, H)
     p = bin_probabilities(colorizer, gray, o)
-    centers = bin_centers(_grid(colorizer))
+    centers = ab_bin_centers_np(_grid(colorizer))
     if centers.shape[0] != p.shape[0]:
         raise DistributionError(f"{_model_name(colorizer)} predicts {p.shape[0]} bins, but its ab grid has {centers.shape[0]}")
     probs = _sample(p, xf, yf, W, H)
@@ -220,5 +204,5 @@ def uncertainty_map(colorizer: Colorizer, image: Any, *, options: ColorizeOption
     return np.clip(upsample_bilinear(ent, gray.shape), 0.0, 1.0)
 
 
-__all__ = ["MERGE_DELTA_E", "SuggestedColor", "bin_centers", "bin_probabilities", "check_point", "entropy",
+__all__ = ["MERGE_DELTA_E", "SuggestedColor", "bin_probabilities", "check_point", "entropy",
            "suggest_colors", "uncertainty_map"]

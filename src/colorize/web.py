@@ -401,9 +401,9 @@ def _fast_png(arr: Any) -> bytes:
 
 def _default_point_radius() -> float:
     """Radius (render-size pixels) :mod:`colorize.hints` gives a point hint without one: the editor draws it."""
-    from . import hints
+    from .hints import DEFAULT_POINT_RADIUS
 
-    return float(getattr(hints, "DEFAULT_POINT_RADIUS", 1.5))
+    return float(DEFAULT_POINT_RADIUS)
 
 
 def _file_size(path: str | os.PathLike[str]) -> int | None:
