@@ -117,14 +117,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strength", type=float, default=None, help="reference strength (default: the library's)")
     p.add_argument("--render-size", type=int, default=None)
     p.add_argument("--skip", default="", help="comma list of parts to skip: local,hints,reference,timing")
+    p.add_argument("--stride", type=int, default=1, help="every N-th of the photos (ablations on a subset)")
+    p.add_argument("--reach-object", type=float, default=None,
+                   help="override colorize.hints.REACH_OBJECT (the reach's object-boundary cost; ablations)")
+    p.add_argument("--reach-length", type=float, default=None, help="override colorize.hints.REACH_LENGTH (ablations)")
     p.add_argument("--json", help="write all numbers here")
     args = p.parse_args(argv)
 
+    from colorize import hints as hints_module
     from colorize.hints import colorize_guided
+
+    if args.reach_object is not None:
+        hints_module.REACH_OBJECT = args.reach_object
+    if args.reach_length is not None:
+        hints_module.REACH_LENGTH = args.reach_length
 
     options = {"render_size": args.render_size} if args.render_size else {}
     c = Colorizer.from_pretrained(args.model, device="cpu", **options)
-    files = photo_files(args.data, args.count)
+    files = photo_files(args.data, args.count)[:: max(1, args.stride)]
     counts = [int(n) for n in args.hints.split(",")]
     methods = [m for m in args.methods.split(",") if m != "model" or c.model.config.hints]
     skip = set(args.skip.split(","))
@@ -137,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         y = np.ascontiguousarray(truth @ np.array([0.299, 0.587, 0.114], np.float32))[None, None]
         return np.asarray(colorize_guided(c, y, c.options, **kw))[0].transpose(1, 2, 0)
 
-    results: dict = {"model": args.model, "photos": [f.name for f in files], "render_size": c.options.render_size}
+    results: dict = {"model": args.model, "photos": [f.name for f in files], "render_size": c.options.render_size,
+                     "reach_object": hints_module.REACH_OBJECT, "reach_length": hints_module.REACH_LENGTH}
     t_start = time.time()
     if "local" not in skip:
         rows_l: dict[str, dict[str, list[float]]] = {m: {"d1": [], "f1": [], "g20": [], "fw": []} for m in methods}

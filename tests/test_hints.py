@@ -19,11 +19,13 @@ from colorize.hints import (
     Hints,
     hint_map,
     hint_reach,
+    object_features,
     hint_uv,
     parse_color,
     parse_hint,
     propagate,
 )
+from colorize.models import create_model
 from colorize.pipeline import Colorizer
 from colorize.render import gray_of
 
@@ -328,8 +330,36 @@ def test_hint_reach_fills_its_region_fades_and_stops_at_an_edge():
     assert reach.shape == y.shape and reach.dtype == np.float32
     assert reach[mask].min() == 1.0 and reach[25:36, 5:16].min() > 0.8  # the hint's neighbourhood: full strength
     assert reach[30, 11] > reach[30, 25] > reach[30, 40] > reach[30, 47]  # fades with distance
-    assert reach[:, 48:].max() < 1e-3  # a luma step of 0.5 stops it
+    flat = hint_reach(np.full_like(y, 0.3), mask)
+    assert flat[:, 48:].max() > 0.1  # without the edge the hint would still act there ...
+    assert reach[:, 48:].max() < 0.01 * flat[:, 48:].max()  # ... a luma step of 0.5 stops it
     assert hint_reach(y, np.zeros(y.shape, bool)).max() == 0
+
+
+def test_hint_reach_stops_where_the_model_sees_another_object_even_without_a_luma_edge():
+    y = np.full((40, 80), 0.5, np.float32)  # flat gray: the luma alone cannot tell the halves apart
+    mask = np.zeros(y.shape, bool)
+    mask[20, 20] = True
+    features = np.zeros((2, 40, 80), np.float32)
+    features[0, :, 40:] = 0.6  # what the model sees changes at x = 40 (a Hellinger step of 0.6)
+    plain = hint_reach(y, mask, length=30.0)
+    bounded = hint_reach(y, mask, length=30.0, features=features, object_edge=100.0)
+    assert np.allclose(bounded[:, :40], plain[:, :40])  # the hint's own object: unchanged
+    assert plain[20, 45] > 0.4 and bounded[20, 45] < 1e-3  # across the boundary: stopped
+    assert np.array_equal(hint_reach(y, mask, length=30.0, features=features, object_edge=0.0), plain)
+
+
+def test_object_features_follow_the_models_distributions(default_colorizer):
+    y_low = np.ascontiguousarray(np.tile(np.linspace(0.1, 0.9, 64, dtype=np.float32), (48, 1)))[None, None]
+    f = object_features(default_colorizer, y_low, dims=4)
+    assert f is not None and f.shape == (4, 48, 64) and np.isfinite(f).all()
+    assert f.std(axis=(1, 2))[0] > 0  # a brightness ramp is not one thing to the model: the features vary
+    assert f.std(axis=(1, 2))[0] >= f.std(axis=(1, 2))[-1]  # leading principal direction first
+
+
+def test_object_features_are_none_without_bin_probabilities():
+    regression = Colorizer(create_model("compact-small", head="regression"))
+    assert object_features(regression, np.full((1, 1, 16, 16), 0.5, np.float32)) is None
 
 
 @pytest.mark.parametrize("method", ["model", "propagate", "both"])
@@ -361,7 +391,7 @@ def test_one_wrong_hint_leaves_most_of_the_photo_as_the_automatic_result(default
     changed = ciede2000(rgb_to_lab_np(out), rgb_to_lab_np(auto)) > 5
     assert changed[15:26, 95:106].mean() > 0.9  # it does act where it was put
     assert changed.mean() < 0.45  # the sky is a smooth 60% of this photo: the hint fades out within it
-    assert not changed[:60, :28].any()  # the far end of the sky (> 2 reach lengths, 72 px) keeps its colour
+    assert not changed[:60, :28].any()  # the far end of the sky (72+ px away, ~1.9 reach lengths, plus its texture) keeps its colour
     assert not changed[65:, :].any() and not changed[disc_mask(96, 128, 40, 40, 13)].any()  # ground and the red disc keep theirs
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "hint_map",
     "propagate",
     "hint_reach",
+    "object_features",
     "local_correction",
     "colorize_guided",
 ]
@@ -124,14 +125,23 @@ PROPAGATE_MU = 1e-5
 """Pull of the propagated correction towards 0: small, so that between hints the correction is
 interpolated along smooth luma (in a flat region it would spread ~1/sqrt(mu) = 300 render pixels);
 the locality comes from the reach (:data:`REACH_LENGTH`), not from this."""
-REACH_LENGTH = 0.25
-"""How far a hint reaches, as a fraction of the render size's long side (64 px at 256): its weight is
+REACH_LENGTH = 0.30
+"""How far a hint reaches, as a fraction of the render size's long side (77 px at 256): its weight is
 ``exp(-(D / length)^2)`` of the edge-aware geodesic distance D (:func:`hint_reach`), so ~1 in its own
-patch of region, 0.37 at one length, 0.02 at two. Chosen on the benchmark (docs/guided.md): shorter
-lost PSNR with 20 hints, longer let one wrong hint change more of the photo."""
+patch of region, 0.37 at one length, 0.02 at two. Chosen on the benchmark together with
+:data:`REACH_OBJECT` (docs/guided.md): shorter lost PSNR with 20 hints, longer let one wrong hint
+change more of the photo."""
 REACH_EDGE = 100.0
 """Cost of a luma step in the geodesic distance, in pixels per unit of luma: an edge of 0.3 counts as
 30 pixels, so a hint stops at strong edges but crosses soft shading and texture."""
+REACH_OBJECT = 100.0
+"""Cost of a change in what the model sees in the geodesic distance, in pixels per unit of Hellinger
+distance between neighbouring pixels' predicted colour distributions (:func:`object_features`): a
+boundary between two things the model tells apart (a different set of likely colours) stops a hint
+even where the luma has no edge. The distributions, not the decoded colours, so a blotch (neighbours
+picking different modes of the same distribution) does not stop it."""
+REACH_OBJECT_DIMS = 8
+"""Principal directions of the square-root distributions kept for the distance (of 262 bins)."""
 DEFAULT_POINT_RADIUS = 1.5
 """Radius, in render-size pixels, of a point hint without an explicit radius: a 3x3 patch, as in training."""
 DIRECT_SOLVE_MAX = 400_000
@@ -543,20 +553,56 @@ def resolve_method(colorizer: Colorizer, hint_method: str | None) -> str:
     return hint_method
 
 
+def object_features(colorizer: Colorizer, y_low: np.ndarray, dims: int = REACH_OBJECT_DIMS) -> np.ndarray | None:
+    """What the model sees at each pixel of render-size gray ``y_low`` (1,1,h,w): (dims,h,w), or None.
+
+    The square roots of the bin probabilities (temperature 1, no hints) at the head's resolution, so
+    that Euclidean distance is sqrt 2 times the Hellinger distance, projected on their ``dims`` leading
+    principal directions (the distance is kept up to the small discarded variance) and brought to the
+    render size by guided upsampling on the luma. None for a model without bin probabilities (a regression head, an ONNX
+    graph without logits): then the reach uses luma alone.
+    """
+    from .errors import DistributionError
+    from .imaging import guided_coefficient_strips, resize_area
+    from .suggest import render_probabilities
+
+    try:
+        p = render_probabilities(colorizer, y_low)
+    except DistributionError:
+        return None
+    q, h, w = p.shape
+    s = np.sqrt(p, dtype=np.float64).reshape(q, h * w) / np.sqrt(2.0)
+    s -= s.mean(axis=1, keepdims=True)
+    _, vectors = np.linalg.eigh(s @ s.T)  # ascending eigenvalues
+    f = (vectors[:, ::-1][:, :dims].T @ s).reshape(1, -1, h, w).astype(np.float32)
+    # to the render size along the luma (as the pipeline upsamples chroma): bilinear upsampling would give
+    # the pixels along an edge a mix of both sides' distributions, and a hint would not reach its region's rim
+    y = np.asarray(y_low, np.float32)
+    H, W = y.shape[-2:]
+    out = np.empty((1, f.shape[1], H, W), np.float32)
+    for rows, a, b in guided_coefficient_strips(resize_area(y, (h, w)), f, (H, W), radius=1, eps=1e-3):
+        out[:, :, rows] = a * y[:, :, rows] + b
+    return out[0]
+
+
 def hint_reach(
     y: np.ndarray,
     mask: np.ndarray,
     *,
     length: float | None = None,
     edge: float = REACH_EDGE,
+    features: np.ndarray | None = None,
+    object_edge: float | None = None,
 ) -> np.ndarray:
     """How strongly the hints at ``mask`` (h,w) act at each pixel of luma ``y`` (h,w): (h,w) in [0, 1].
 
     ``exp(-(D / length)^2)`` of the geodesic distance ``D`` to the nearest hint pixel, where a step
-    between 8-neighbours costs ``sqrt(ds^2 + (edge * dY)^2)`` (ds = 1 or sqrt 2, luma in [0, 1]): a
-    hint fills its own patch of region, fades with distance, and stops at strong luma edges -- the
-    locality that a global solve lacks. ``length`` defaults to
-    :data:`REACH_LENGTH` of the long side. Dijkstra (scipy) stops at 3 ``length``.
+    between 8-neighbours costs ``sqrt(ds^2 + (edge * dY)^2 + (object_edge * |dF|)^2)`` (ds = 1 or
+    sqrt 2, luma in [0, 1], ``features`` F (C,h,w) from :func:`object_features`, optional): a hint fills
+    its own patch of region, fades with distance, and stops at strong luma edges and where the model
+    sees something else -- the locality that a global solve lacks. ``length`` defaults to
+    :data:`REACH_LENGTH` of the long side, ``object_edge`` to :data:`REACH_OBJECT`. Dijkstra (scipy)
+    stops at 3 ``length``.
     """
     import scipy.sparse as sp
     from scipy.sparse.csgraph import dijkstra
@@ -567,13 +613,18 @@ def hint_reach(
     if not m.any():
         return np.zeros((h, w), np.float32)
     ell = float(length) if length is not None else REACH_LENGTH * max(h, w)
+    k_obj = REACH_OBJECT if object_edge is None else float(object_edge)
+    f = np.asarray(features, np.float64) if features is not None and k_obj > 0 else None
     idx = np.arange(h * w).reshape(h, w)
     rows, cols, vals = [], [], []
     for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
         xa = slice(max(0, -dx), w - max(0, dx))
         xb = slice(max(0, dx), w + min(0, dx))
         d = (y[: h - dy, xa] - y[dy:, xb]) * edge
-        cost = np.sqrt((dy * dy + dx * dx) + d * d)
+        sq = (dy * dy + dx * dx) + d * d
+        if f is not None:
+            sq = sq + k_obj * k_obj * np.square(f[:, : h - dy, xa] - f[:, dy:, xb]).sum(axis=0)
+        cost = np.sqrt(sq)
         rows.append(idx[: h - dy, xa].ravel())
         cols.append(idx[dy:, xb].ravel())
         vals.append(cost.ravel())
@@ -641,7 +692,8 @@ def colorize_guided(
     if h_obj:
         rgb_h, mask_h = h_obj.rasterize(H, W, rh, rw)
         luma = y_low[0, 0]
-        reach = hint_reach(luma, mask_h)
+        features = object_features(colorizer, y_low) if REACH_OBJECT > 0 else None
+        reach = hint_reach(luma, mask_h, features=features)
         base = uv[0].transpose(1, 2, 0)
         if method in ("model", "both") and colorizer.takes_hints:
             hinted = colorizer.predict_uv(y_low, options, hint_map(colorizer, y_low, rgb_h, mask_h))

@@ -100,6 +100,11 @@ def check_point(x: Any, y: Any, width: int, height: int, label: str = "the photo
 def bin_probabilities(colorizer: Colorizer, gray: np.ndarray, options: ColorizeOptions) -> np.ndarray:
     """The model's probabilities (Q, h, w) over the ab bins at temperature 1, at the head's resolution,
     for a gray photo ``gray`` (HxW in [0, 1]) seen at ``options.render_size``. No hints are given."""
+    return render_probabilities(colorizer, render_input(np.ascontiguousarray(gray, dtype=np.float32)[None, None], options.render_size))
+
+
+def render_probabilities(colorizer: Colorizer, low: np.ndarray) -> np.ndarray:
+    """:func:`bin_probabilities` for gray already at the render size, ``low`` (1,1,h,w) in [0, 1]."""
     if str(colorizer.model.config.head) != "distribution":
         name = _model_name(colorizer)
         raise DistributionError(f"{name[:1].upper()}{name[1:]} has a regression head: it predicts one colour per pixel, not a "
@@ -109,8 +114,7 @@ def bin_probabilities(colorizer: Colorizer, gray: np.ndarray, options: ColorizeO
     if not getattr(predictor, "has_logits", False) or not hasattr(predictor, "predict_logits"):
         raise DistributionError(f"the {colorizer.backend} predictor of {_model_name(colorizer)} gives no bin probabilities "
                                 "(an ONNX graph without a 'logits' output: export it again)")
-    low = render_input(np.ascontiguousarray(gray, dtype=np.float32)[None, None], options.render_size)
-    x = model_luma(low, colorizer.space)
+    x = model_luma(np.asarray(low, np.float32), colorizer.space)
     if predictor.takes_hints:  # the hint channels, empty: the automatic distribution
         x = np.concatenate([x, np.zeros((1, 3, *x.shape[-2:]), np.float32)], axis=1)
     logits = np.asarray(predictor.predict_logits(np.ascontiguousarray(x, dtype=np.float32))[0], dtype=np.float32)
