@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reach-object", type=float, default=None,
                    help="override colorize.hints.REACH_OBJECT (the reach's object-boundary cost; ablations)")
     p.add_argument("--reach-length", type=float, default=None, help="override colorize.hints.REACH_LENGTH (ablations)")
+    p.add_argument("--semantic-stride", type=int, default=None, help="override colorize.reference.SEMANTIC_STRIDE (ablations)")
     p.add_argument("--json", help="write all numbers here")
     args = p.parse_args(argv)
 
@@ -131,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         hints_module.REACH_OBJECT = args.reach_object
     if args.reach_length is not None:
         hints_module.REACH_LENGTH = args.reach_length
+    if args.semantic_stride is not None:
+        from colorize import reference as reference_module
+
+        reference_module.SEMANTIC_STRIDE = args.semantic_stride
 
     options = {"render_size": args.render_size} if args.render_size else {}
     c = Colorizer.from_pretrained(args.model, device="cpu", **options)

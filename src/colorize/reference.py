@@ -61,6 +61,13 @@ SEMANTIC_TAU = 0.05
 """Softmax temperature over cosine similarities."""
 SEMANTIC_CONFIDENCE = (0.6, 0.9)
 """Best-match cosine similarity mapped linearly to confidence 0 ... 1."""
+SEMANTIC_STRIDE = 2
+"""The photo's matching grid, in render pixels: every 2nd (was 4). A 4-pixel grid aliased as a film's
+content moved across it: the reference film flickered 1.11x the automatic one on the pan clip, 1.09x
+at 2 (docs/video.md); photos score the same within 0.05 dB (docs/guided.md). The similarity matrix
+grows 4x."""
+SEMANTIC_REFERENCE_STRIDE = 4
+"""The reference's grid: its colours are sampled, not rendered, so a coarser grid costs little."""
 _GRAY_CHROMA = 4.0  # a*b* units: below this a pixel counts as colourless
 
 
@@ -304,17 +311,22 @@ def _semantic_features(colorizer: Colorizer, y: np.ndarray, grid: tuple[int, int
 
 @_numpy_io
 def semantic_transfer(colorizer: Colorizer, y: np.ndarray, ref_y: np.ndarray, ref_ab: np.ndarray, *, tau: float = SEMANTIC_TAU,
-                      stride: int = 4, luma_weight: float = 0.5, center: bool = True,
-                      confidence: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      stride: int | None = None, luma_weight: float = 0.5, center: bool = True,
+                      confidence: tuple[float, float] | None = None,
+                      reference_stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Chroma from the reference positions whose encoder features are most similar (cosine).
 
-    Returns (a*b* (1,2,h,w), confidence (1,1,h,w) in [0,1]); computed on a 1/``stride`` grid and
-    brought to the render size by guided upsampling on the photo's luma.
+    Returns (a*b* (1,2,h,w), confidence (1,1,h,w) in [0,1]); computed on a 1/``stride`` grid
+    (default :data:`SEMANTIC_STRIDE`) against the reference's 1/``reference_stride`` grid (default
+    :data:`SEMANTIC_REFERENCE_STRIDE`) and brought to the render size by guided upsampling on the
+    photo's luma.
     """
     from .imaging import guided_coefficient_strips, resize_area
 
+    stride = SEMANTIC_STRIDE if stride is None else stride
+    reference_stride = SEMANTIC_REFERENCE_STRIDE if reference_stride is None else reference_stride
     g_t = (max(1, y.shape[-2] // stride), max(1, y.shape[-1] // stride))
-    g_r = (max(1, ref_y.shape[-2] // stride), max(1, ref_y.shape[-1] // stride))
+    g_r = (max(1, ref_y.shape[-2] // reference_stride), max(1, ref_y.shape[-1] // reference_stride))
     ref_y_m = np.clip(_luma_remap(ref_y, y), 0, 1)
     ft = _semantic_features(colorizer, y, g_t, luma_weight)
     fr = _semantic_features(colorizer, ref_y_m, g_r, luma_weight)
