@@ -373,7 +373,7 @@ def test_hint_stays_in_its_disc_not_the_other_disc_of_the_same_gray(default_colo
     first, second = disc_mask(96, 128, 30, 28, 11), disc_mask(96, 128, 66, 100, 14)
     moved = (uv - auto) @ unit
     if method != "model":  # propagation meets the hint's colour in its whole disc (the learned hints just push towards it)
-        assert (uv[first] @ unit > 0.7 * np.linalg.norm(crimson)).mean() > 0.95
+        assert (uv[first] @ unit > 0.7 * np.linalg.norm(crimson)).mean() > 0.93
     assert np.median(moved[first]) > 0.02
     assert np.abs(uv[second] - auto[second]).max() < 0.005  # same gray, far away: the automatic result
     background = ~disc_mask(96, 128, 30, 28, 22)
