@@ -34,6 +34,26 @@ def test_same_size_out_and_luminance_preserved(colorizer, colour_photo):
         assert (out[..., 0] != out[..., 1]).any()  # colour was added
 
 
+def test_non_finite_chroma_from_a_backend_leaves_gray_pixels_not_black(tiny_model_path, colour_photo, monkeypatch):
+    """A NaN from a backend kernel must not reach the uint8 join (where it becomes 0: a black photo)."""
+    c = Colorizer.from_pretrained(tiny_model_path, device="cpu", saturation=4.0)
+    real = c.predictor.predict_chroma
+
+    def half_nan(x, temperature=None):
+        out = np.array(real(x, temperature=temperature))
+        out[..., : out.shape[-1] // 2] = np.nan
+        return out
+
+    monkeypatch.setattr(c.predictor, "predict_chroma", half_nan)
+    gray = luma_u8(colour_photo).round().astype(np.uint8)
+    with pytest.warns(RuntimeWarning, match="non-finite chroma"):
+        out = c(gray)
+    assert (np.abs(luma_u8(out) - gray) <= 1).mean() >= 0.99  # the luminance survives everywhere
+    left, right = out[:, :40].astype(int), out[:, -40:].astype(int)
+    assert np.abs(left - left[..., :1]).max() <= 1  # gray where the chroma was NaN
+    assert (right[..., 0] != right[..., 1]).any()  # colour where it was not
+
+
 def test_colour_input_is_recolorized_from_its_luminance(colorizer, colour_photo):
     out = colorizer(colour_photo)
     assert (np.abs(luma_u8(out) - luma_u8(colour_photo)) <= 1).mean() >= 0.99

@@ -130,6 +130,17 @@ def load_predictor(path: str | os.PathLike[str], *, device: str = "auto", backen
     return build_predictor(model, device=device, backend=backend, weights_path=path), model
 
 
+def _finite_chroma(chroma: np.ndarray, predictor: Any) -> np.ndarray:
+    """Non-finite chroma -> 0 (gray), with a warning. A NaN reaching the uint8 join becomes 0 on x86,
+    so one bad value from a backend kernel would turn a photo black; gray keeps the photo's luminance."""
+    bad = ~np.isfinite(chroma)
+    if not bad.any():
+        return chroma
+    warnings.warn(f"the {getattr(predictor, 'name', 'model')} backend returned {int(bad.sum())} non-finite chroma values; "
+                  "those pixels are left gray (try --backend onnxruntime or --backend torch)", RuntimeWarning, stacklevel=3)
+    return np.where(bad, np.float32(0), chroma).astype(np.float32, copy=False)
+
+
 class Colorizer:
     """A network plus everything around it: colour spaces, resizing, guided upsampling, recombination.
 
@@ -207,6 +218,7 @@ class Colorizer:
             hints = to_numpy(hint_map)[0] if hint_map is not None else np.zeros((luma.shape[0], 3, *luma.shape[-2:]), np.float32)
             x = np.concatenate([luma, np.broadcast_to(hints, (luma.shape[0], 3, *luma.shape[-2:]))], axis=1)
         chroma = to_numpy(self.predictor.predict_chroma(x, temperature=options.temperature))[0]
+        chroma = _finite_chroma(chroma, self.predictor)
         if chroma.shape[-2:] != luma.shape[-2:]:
             chroma = upsample_bilinear(chroma, luma.shape[-2:])
         return like(self.chroma_to_uv(luma, chroma), tensor)
