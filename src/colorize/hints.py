@@ -563,7 +563,7 @@ def object_features(colorizer: Colorizer, y_low: np.ndarray, dims: int = REACH_O
     graph without logits): then the reach uses luma alone.
     """
     from .errors import DistributionError
-    from .imaging import guided_coefficient_strips, resize_area
+    from .imaging import guided_upsample
     from .suggest import render_probabilities
 
     try:
@@ -577,12 +577,7 @@ def object_features(colorizer: Colorizer, y_low: np.ndarray, dims: int = REACH_O
     f = (vectors[:, ::-1][:, :dims].T @ s).reshape(1, -1, h, w).astype(np.float32)
     # to the render size along the luma (as the pipeline upsamples chroma): bilinear upsampling would give
     # the pixels along an edge a mix of both sides' distributions, and a hint would not reach its region's rim
-    y = np.asarray(y_low, np.float32)
-    H, W = y.shape[-2:]
-    out = np.empty((1, f.shape[1], H, W), np.float32)
-    for rows, a, b in guided_coefficient_strips(resize_area(y, (h, w)), f, (H, W), radius=1, eps=1e-3):
-        out[:, :, rows] = a * y[:, :, rows] + b
-    return out[0]
+    return guided_upsample(np.asarray(y_low, np.float32), f, radius=1, eps=1e-3)[0]
 
 
 def hint_reach(

@@ -30,6 +30,7 @@ __all__ = [
     "combine_yuv_gamut_safe",
     "guided_coefficient_strips",
     "guided_filter_coefficients",
+    "guided_upsample",
     "lab_f",
     "lab_to_rgb",
     "like",
@@ -304,6 +305,25 @@ def guided_coefficient_strips(guide_low: Any, src_low: Any, size: tuple[int, int
         lo, hi, t = coef[..., i0[rows], :], coef[..., i1[rows], :], ty[rows, None]
         strip = lo + t * (hi - lo)
         yield rows, strip[..., :c, :, :], strip[..., c:, :, :]
+
+
+def guided_upsample(guide: Any, src_low: Any, radius: int = 1, eps: float = 1e-3) -> np.ndarray:
+    """Upsample ``src_low`` (N,C,h,w) to the size of ``guide`` (N,1,H,W) with edges following the guide,
+    the numpy twin of :func:`colorize.filters.guided_upsample` (the guide's own area-shrunk copy is the
+    low-resolution guide). For maps that must not blend across an edge (semantic matches, feature maps).
+
+    >>> g = np.zeros((1, 1, 32, 32), np.float32); g[..., 16:] = 1         # a vertical edge
+    >>> out = guided_upsample(g, resize_area(g, (8, 8)))                   # a map that follows it
+    >>> bool((out[..., :14] < 0.05).all() and (out[..., 18:] > 0.95).all())
+    True
+    """
+    y = _f32(guide)
+    src = _f32(src_low)
+    H, W = y.shape[-2:]
+    out = np.empty((*src.shape[:-2], H, W), np.float32)
+    for rows, a, b in guided_coefficient_strips(resize_area(y, src.shape[-2:]), src, (H, W), radius=radius, eps=eps):
+        out[..., rows, :] = a * y[..., rows, :] + b
+    return out
 
 
 def upsample_bilinear(x: Any, size: tuple[int, int]) -> np.ndarray:

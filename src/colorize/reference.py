@@ -321,7 +321,7 @@ def semantic_transfer(colorizer: Colorizer, y: np.ndarray, ref_y: np.ndarray, re
     :data:`SEMANTIC_REFERENCE_STRIDE`) and brought to the render size by guided upsampling on the
     photo's luma.
     """
-    from .imaging import guided_coefficient_strips, resize_area
+    from .imaging import guided_upsample, resize_area
 
     stride = SEMANTIC_STRIDE if stride is None else stride
     reference_stride = SEMANTIC_REFERENCE_STRIDE if reference_stride is None else reference_stride
@@ -346,11 +346,7 @@ def semantic_transfer(colorizer: Colorizer, y: np.ndarray, ref_y: np.ndarray, re
     best = np.concatenate(conf_rows).reshape(1, 1, *g_t)
     lo, hi = confidence or SEMANTIC_CONFIDENCE
     conf = np.clip((best - lo) / (hi - lo), 0, 1).astype(np.float32)
-    y_small = resize_area(y, g_t)
-    H, W = y.shape[-2:]
-    out = np.empty((1, 3, H, W), np.float32)
-    for rows, a, b in guided_coefficient_strips(y_small, np.concatenate([ab, conf], axis=1), (H, W), radius=1, eps=1e-3):
-        out[:, :, rows] = a * y[:, :, rows] + b
+    out = guided_upsample(y, np.concatenate([ab, conf], axis=1), radius=1, eps=1e-3)
     return out[:, :2], np.clip(out[:, 2:], 0, 1)
 
 
