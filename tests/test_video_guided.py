@@ -368,3 +368,41 @@ def test_hint_coordinates_are_those_of_the_frame_as_displayed(tmp_path, colorize
     assert blue[2] > blue[0] + 20
     with pytest.raises(HintError, match=f"outside frame 0 of .*\\({H}x{W}:"):  # displayed: H wide, W tall
         colorize_video(clip, tmp_path / "x.mp4", colorizer, progress=False, hints=[(H + 2, 5, "blue")])
+
+
+def test_reference_frames_blend_with_their_own_strength(colorizer):
+    """A film with a reference (and no hints) blends every frame with ``strength_with_reference``: the plain
+    ``strength`` changes nothing there, that one does (a steadier film: less frame-to-frame change)."""
+    from colorize.video import TemporalOptions
+
+    frames = _clip_frames(cut=False)
+    yy, xx = np.mgrid[0:40, 0:60]
+    ref = np.dstack([np.full_like(xx, 220), 60 + yy, 40 + xx // 2]).astype(np.uint8)
+
+    def film(**knobs) -> np.ndarray:
+        tc = TemporalColorizer(colorizer, temporal=TemporalOptions(**knobs), guidance=film_guidance(reference=ref))
+        return np.stack(tc.colorize_frames(frames))
+
+    independent = film(strength=0.0, strength_with_reference=0.0)
+    assert np.array_equal(film(strength=0.6, strength_with_reference=0.0), independent)
+    steady = film(strength=0.0, strength_with_reference=0.9)
+    assert not np.array_equal(steady, independent)
+    from colorize.video import temporal_warp_error
+
+    flicker = {name: temporal_warp_error(list(films), frames)
+               for name, films in (("steady", steady), ("independent", independent))}
+    assert flicker["steady"] < flicker["independent"], flicker
+
+
+def test_temporal_strength_on_the_command_line_sets_both():
+    import argparse
+
+    from colorize.cli.video import temporal_from_args
+    from colorize.video import TemporalOptions
+
+    t = temporal_from_args(argparse.Namespace(temporal_strength=0.5, scene_threshold=None, no_temporal=False))
+    assert (t.strength, t.strength_with_reference) == (0.5, 0.5)
+    d = temporal_from_args(argparse.Namespace(temporal_strength=None, scene_threshold=None, no_temporal=False))
+    assert (d.strength, d.strength_with_reference) == (0.85, 0.92)
+    with pytest.raises(ValueError, match="strength with a reference"):
+        TemporalOptions(strength_with_reference=1.0)

@@ -123,7 +123,8 @@ def build_colorize_parser() -> argparse.ArgumentParser:
     v.add_argument("--codec", default=None, help="video encoder (default: libx264 yuv420p; libvpx-vp9 for .webm)")
     v.add_argument("--crf", type=int, default=18, help="encoder quality, lower = better (default: %(default)s)")
     v.add_argument("--temporal-strength", type=float, default=None, metavar="S",
-                   help="0..<1: how strongly colour follows the motion from frame to frame (default: 0.85)")
+                   help="0..<1: how strongly colour follows the motion from frame to frame (default: 0.85; 0.92 with a "
+                        "reference)")
     v.add_argument("--no-temporal", action="store_true", help="colorize every frame independently")
     v.add_argument("--scene-threshold", type=float, default=None, metavar="T",
                    help="luma-histogram change (0..1) that counts as a scene cut and resets the colour memory (default: 0.35)")

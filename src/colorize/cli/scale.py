@@ -113,9 +113,9 @@ def _films_on_ray(args: argparse.Namespace, run: Any, films: list[tuple[Path, Pa
     from .. import scale
     from ..errors import ImageError, UsageError, VideoOptionError
     from ..options import ColorizeOptions
-    from ..video import TemporalOptions, _check_encoder, check_video_options, encoder_for
+    from ..video import _check_encoder, check_video_options, encoder_for
     from .common import summary
-    from .video import _video_output
+    from .video import _video_output, temporal_from_args
 
     if getattr(args, "on_error", "stop") != "stop":
         raise UsageError("--ray: films must decode (--on-error skip runs locally)")
@@ -132,11 +132,9 @@ def _films_on_ray(args: argparse.Namespace, run: Any, films: list[tuple[Path, Pa
             continue
         planned.append((src, dst))
     given = user_options(args)
-    knobs = {k: v for k, v in {"strength": getattr(args, "temporal_strength", None),
-                                "scene_threshold": getattr(args, "scene_threshold", None)}.items() if v is not None}
     try:
         ColorizeOptions(**given)
-        temporal = TemporalOptions(enabled=not getattr(args, "no_temporal", False), **knobs)
+        temporal = temporal_from_args(args)
         for _, dst in planned:
             name = encoder_for(dst, args.codec)
             _check_encoder(dst, name)

@@ -31,6 +31,18 @@ from ..video import (
 from .common import colorizer_from_args, exit_code, model_name, policy_from_args, print_summary, user_options
 
 
+def temporal_from_args(args: argparse.Namespace) -> TemporalOptions:
+    """The temporal options the command line asks for (raises ``ValueError`` naming a bad one).
+    ``--temporal-strength S`` is one number for the user: it sets the strength with a reference too."""
+    knobs: dict[str, object] = {}
+    strength = getattr(args, "temporal_strength", None)
+    if strength is not None:
+        knobs["strength"] = knobs["strength_with_reference"] = strength
+    if getattr(args, "scene_threshold", None) is not None:
+        knobs["scene_threshold"] = args.scene_threshold
+    return TemporalOptions(enabled=not getattr(args, "no_temporal", False), **knobs)  # type: ignore[arg-type]
+
+
 def _video_output(src: Path, args: argparse.Namespace, many: bool) -> Path:
     """Where ``colorize`` writes a film (see docs/video.md: output naming)."""
     suffix = getattr(args, "suffix", "_colorized")
@@ -112,14 +124,12 @@ def run_video_jobs(videos: Sequence[tuple[Path, Path | None]], args: argparse.Na
         return code
 
     given = user_options(args)
-    knobs = {k: v for k, v in {"strength": getattr(args, "temporal_strength", None),
-                                "scene_threshold": getattr(args, "scene_threshold", None)}.items() if v is not None}
     codec = getattr(args, "codec", None)
     crf = getattr(args, "crf", 18)
     batch_size = getattr(args, "batch_size", 8)
     try:
         ColorizeOptions(**given)  # whatever checks the options carry, before any work
-        temporal = TemporalOptions(enabled=not getattr(args, "no_temporal", False), **knobs)
+        temporal = temporal_from_args(args)
         check_video_options(fps=getattr(args, "fps", None), batch_size=8 if batch_size is None else batch_size)
         for _src, dst in planned:
             if not _is_frames_output(dst):
