@@ -130,7 +130,7 @@ class TemporalOptions:
     """The same on frames guided by a reference photo (and no hints). The reference is the same for the whole
     film, so most of a change between two such frames is the per-frame reference match's noise, not the
     content's: at 0.85 a reference film flickered 1.33x the automatic one on the pan benchmark, at 0.92
-    1.07x, for 0.09 dB (docs/video.md). Hints keep ``strength``: a stronger memory holds a hint given
+    1.07-1.08x, for 0.09 dB (docs/video.md). Hints keep ``strength``: a stronger memory holds a hint given
     mid-shot back for frames."""
     scene_threshold: float = 0.35
     """Luma-histogram distance (total variation, 0..1) between consecutive frames that counts as a cut."""
