@@ -372,8 +372,8 @@ def test_hint_coordinates_are_those_of_the_frame_as_displayed(tmp_path, colorize
 
 def test_reference_frames_blend_with_their_own_strength(colorizer):
     """A film with a reference (and no hints) blends every frame with ``strength_with_reference``: the plain
-    ``strength`` changes nothing there, that one does (a steadier film: less frame-to-frame change)."""
-    from colorize.video import TemporalOptions
+    ``strength`` changes nothing there, that one does (a steadier film: a lower warp error)."""
+    from colorize.video import TemporalOptions, temporal_warp_error
 
     frames = _clip_frames(cut=False)
     yy, xx = np.mgrid[0:40, 0:60]
@@ -387,8 +387,6 @@ def test_reference_frames_blend_with_their_own_strength(colorizer):
     assert np.array_equal(film(strength=0.6, strength_with_reference=0.0), independent)
     steady = film(strength=0.0, strength_with_reference=0.9)
     assert not np.array_equal(steady, independent)
-    from colorize.video import temporal_warp_error
-
     flicker = {name: temporal_warp_error(list(films), frames)
                for name, films in (("steady", steady), ("independent", independent))}
     assert flicker["steady"] < flicker["independent"], flicker

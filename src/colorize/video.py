@@ -145,10 +145,9 @@ class TemporalOptions:
 
     def __post_init__(self) -> None:
         # every comparison is written so that NaN fails it
-        if not (_finite(self.strength) and 0.0 <= self.strength < 1.0):
-            raise ValueError(f"temporal strength must be in [0, 1), got {self.strength}")
-        if not (_finite(self.strength_with_reference) and 0.0 <= self.strength_with_reference < 1.0):
-            raise ValueError(f"temporal strength with a reference must be in [0, 1), got {self.strength_with_reference}")
+        for name, label in (("strength", "strength"), ("strength_with_reference", "strength with a reference")):
+            if not (_finite(getattr(self, name)) and 0.0 <= getattr(self, name) < 1.0):
+                raise ValueError(f"temporal {label} must be in [0, 1), got {getattr(self, name)}")
         if not (_finite(self.scene_threshold) and 0.0 <= self.scene_threshold <= 1.0):
             raise ValueError(f"scene threshold must be in [0, 1], got {self.scene_threshold}")
         for name in ("consistency", "photometric"):

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import HintError, ImageError, VideoError, VideoOptionError
 from ..guidance import FilmGuidance
@@ -34,13 +35,13 @@ from .common import colorizer_from_args, exit_code, model_name, policy_from_args
 def temporal_from_args(args: argparse.Namespace) -> TemporalOptions:
     """The temporal options the command line asks for (raises ``ValueError`` naming a bad one).
     ``--temporal-strength S`` is one number for the user: it sets the strength with a reference too."""
-    knobs: dict[str, object] = {}
+    knobs: dict[str, Any] = {}
     strength = getattr(args, "temporal_strength", None)
     if strength is not None:
         knobs["strength"] = knobs["strength_with_reference"] = strength
     if getattr(args, "scene_threshold", None) is not None:
         knobs["scene_threshold"] = args.scene_threshold
-    return TemporalOptions(enabled=not getattr(args, "no_temporal", False), **knobs)  # type: ignore[arg-type]
+    return TemporalOptions(enabled=not getattr(args, "no_temporal", False), **knobs)
 
 
 def _video_output(src: Path, args: argparse.Namespace, many: bool) -> Path:
