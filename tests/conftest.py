@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("COLORIZE_OFFLINE", "1")
+# ONNX exports and optimized graphs of the test models go to a cache of this run (CLI subprocesses
+# inherit it), never to the user's ~/.cache/colorize
+_CACHE = tempfile.mkdtemp(prefix="colorize-test-cache-")
+os.environ["COLORIZE_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 import numpy as np
 import pytest

@@ -8,6 +8,7 @@ PyTorch; a graph that does not match its weights is not used.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import warnings
 
@@ -94,3 +95,65 @@ def test_auto_rule_with_a_ready_graph(monkeypatch):
     assert resolve_backend("torch", "cpu", graph=True) == "torch"
     monkeypatch.setenv("COLORIZE_BACKEND", "torch")
     assert resolve_backend("auto", "cpu", graph=True) == "torch"
+
+
+# ----------------------------------------------------------------------------- the optimized-graph cache
+
+
+def _run(session) -> list[np.ndarray]:
+    luma = np.random.default_rng(0).random((1, 4, 64, 96), dtype=np.float32)
+    return session.run(None, {"luma": luma, "temperature": np.asarray(0.38, np.float32)})
+
+
+def _options():
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return opts
+
+
+def test_the_optimized_graph_is_cached_once_and_gives_identical_outputs(tmp_path, monkeypatch):
+    import onnxruntime as ort
+
+    from colorize.runtime import onnx_session
+
+    monkeypatch.setenv("COLORIZE_CACHE_DIR", str(tmp_path / "cache"))
+    graph = shutil.copy(GRAPH, tmp_path / "model.onnx")
+    reference = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])  # optimized in memory, no cache
+    first = onnx_session(graph, _options())
+    cached = list((tmp_path / "cache" / "ort").glob("*.onnx"))
+    assert len(cached) == 1 and not list((tmp_path / "cache" / "ort").glob(".*.tmp"))
+    stamp = cached[0].stat().st_mtime_ns
+    second = onnx_session(graph, _options())  # opened from the cache: the file is not written again
+    assert cached[0].stat().st_mtime_ns == stamp
+    assert dict(second.get_modelmeta().custom_metadata_map) == dict(reference.get_modelmeta().custom_metadata_map)
+    for a, b, c in zip(_run(reference), _run(first), _run(second), strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    # a re-export at the same path (a new mtime) is another entry, never the stale one
+    os.utime(graph, ns=(stamp + 10**9, stamp + 10**9))
+    onnx_session(graph, _options())
+    assert len(list((tmp_path / "cache" / "ort").glob("*.onnx"))) == 2
+
+
+def test_a_damaged_cache_entry_is_rewritten_and_an_unwritable_cache_is_skipped(tmp_path, monkeypatch):
+    from colorize.runtime import onnx_session
+
+    monkeypatch.setenv("COLORIZE_CACHE_DIR", str(tmp_path / "cache"))
+    graph = shutil.copy(GRAPH, tmp_path / "model.onnx")
+    expected = _run(onnx_session(graph, _options()))
+    (entry,) = (tmp_path / "cache" / "ort").glob("*.onnx")
+    entry.write_bytes(entry.read_bytes()[:1000])  # truncated
+    for a, b in zip(expected, _run(onnx_session(graph, _options())), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert entry.stat().st_size > 1000
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("COLORIZE_CACHE_DIR", str(blocker))  # mkdir under a file fails: optimize in memory
+    for a, b in zip(expected, _run(onnx_session(graph, _options())), strict=True):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.setenv("COLORIZE_CACHE_DIR", str(tmp_path / "off"))
+    monkeypatch.setenv("COLORIZE_GRAPH_CACHE", "0")
+    onnx_session(graph, _options())
+    assert not (tmp_path / "off").exists()

@@ -159,3 +159,35 @@ def test_models_and_evaluate_commands(tmp_path, tiny_model_path, colour_photo):
     text = json.dumps(result)
     assert '"gray"' in text and '"tiny"' in text
     assert (tmp_path / "r.md").is_file()
+
+
+def test_read_ahead_keeps_order_and_decodes_one_batch_ahead(tmp_path):
+    """Batch i+1 is submitted while batch i is being colorized, never more; bad files are reported per batch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from colorize.cli.photo import _read_ahead
+
+    names = ["a.png", "b.png", "bad.png", "c.png", "d.png"]
+    for n in names:
+        if n == "bad.png":
+            (tmp_path / n).write_bytes(b"not an image")
+        else:
+            gray_file(tmp_path / n, size=(20, 10))
+    chunks = [[(tmp_path / n, tmp_path / "out" / n) for n in names[i : i + 2]] for i in range(0, len(names), 2)]
+    submitted = []
+
+    class CountingReader(ThreadPoolExecutor):
+        def submit(self, fn, chunk, *args):
+            submitted.append(chunk)
+            return super().submit(fn, chunk, *args)
+
+    with CountingReader(1) as reader:
+        batches = _read_ahead(reader, iter(chunks), None)
+        assert len(submitted) == 1  # the first batch starts before anything is asked for (while the model loads)
+        seen = []
+        for i, future in enumerate(batches):
+            assert len(submitted) == min(i + 2, len(chunks))
+            loaded, failed = future.result()
+            seen += [src.name for src, _, _ in loaded]
+            seen += [f"failed:{src.rsplit('/', 1)[-1]}" for src, _ in failed]
+    assert seen == ["a.png", "b.png", "c.png", "failed:bad.png", "d.png"]

@@ -186,7 +186,8 @@ BAD_VALUES = [
     ["--steps", "0"], ["--steps", "-5"], ["--batch-size", "0"], ["--batch-size", "-3"], ["--lr", "nan"], ["--lr", "-1"],
     ["--lr", "inf"], ["--crop", "0"], ["--crop", "-8"], ["--workers", "-1"], ["--checkpoint-every", "0"],
     ["--stop-at", "0"], ["--gan-steps", "-1"], ["--balance", "nan"], ["--balance", "2"], ["--warmup-steps", "-1"],
-    ["--min-colorfulness", "-1"], ["--seed", "-1"], ["--preview-every", "-1"],
+    ["--min-colorfulness", "-1"], ["--seed", "-1"], ["--preview-every", "-1"], ["--rebalance-lambda", "1.5"],
+    ["--rebalance-lambda", "nan"], ["--rebalance-lambda", "0"],
 ]
 
 

@@ -215,11 +215,10 @@ class OnnxPredictor:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads or 0)  # 0: onnxruntime's default, one per physical core
         opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
         self.path = Path(path)
         self.device = "cpu"
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.session = runtime.onnx_session(path, opts)  # fully optimized, from the per-machine cache after the first run
         inputs = {i.name: i for i in self.session.get_inputs()}
         if "luma" not in inputs:
             raise ValueError(f"{path}: not a colorize ONNX export (no 'luma' input)")

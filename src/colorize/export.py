@@ -47,6 +47,8 @@ from .color import AB_MAX
 from .errors import ExportError
 from .io import write_text_atomic
 from .models import ColorModel
+from .models.files import file_sha256
+from .runtime import cache_dir
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -232,14 +234,6 @@ def _atomic_write(out: Path, data: bytes, overwrite: bool) -> None:
 # ----------------------------------------------------------------------------- cache for the onnxruntime backend
 
 
-def cache_dir() -> Path:
-    """``$COLORIZE_CACHE_DIR``, else ``$XDG_CACHE_HOME/colorize``, else ``~/.cache/colorize``."""
-    if os.environ.get("COLORIZE_CACHE_DIR"):
-        return Path(os.environ["COLORIZE_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "colorize"
-
-
 def _code_fingerprint() -> str:
     """Hash of the source that shapes the graph (architectures, this file, torch version)."""
     h = hashlib.sha256(f"graph{GRAPH_VERSION} torch{torch.__version__}".encode())
@@ -280,22 +274,14 @@ def cached_onnx_path(model: ColorModel, weights_path: str | os.PathLike[str] | N
     stem = Path(weights_path).stem if weights_path is not None else "model"
     path = cache_dir() / "onnx" / f"{stem}-{key}.onnx"
     digest_path = path.with_suffix(".onnx.sha256")
-    if path.is_file() and digest_path.is_file() and digest_path.read_text().strip() == _file_sha256(path):
+    if path.is_file() and digest_path.is_file() and digest_path.read_text().strip() == file_sha256(path):
         return path
     if path.exists():  # truncated, corrupt, or from before digests were kept: rebuild instead of failing every run
         warnings.warn(f"{path}: cached ONNX export failed its check; exporting it again", RuntimeWarning, stacklevel=2)
     export_onnx(model, path, opset=opset, overwrite=True,
                 metadata={"colorize_weights": str(weights_path or ""), "colorize_cache_key": key})
-    write_text_atomic(digest_path, _file_sha256(path) + "\n")
+    write_text_atomic(digest_path, file_sha256(path) + "\n")
     return path
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------- verification and CLI

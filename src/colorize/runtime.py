@@ -7,10 +7,13 @@ it is slower than fp32, so the probe decides, and ``COLORIZE_BF16=0|1`` override
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import onnxruntime
     import torch
 
 DEFAULT_TEMPERATURE = 0.38
@@ -59,4 +62,80 @@ def inference_context(device: torch.device, bf16: bool) -> contextlib.AbstractCo
     return stack
 
 
-__all__ = ["DEFAULT_TEMPERATURE", "cpu_has_fast_bf16", "inference_context", "pick_device", "uses_bf16"]
+def cache_dir() -> Path:
+    """``$COLORIZE_CACHE_DIR``, else ``$XDG_CACHE_HOME/colorize``, else ``~/.cache/colorize``.
+
+    The package folder is never written to (it may be read-only); everything derived goes here."""
+    if os.environ.get("COLORIZE_CACHE_DIR"):
+        return Path(os.environ["COLORIZE_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "colorize"
+
+
+def cpu_signature() -> str:
+    """This CPU's model name and feature flags (Linux), else what :mod:`platform` knows: what an
+    onnxruntime graph optimized for this CPU depends on."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [ln for ln in f.read().splitlines() if ln.startswith(("model name", "flags", "Features", "CPU part"))]
+        if lines:
+            return "\n".join(dict.fromkeys(lines))  # the first core's lines (all cores repeat them)
+    except OSError:
+        pass
+    import platform
+
+    return f"{platform.machine()} {platform.processor()}"
+
+
+def onnx_session(path: str | os.PathLike[str], options: onnxruntime.SessionOptions) -> onnxruntime.InferenceSession:
+    """An onnxruntime CPU session for ``path``, its full graph optimization done once per machine.
+
+    Optimizing (``ORT_ENABLE_ALL``: fusions, constant folding, the CPU's blocked conv layout) is
+    about half of opening the 45 MB default graph, paid by every cold ``colorize photo.jpg``; so the
+    optimized graph is saved in :func:`cache_dir` ``/ort``, keyed by the file (path, size, mtime),
+    the onnxruntime version and :func:`cpu_signature` (the blocked layout is CPU-specific), and later
+    sessions open it with optimization off. The outputs are bit-identical. ``COLORIZE_GRAPH_CACHE=0``
+    turns it off; a cache that cannot be written or read is skipped (and a bad entry rewritten).
+    """
+    import tempfile
+
+    import onnxruntime as ort
+
+    providers = ["CPUExecutionProvider"]
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if os.environ.get("COLORIZE_GRAPH_CACHE") == "0":
+        return ort.InferenceSession(str(path), options, providers=providers)
+    src = Path(path).resolve()
+    st = src.stat()
+    key = hashlib.sha256(f"{src}:{st.st_size}:{st.st_mtime_ns}:{ort.__version__}:{cpu_signature()}".encode()).hexdigest()[:20]
+    cached = cache_dir() / "ort" / f"{src.stem}-{key}.onnx"
+    if cached.is_file():
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(cached), options, providers=providers)
+        except Exception:  # truncated or damaged by something else: optimize again and replace it
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=f".{cached.name}.", suffix=".tmp")
+        os.close(fd)
+    except OSError:  # a read-only or full cache: optimize in memory, as without the cache
+        return ort.InferenceSession(str(src), options, providers=providers)
+    options.optimized_model_filepath = tmp
+    try:
+        session = ort.InferenceSession(str(src), options, providers=providers)
+    except Exception:  # saving may be what failed (a full disk): once more without it; a bad graph fails again
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        options.optimized_model_filepath = ""
+        return ort.InferenceSession(str(src), options, providers=providers)
+    try:
+        os.replace(tmp, cached)  # atomic: a concurrent run sees no entry or the whole file
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    return session
+
+
+__all__ = ["DEFAULT_TEMPERATURE", "cache_dir", "cpu_has_fast_bf16", "cpu_signature", "inference_context", "onnx_session",
+           "pick_device", "uses_bf16"]

@@ -198,7 +198,7 @@ class TrainConfig:
         real("balance", 0.0, 1.0)
         real("min_colorfulness", 0.0)
         real("hint_probability", 0.0, 1.0)
-        real("rebalance_lambda", 0.0, 1.0)
+        real("rebalance_lambda", 0.0, 1.0, low_open=True)  # 0 would weight colours never seen infinitely
         real("gan_weight", 0.0)
         real("ema_decay", 0.0, 0.99999)
         if self.optimizer not in ("sgd", "adamw"):

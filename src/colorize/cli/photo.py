@@ -10,7 +10,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -458,81 +459,123 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
             print(f"{src}: skipped, {dst} exists", file=sys.stderr)
     if not planned:
         return run.finish()
+    reader = ThreadPoolExecutor(1, thread_name_prefix="colorize-read")
     try:
-        run.colorizer = colorizer = colorizer_from_args(args)
-    except Exception as exc:  # WeightsError (bad file or inference values), RuntimeError (device)
-        return run.stop(str(exc), 1)
+        # The first photos decode while the model loads (Pillow and onnxruntime release the GIL): on a
+        # cold 12 MP `colorize photo.jpg` that hides the decode. Guided runs read their own inputs.
+        batches = None if guided else _read_ahead(reader, _chunks(planned, args.batch_size), args.max_pixels)
+        try:
+            run.colorizer = colorizer = colorizer_from_args(args)
+        except Exception as exc:  # WeightsError (bad file or inference values), RuntimeError (device)
+            return run.stop(str(exc), 1)
 
-    options = options_from_args(args, colorizer)
-    if guided:
-        from .guided import run_guided_cli
+        options = options_from_args(args, colorizer)
+        if guided:
+            from .guided import run_guided_cli
 
-        return run_guided_cli(args, planned, failures, colorizer, options, run.t0, run.skipped)
-    _colorize_planned(args, run, planned, options)
+            return run_guided_cli(args, planned, failures, colorizer, options, run.t0, run.skipped)
+        assert batches is not None
+        _colorize_planned(args, run, batches, len(planned), options)
+    finally:
+        reader.shutdown(wait=True, cancel_futures=True)  # an early stop does not decode the rest
     return run.finish()
 
 
-def _colorize_planned(args: argparse.Namespace, run: _Run, planned: list[tuple[Path, Path]], options: Any) -> None:
-    """Read, colorize (a forward pass per batch) and write; every problem is that file's failure."""
+def _read_chunk(chunk: list[tuple[Path, Path]], max_pixels: int | None) -> tuple[list[tuple[Path, Path, Any]], list[tuple[str, str]]]:
+    """Decode one batch of inputs: the images that could be read, and (input, reason) for the others."""
     from ..io import ImageError
+
+    loaded, failed = [], []
+    for src, dst in chunk:
+        try:
+            loaded.append((src, dst, read_input(src, max_pixels)))
+        except ImageError as exc:
+            failed.append((str(src), str(exc).split(": ", 1)[-1] if str(exc).startswith(str(src)) else str(exc)))
+    return loaded, failed
+
+
+def _read_ahead(reader: ThreadPoolExecutor, chunks: Iterator[list[tuple[Path, Path]]], max_pixels: int | None) -> Iterator[Future]:
+    """Futures of :func:`_read_chunk`: the first batch is submitted now (it decodes while the model
+    loads), each later one while the batch before it is colorized and written; none is kept here once
+    handed out, so at most two batches of images are in memory."""
+    first = next(chunks, None)
+    pending = [] if first is None else [reader.submit(_read_chunk, first, max_pixels)]
+
+    def futures() -> Iterator[Future]:
+        for chunk in chunks:
+            pending.append(reader.submit(_read_chunk, chunk, max_pixels))
+            yield pending.pop(0)
+        if pending:
+            yield pending.pop()
+
+    return futures()
+
+
+def _colorize_planned(args: argparse.Namespace, run: _Run, batches: Iterable[Future], total: int, options: Any) -> None:
+    """Colorize (a forward pass per batch) and write the batches :func:`_read_ahead` decodes; every
+    problem is that file's failure."""
     from ..progress import progress_bar
 
-    colorizer, failures, results = run.colorizer, run.failures, run.results
     policy = run.policy or policy_from_args(args)
-    with progress_bar(len(planned), "colorize", enabled=policy.progress and len(planned) > 1) as bar:
-        for chunk in _chunks(planned, args.batch_size):
-            loaded = []
-            for src, dst in chunk:
-                try:
-                    img = read_input(src, args.max_pixels)
-                    loaded.append((src, dst, img))
-                except ImageError as exc:
-                    failures.append((str(src), str(exc).split(": ", 1)[-1] if str(exc).startswith(str(src)) else str(exc)))
-                    bar.advance()
-            if not loaded:
-                continue
-            t_batch = time.time()
-            # 8-bit outputs (all but 16-bit PNG/TIFF from 16-bit sources) take the fused uint8 path.
-            eight_bit = all(img.bit_depth == 8 or output_suffix(dst, args.out_format) not in (".png", ".tif", ".tiff")
-                            for _, dst, img in loaded)
-            outs: list[Any]
-            try:
-                outs = colorizer.colorize_batch([img.gray for _, _, img in loaded], options, batch_size=args.batch_size,
-                                                uint8=eight_bit)
-            except Exception as exc:
-                if not _out_of_memory(exc):
-                    raise
-                outs = []  # the batch does not fit: one by one, so only an image that does not fit alone fails
-                for src, _, img in loaded:
-                    try:
-                        outs.append(colorizer.colorize_batch([img.gray], options, batch_size=1, uint8=eight_bit)[0])
-                    except Exception as exc1:
-                        if not _out_of_memory(exc1):
-                            raise
-                        outs.append(None)
-                        w, h = img.size
-                        failures.append((str(src), f"not enough memory to colorize this {w}x{h} image "
-                                                   "(try a smaller --render-size or --batch-size)"))
-            per_image = (time.time() - t_batch) / len(loaded)
-            for (src, dst, img), rgb in zip(loaded, outs):
-                if rgb is None:
-                    bar.advance()
-                    continue
-                try:
-                    bit_depth = img.bit_depth if output_suffix(dst, args.out_format) in (".png", ".tif", ".tiff") else 8
-                    write_result(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality,
-                                 out_format=args.out_format)
-                    results.append({"input": str(src), "output": str(dst), "width": img.rgb.shape[1], "height": img.rgb.shape[0],
-                                    "recolorized": bool(img.is_color), "seconds": round(per_image, 3)})
-                    shown_src, shown_dst = ("<stdin>" if is_stdio(src) else src), ("<stdout>" if is_stdio(dst) else dst)
-                    if policy.per_file:
-                        note = " (had colour: re-colorized from its luminance)" if img.is_color else ""
-                        bar_print(f"{shown_src} -> {shown_dst}{note}")
-                    elif img.is_color and not args.quiet and not args.json:  # a note, not a per-file line: always
-                        bar_print(f"note: {shown_src} had colour: re-colorized from its luminance")
-                except ImageError as exc:
-                    failures.append((str(src), str(exc)))
+    with progress_bar(total, "colorize", enabled=policy.progress and total > 1) as bar:
+        for batch in batches:
+            loaded, unreadable = batch.result()
+            run.failures.extend(unreadable)
+            for _ in unreadable:
                 bar.advance()
+            if loaded:
+                _colorize_and_write(args, run, loaded, options, policy, bar)
+            del batch, loaded  # before the next batch is asked for: at most two batches of images in memory
+
+
+def _colorize_and_write(args: argparse.Namespace, run: _Run, loaded: list[tuple[Path, Path, Any]], options: Any, policy: Any,
+                        bar: Any) -> None:
+    """One batch: colorize the decoded images, write each atomically, record results and failures."""
+    from ..io import ImageError
+
+    colorizer, failures, results = run.colorizer, run.failures, run.results
+    t_batch = time.time()
+    # 8-bit outputs (all but 16-bit PNG/TIFF from 16-bit sources) take the fused uint8 path.
+    eight_bit = all(img.bit_depth == 8 or output_suffix(dst, args.out_format) not in (".png", ".tif", ".tiff")
+                    for _, dst, img in loaded)
+    outs: list[Any]
+    try:
+        outs = colorizer.colorize_batch([img.gray for _, _, img in loaded], options, batch_size=args.batch_size,
+                                        uint8=eight_bit)
+    except Exception as exc:
+        if not _out_of_memory(exc):
+            raise
+        outs = []  # the batch does not fit: one by one, so only an image that does not fit alone fails
+        for src, _, img in loaded:
+            try:
+                outs.append(colorizer.colorize_batch([img.gray], options, batch_size=1, uint8=eight_bit)[0])
+            except Exception as exc1:
+                if not _out_of_memory(exc1):
+                    raise
+                outs.append(None)
+                w, h = img.size
+                failures.append((str(src), f"not enough memory to colorize this {w}x{h} image "
+                                           "(try a smaller --render-size or --batch-size)"))
+    per_image = (time.time() - t_batch) / len(loaded)
+    for (src, dst, img), rgb in zip(loaded, outs):
+        if rgb is None:
+            bar.advance()
+            continue
+        try:
+            bit_depth = img.bit_depth if output_suffix(dst, args.out_format) in (".png", ".tif", ".tiff") else 8
+            write_result(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality,
+                         out_format=args.out_format)
+            results.append({"input": str(src), "output": str(dst), "width": img.rgb.shape[1], "height": img.rgb.shape[0],
+                            "recolorized": bool(img.is_color), "seconds": round(per_image, 3)})
+            shown_src, shown_dst = ("<stdin>" if is_stdio(src) else src), ("<stdout>" if is_stdio(dst) else dst)
+            if policy.per_file:
+                note = " (had colour: re-colorized from its luminance)" if img.is_color else ""
+                bar_print(f"{shown_src} -> {shown_dst}{note}")
+            elif img.is_color and not args.quiet and not args.json:  # a note, not a per-file line: always
+                bar_print(f"note: {shown_src} had colour: re-colorized from its luminance")
+        except ImageError as exc:
+            failures.append((str(src), str(exc)))
+        bar.advance()
 
 
 def bar_print(msg: str) -> None:

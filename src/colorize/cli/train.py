@@ -39,6 +39,9 @@ def run_train(argv: Sequence[str]) -> int:
     p.add_argument("--init-weights", metavar="MODEL", help="fine-tune a trained colorize model (name or path); "
                    "its architecture, options and colour prior are used")
     p.add_argument("--losses", default=None, help="e.g. distribution | blur | distribution=1,blur=0.5 (default: by head)")
+    p.add_argument("--rebalance-lambda", type=float, default=None, metavar="LAMBDA",
+                   help="class rebalancing of the distribution loss (Zhang et al. 2016): 1 = none, towards 0 = the full "
+                        "inverse colour prior, must be > 0 (default 0.5)")
     p.add_argument("--optimizer", choices=["sgd", "adamw"], default="adamw")
     p.add_argument("--lr", type=float, help="learning rate (default: 0.1 SGD, 1e-3 AdamW; 0 keeps the weights as loaded)")
     p.add_argument("--steps", type=int, default=None, help="total (non-adversarial) steps the schedule plans for")
@@ -91,6 +94,7 @@ def run_train(argv: Sequence[str]) -> int:
         "crop": args.crop, "warmup_steps": args.warmup_steps, "balance": args.balance, "min_colorfulness": args.min_colorfulness,
         "workers": args.workers, "checkpoint_every": args.checkpoint_every, "preview_every": args.preview_every,
         "seed": args.seed, "device": args.device, "lr": args.lr, "ema_decay": args.ema_decay,
+        "rebalance_lambda": args.rebalance_lambda,
     }.items() if v is not None}
     try:  # nonsensical values are refused before anything is read or written
         dataclasses.replace(TrainConfig(data=list(args.data) or ["-"]), **overrides).validate()
