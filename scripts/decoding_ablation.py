@@ -107,6 +107,8 @@ def main() -> int:
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--json", help="write the full evaluation JSON here")
     p.add_argument("--only", choices=["smoothing"], help="run only one family of rows (plus the model's own decode)")
+    p.add_argument("--smooth-sizes", default="3,5,7", help="neighbourhood sizes of the smoothing rows (default 3,5,7)")
+    p.add_argument("--guided-only", action="store_true", help="smoothing rows: only the luma-guided pooling")
     args = p.parse_args()
 
     # The torch backend: the variants patch the torch model's decode, which an ONNX graph does not use.
@@ -120,8 +122,9 @@ def main() -> int:
     fns: dict[str, Callable[[np.ndarray], np.ndarray]] = {f"T {t:g}": variant(colorizer, t) for t in temps}
     if args.only == "smoothing":
         fns = {f"T {base_t:g}": variant(colorizer, base_t)}
-        for k in (3, 5, 7):
-            fns[f"T {base_t:g}, smooth {k}"] = variant(colorizer, base_t, smooth=k)
+        for k in (int(v) for v in args.smooth_sizes.split(",")):
+            if not args.guided_only:
+                fns[f"T {base_t:g}, smooth {k}"] = variant(colorizer, base_t, smooth=k)
             fns[f"T {base_t:g}, guided {k}"] = variant(colorizer, base_t, smooth=k, sigma_luma=0.1)
     else:
         fns.update({
