@@ -278,11 +278,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from colorize.pipeline import ColorizeOptions, Colorizer
+    from colorize.options import merge_options
+    from colorize.pipeline import Colorizer
 
     colorizer = Colorizer.from_pretrained(args.model, device="cpu")
-    options = ColorizeOptions(**({"render_size": args.render_size} if args.render_size else {}))
-    print(f"model {args.model}; render size {options.render_size}; torch threads {torch.get_num_threads()}; "
+    # the model's own decode settings (its weights JSON's ``inference`` section), as the CLI uses them
+    options = merge_options(colorizer.options, {"render_size": args.render_size} if args.render_size else None)
+    print(f"model {args.model}; render size {options.render_size}; T {options.temperature:g}; consensus {options.consensus_radius}; torch threads {torch.get_num_threads()}; "
           f"load average {' '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}")
 
     results: dict[str, dict[str, dict[str, float]]] = {}
@@ -334,10 +336,12 @@ def main_guided(args: argparse.Namespace) -> int:
     """Hints and a reference on desaturated colour clips (blackswan, and the known-motion pan)."""
     import os
 
-    from colorize.pipeline import ColorizeOptions, Colorizer
+    from colorize.options import merge_options
+    from colorize.pipeline import Colorizer
 
     colorizer = Colorizer.from_pretrained(args.model, device="cpu", backend=args.backend)
-    options = ColorizeOptions(**({"render_size": args.render_size} if args.render_size else {}))
+    # the model's own decode settings (its weights JSON's ``inference`` section), as the CLI uses them
+    options = merge_options(colorizer.options, {"render_size": args.render_size} if args.render_size else None)
     print(f"model {args.model} ({colorizer.backend}); render size {options.render_size}; "
           f"load average before {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     clips = args.clips.split(",")

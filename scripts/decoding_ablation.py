@@ -33,35 +33,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from colorize.bins import annealed_mean, rebalance_weights
 from colorize.color import AB_MAX
+from colorize.decode import consensus_pool
 from colorize.evaluate import evaluate_folder
 from colorize.models.base import ColorModel
 from colorize.pipeline import ColorizeOptions, Colorizer
-from colorize.bins import annealed_mean, rebalance_weights
 
 COLUMNS = [("psnr", "PSNR", 2), ("ssim", "SSIM", 3), ("ciede2000", "ΔE00", 2), ("cf_pred", "CF pred", 1),
            ("delta_cf", "ΔCF", 1), ("auc", "AuC", 2), ("auc_rebalanced", "AuC rebal.", 2), ("blotchiness", "Blotch", 2)]
 
 
 def pool_log_probs(logp: torch.Tensor, luma: torch.Tensor, k: int, sigma_luma: float | None = None) -> torch.Tensor:
-    """Average log-probabilities (N, Q, h, w) over k x k neighbours; weighted by luma similarity if ``sigma_luma``."""
+    """The library's consensus pooling (:func:`colorize.decode.consensus_pool`, the shipped code) on tensors;
+    ``sigma_luma=None`` pools unweighted (a box)."""
     if k <= 1:
         return logp
-    r = k // 2
-    n, q, h, w = logp.shape
-    y = torch.nn.functional.interpolate(luma[:, :1].float(), size=(h, w), mode="area")
-    lp = torch.nn.functional.pad(logp, (r, r, r, r), mode="replicate")
-    yp = torch.nn.functional.pad(y, (r, r, r, r), mode="replicate")
-    acc = torch.zeros_like(logp)
-    total = torch.zeros_like(y)
-    for dy in range(k):
-        for dx in range(k):
-            wgt = torch.ones_like(y)
-            if sigma_luma is not None:
-                wgt = torch.exp(-((yp[:, :, dy:dy + h, dx:dx + w] - y) ** 2) / (2 * sigma_luma**2))
-            acc += wgt * lp[:, :, dy:dy + h, dx:dx + w]
-            total += wgt
-    return acc / total
+    sigma = 1e6 if sigma_luma is None else sigma_luma
+    return torch.from_numpy(consensus_pool(logp.cpu().numpy(), luma[:, :1].float().cpu().numpy(), k, sigma)).to(logp.device)
 
 
 @contextlib.contextmanager
@@ -87,7 +76,9 @@ def patched_prediction(model: ColorModel, log_w: torch.Tensor, prior_alpha: floa
 
 def variant(colorizer: Colorizer, temperature: float, saturation: float = 1.0, prior_alpha: float = 0.0,
             flip: bool = False, smooth: int = 0, sigma_luma: float | None = None) -> Callable[[np.ndarray], np.ndarray]:
-    options = ColorizeOptions(**{**colorizer.options.__dict__, "temperature": temperature, "saturation": saturation})
+    # consensus_radius 0: the rows patch the torch decode themselves (the library's consensus bypasses it)
+    options = ColorizeOptions(**{**colorizer.options.__dict__, "temperature": temperature, "saturation": saturation,
+                                 "consensus_radius": 0})
     log_w = torch.log(rebalance_weights(torch.tensor(colorizer.info["prior"]), 0.5)).float()
 
     def run(gray_rgb: np.ndarray) -> np.ndarray:
@@ -109,6 +100,7 @@ def main() -> int:
     p.add_argument("--only", choices=["smoothing"], help="run only one family of rows (plus the model's own decode)")
     p.add_argument("--smooth-sizes", default="3,5,7", help="neighbourhood sizes of the smoothing rows (default 3,5,7)")
     p.add_argument("--guided-only", action="store_true", help="smoothing rows: only the luma-guided pooling")
+    p.add_argument("--saturations", default="1", help="smoothing rows: also at these chroma scales (default 1)")
     args = p.parse_args()
 
     # The torch backend: the variants patch the torch model's decode, which an ONNX graph does not use.
@@ -123,9 +115,11 @@ def main() -> int:
     if args.only == "smoothing":
         fns = {f"T {base_t:g}": variant(colorizer, base_t)}
         for k in (int(v) for v in args.smooth_sizes.split(",")):
-            if not args.guided_only:
-                fns[f"T {base_t:g}, smooth {k}"] = variant(colorizer, base_t, smooth=k)
-            fns[f"T {base_t:g}, guided {k}"] = variant(colorizer, base_t, smooth=k, sigma_luma=0.1)
+            for sat in (float(v) for v in args.saturations.split(",")):
+                tag = "" if sat == 1 else f", sat {sat:g}"
+                if not args.guided_only:
+                    fns[f"T {base_t:g}, smooth {k}{tag}"] = variant(colorizer, base_t, saturation=sat, smooth=k)
+                fns[f"T {base_t:g}, guided {k}{tag}"] = variant(colorizer, base_t, saturation=sat, smooth=k, sigma_luma=0.1)
     else:
         fns.update({
             f"T {base_t:g}, sat 0.65": variant(colorizer, base_t, saturation=0.65),

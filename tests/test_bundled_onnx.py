@@ -157,3 +157,21 @@ def test_a_damaged_cache_entry_is_rewritten_and_an_unwritable_cache_is_skipped(t
     monkeypatch.setenv("COLORIZE_GRAPH_CACHE", "0")
     onnx_session(graph, _options())
     assert not (tmp_path / "off").exists()
+
+
+@pytest.mark.slow  # the default model in PyTorch and in onnxruntime: a few seconds each
+def test_the_consensus_decode_is_the_same_on_both_backends():
+    pytest.importorskip("torch")
+    yy, xx = np.mgrid[0:96, 0:128].astype(np.float32)
+    gray = np.clip(0.5 + 0.3 * np.sin(xx / 9) * np.cos(yy / 13), 0, 1)
+    onnx = Colorizer.from_pretrained("default", backend="onnxruntime", render_size=128)
+    torch_c = Colorizer.from_pretrained("default", backend="torch", device="cpu", render_size=128)
+    torch_c.predictor.use_bf16 = False  # compare like with like: the graph runs in fp32
+    off = onnx(gray, consensus_radius=0)
+    on_onnx = onnx(gray, consensus_radius=5)
+    on_torch = torch_c(gray, consensus_radius=5)
+    assert np.abs(on_onnx - on_torch).max() < 2e-3
+    assert np.abs(on_onnx - off).max() > 1e-3  # the option does something
+    # luminance is untouched either way
+    luma = on_onnx @ np.array([0.299, 0.587, 0.114], np.float32)
+    assert np.abs(luma - gray).max() < 2e-2

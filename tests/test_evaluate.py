@@ -198,7 +198,7 @@ def test_decoding_ablation_script(flat_folder, tmp_path: Path):
     methods = json.loads(out.read_text())["groups"]["all"]["methods"]
     ref = tmp_path / "ref.json"
     subprocess.run([sys.executable, "-m", "colorize", "evaluate", str(folder), "-m", "default",
-                    "--temperature", "0.55", "--json", str(ref), "-q"], check=True, capture_output=True, timeout=300)
+                    "--temperature", "0.55", "--consensus", "0", "--json", str(ref), "-q"], check=True, capture_output=True, timeout=300)
     plain = json.loads(ref.read_text())["groups"]["all"]["methods"]["default"]
     assert methods["T 0.55"]["psnr"] == pytest.approx(plain["psnr"], abs=0.02)
     assert methods["T 0.55"]["auc_rebalanced"] == pytest.approx(plain["auc_rebalanced"], abs=0.05)

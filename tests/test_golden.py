@@ -20,11 +20,15 @@ run                            cell mean |dab|    thumbnail mean
 bf16 autocast vs fp32          0.04 (max 0.17)   0.03 levels (max 1)
 YUV luma fed to the Lab model  0.93 (max 2.7)    0.96 levels
 T = 0.38 (JSON default lost)   1.20 (max 4.8)    1.24 levels
+consensus off (JSON lost) [*]  1.69 (max 5.0)    2.07 levels (max 25)
 a and b swapped                14.2 (max 35)     12.0 levels (max 60)
 ab decoded as YUV uv           33.5 (max 60)     22.5 levels
 =============================  ================  ================
 
-so the bounds below (cell mean 0.75, cell max 4.0, thumbnail mean 0.75, thumbnail max 24) pass
+([*] measured 2026-12-03 on the second generation with its shipped decode, T = 0.38 + consensus
+radius 5, when the golden was remade for the consensus; the other rows are the first generation's.)
+
+So the bounds below (cell mean 0.75, cell max 4.0, thumbnail mean 0.75, thumbnail max 24) pass
 bf16 with wide headroom (before the fp32 stem convolution bf16 measured 0.43 / 0.40, still ~1.7x
 headroom) and fail every wrong colour space.
 """
@@ -128,6 +132,18 @@ def test_torch_backend_matches_golden(monkeypatch):
     cells, thumb = _load_golden()
     d = _distances(_run_default(monkeypatch, bf16=False, backend="torch"), cells, thumb)
     assert _within(d), f"torch backend outside the golden tolerance: {d}"
+
+
+def test_golden_tolerance_rejects_the_decode_without_its_consensus(monkeypatch):
+    """The shipped decode includes the consensus (default.json's ``consensus_radius``): without it the
+    sample photo's colours are outside the tolerance, so losing that setting fails here."""
+    monkeypatch.setenv("COLORIZE_BF16", "0")
+    cells, thumb = _load_golden()
+    colorizer = Colorizer.from_pretrained("default", device="cpu")
+    assert colorizer.options.consensus_radius == 5
+    with Image.open(SAMPLE) as im:
+        d = _distances(np.asarray(colorizer(im, consensus_radius=0)), cells, thumb)
+    assert not _within(d), d
 
 
 @pytest.mark.slow

@@ -98,7 +98,8 @@ def test_check_option_rules():
     assert check_option("max_pixels", 10**12) == 10**12
     for name, value in [("render_size", 15), ("render_size", 256.5), ("render_size", "256"), ("render_size", True),
                         ("saturation", math.nan), ("temperature", math.inf), ("quality", 0), ("batch_size", 0),
-                        ("max_pixels", 0), ("guided_eps", 0.0), ("render_size", 10**400)]:
+                        ("max_pixels", 0), ("guided_eps", 0.0), ("render_size", 10**400),
+                        ("consensus_radius", -1), ("consensus_radius", 16), ("consensus_radius", 2.5)]:
         with pytest.raises(OptionError) as excinfo:
             check_option(name, value)
         assert isinstance(excinfo.value, ValueError) and str(excinfo.value).startswith(f"{name} = ")

@@ -86,3 +86,13 @@ def test_coefficient_strips_match_torch():
 def test_the_colour_constants_are_shared():
     assert C.BT601 is I.BT601 and (C.U_MAX, C.V_MAX, C.AB_MAX) == (I.U_MAX, I.V_MAX, I.AB_MAX)
     assert np.array_equal(C._YUV_TO_RGB.numpy(), I._YUV_TO_RGB) or np.abs(C._YUV_TO_RGB.numpy() - I._YUV_TO_RGB).max() < 1e-7
+
+
+def test_the_default_bin_table_is_the_gamut_construction():
+    from colorize.imaging import ab_bin_centers_np, build_ab_bin_centers
+
+    table = ab_bin_centers_np(10)
+    assert table.dtype == np.float32 and table.shape == (262, 2)
+    assert np.array_equal(table, build_ab_bin_centers(10))  # same bins, same order (the head's channels)
+    assert build_ab_bin_centers(20).shape[0] < 262  # other grids are built
+    assert np.array_equal(ab_bin_centers_np(20), build_ab_bin_centers(20))

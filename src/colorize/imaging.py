@@ -347,6 +347,21 @@ def ab_bin_centers_np(grid: int = 10) -> np.ndarray:
     >>> ab_bin_centers_np(10).shape
     (262, 2)
     """
+    if grid == 10:  # the default grid, from its table: building it takes ~0.3 s, a third of a cold start
+        rows = [(a, b) for a, lo, hi in _GRID10_B_RANGES for b in range(lo, hi + 1)]
+        return (np.array(rows, np.int64) * grid).astype(np.float32)
+    return build_ab_bin_centers(grid)
+
+
+# The in-gamut cells of the 10-unit ab grid, as (a cell, first b cell, last b cell) per a column (each
+# column's cells are contiguous); tests/test_imaging.py checks that build_ab_bin_centers(10) gives these.
+_GRID10_B_RANGES = ((-9, 8, 8), (-8, 4, 8), (-7, 2, 9), (-6, 0, 9), (-5, -2, 9), (-4, -3, 9), (-3, -4, 9), (-2, -4, 9),
+                    (-1, -5, 9), (0, -6, 9), (1, -7, 8), (2, -8, 8), (3, -8, 8), (4, -9, 8), (5, -9, 7), (6, -10, 7),
+                    (7, -11, 7), (8, -11, 7), (9, -9, 0), (10, -7, -5))
+
+
+def build_ab_bin_centers(grid: int) -> np.ndarray:
+    """The construction behind :func:`ab_bin_centers_np`: a 96-level sRGB cube to Lab, its ab cells."""
     levels = np.linspace(0, 1, 96, dtype=np.float32)
     r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
     ab = rgb_to_lab(np.stack([r, g, b]).reshape(3, -1, 1)).reshape(3, -1)[1:].T

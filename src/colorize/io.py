@@ -134,6 +134,7 @@ OPTION_RULES: dict[str, tuple[type, float | None, float | None, str]] = {
     "temperature": (float, 1e-3, 10.0, "must be a number from 0.001 to 10"),
     "guided_radius": (int, 0, 64, "must be a whole number of pixels from 0 to 64"),
     "guided_eps": (float, 1e-8, 1.0, "must be a number from 1e-8 to 1"),
+    "consensus_radius": (int, 0, 15, "must be a whole number from 0 (off) to 15 (cells of the model's stride-4 output)"),
     "batch_size": (int, 1, 4096, "must be a whole number from 1 to 4096"),
     "quality": (int, 1, 100, "must be a whole number from 1 to 100"),
     "max_pixels": (int, 1, None, "must be a positive number of pixels"),

@@ -34,9 +34,10 @@ class ColorizeOptions:
     temperature: float = DEFAULT_TEMPERATURE
     guided_radius: int = 2
     guided_eps: float = 1e-3
+    consensus_radius: int = 0  # distribution heads: luminance-guided pooling of the bin log-probabilities (colorize.decode)
 
     def __post_init__(self) -> None:
-        for name in ("render_size", "saturation", "temperature", "guided_radius", "guided_eps"):
+        for name in ("render_size", "saturation", "temperature", "guided_radius", "guided_eps", "consensus_radius"):
             setattr(self, name, check_option(name, getattr(self, name)))
 
 

@@ -62,7 +62,7 @@ def _is_color_model(obj: Any) -> bool:
 
 class ModelInfo:
     """What the pipeline, hints and the web page ask of a network that runs without PyTorch: its
-    ``config`` (``space``, ``head``, ``hints``), ``in_channels``, ``num_parameters()`` and
+    ``config`` (``space``, ``head``, ``hints``, ``grid``), ``in_channels``, ``num_parameters()`` and
     ``has_encoder_features`` -- read from the weights' JSON and the predictor.
     ``Colorizer.model`` is one of these when no torch model was loaded."""
 
@@ -70,7 +70,8 @@ class ModelInfo:
         cfg = info.get("config") or {}
         self.config = SimpleNamespace(space=str(cfg.get("space", info.get("space", "lab"))),
                                       head=str(cfg.get("head", info.get("head", "distribution"))),
-                                      hints=bool(cfg.get("hints", predictor.takes_hints)))
+                                      hints=bool(cfg.get("hints", predictor.takes_hints)),
+                                      grid=int(cfg.get("grid", 10)))
         self.in_channels = int(predictor.in_channels)
         self.has_encoder_features = bool(getattr(predictor, "has_encoder_features", False))
         self._parameters = int(info.get("parameters") or 0)
@@ -165,6 +166,7 @@ class Colorizer:
         self.device = self.predictor.device
         self.info = info or {}
         self.options = options or ColorizeOptions()
+        self._centers: np.ndarray | None = None  # the ab bins, made on first use by the consensus decode
 
     @property
     def backend(self) -> str:
@@ -217,11 +219,27 @@ class Colorizer:
         if self.predictor.takes_hints:
             hints = to_numpy(hint_map)[0] if hint_map is not None else np.zeros((luma.shape[0], 3, *luma.shape[-2:]), np.float32)
             x = np.concatenate([luma, np.broadcast_to(hints, (luma.shape[0], 3, *luma.shape[-2:]))], axis=1)
-        chroma = to_numpy(self.predictor.predict_chroma(x, temperature=options.temperature))[0]
+        if options.consensus_radius and getattr(self.predictor, "has_logits", False):
+            chroma = self._consensus_chroma(x, luma, options)
+        else:
+            chroma = to_numpy(self.predictor.predict_chroma(x, temperature=options.temperature))[0]
         chroma = _finite_chroma(chroma, self.predictor)
         if chroma.shape[-2:] != luma.shape[-2:]:
             chroma = upsample_bilinear(chroma, luma.shape[-2:])
         return like(self.chroma_to_uv(luma, chroma), tensor)
+
+    def _consensus_chroma(self, x: np.ndarray, luma: np.ndarray, options: ColorizeOptions) -> np.ndarray:
+        """The distribution decoded with the luminance-guided consensus (:mod:`colorize.decode`): the same
+        numpy code after either backend's logits, so both decode alike."""
+        from .decode import decode_logits
+        from .imaging import ab_bin_centers_np
+
+        if self._centers is None:
+            self._centers = ab_bin_centers_np(int(getattr(self.model.config, "grid", 10)))
+        predictor: Any = self.predictor  # has_logits was checked: TorchPredictor or OnnxPredictor
+        logits = to_numpy(predictor.predict_logits(x))[0]
+        ab = decode_logits(logits, luma, self._centers, options.temperature, 2 * options.consensus_radius + 1)
+        return ab / np.float32(AB_MAX)
 
     def chroma_to_uv(self, luma: Any, chroma: Any) -> Any:
         """The model's normalised (luma, chroma) -> YUV chroma in YUV units."""
@@ -301,7 +319,8 @@ class Colorizer:
     def __call__(self, image: Any, **overrides: Any) -> Any:
         """Colorize a PIL image, a numpy array, or a path (-> PIL). Same size out; alpha kept.
 
-        Keyword overrides: ``render_size``, ``saturation``, ``temperature``. Guidance (issue #6):
+        Keyword overrides: ``render_size``, ``saturation``, ``temperature``, ``consensus_radius`` (0 turns
+        off the decode's anti-blotch consensus, :mod:`colorize.decode`). Guidance (issue #6):
         ``hints=[(x, y, "red"), ...]`` (or a :class:`~colorize.hints.Hints`, a hints-image path),
         ``hint_method="model" | "propagate" | "both"``, ``reference=`` a colour photo (PIL, array or
         path) and ``reference_strength=`` 0-1.

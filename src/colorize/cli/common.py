@@ -90,7 +90,7 @@ def colorizer_from_args(args: argparse.Namespace) -> Colorizer:
 
 def user_options(args: argparse.Namespace) -> dict[str, Any]:
     """The colorize options the user gave on the command line (absent ones are left out)."""
-    return {k: v for k, v in {name: getattr(args, name, None) for name in ("render_size", "saturation", "temperature")}.items()
+    return {k: v for k, v in {name: getattr(args, name, None) for name in ("render_size", "saturation", "temperature", "consensus_radius")}.items()
             if v is not None}
 
 

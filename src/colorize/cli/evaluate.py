@@ -41,6 +41,8 @@ def run_evaluate_cli(argv: list[str]) -> int:
                    help="render size; repeat to compare several sizes (default: the pipeline's)")
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--saturation", type=float, default=None)
+    p.add_argument("--consensus", dest="consensus_radius", type=int, default=None, metavar="RADIUS",
+                   help="consensus radius of the distribution decode (0 = off; default: each model's)")
     p.add_argument("--max-images", type=int, default=None, help="at most this many images per sub-folder")
     p.add_argument("--no-recursive", action="store_true")
     p.add_argument("--report", help="write a Markdown (.md) or HTML (.html) report with thumbnails and AuC curves")
@@ -72,7 +74,8 @@ def run_evaluate_cli(argv: list[str]) -> int:
         return usage(f"--render-size: {next(x for x in sizes if sizes.count(x) > 1)} is given twice")
     if args.max_images is not None and args.max_images < 1:
         return usage(f"--max-images: must be at least 1, got {args.max_images}")
-    user = {k: v for k, v in {"temperature": args.temperature, "saturation": args.saturation}.items() if v is not None}
+    user = {k: v for k, v in {"temperature": args.temperature, "saturation": args.saturation,
+                              "consensus_radius": args.consensus_radius}.items() if v is not None}
     try:  # the one rule for option values (colorize.io.check_option), as for photos
         for size in sizes:
             ColorizeOptions(**user, **({} if size is None else {"render_size": size}))

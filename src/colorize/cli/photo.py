@@ -92,6 +92,9 @@ def build_colorize_parser() -> argparse.ArgumentParser:
     p.add_argument("--render-size", type=int, default=None, help="long side, in pixels, at which the model sees the photo (default: the model's)")
     p.add_argument("--saturation", type=float, default=None, help="scale the predicted colour (1 = as predicted)")
     p.add_argument("--temperature", type=float, default=None, help="annealed-mean temperature of distribution models (lower = more vivid)")
+    p.add_argument("--consensus", dest="consensus_radius", type=int, default=None, metavar="RADIUS",
+                   help="distribution models: neighbours within RADIUS (at the model's stride 4) of similar gray agree on one "
+                   "colour, against blotches; 0 = off (default: the model's)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
                    help="network runtime (default: auto = torch on GPUs and bf16-capable CPUs, else onnxruntime when installed)")
@@ -252,7 +255,7 @@ def check_colorize_args(args: argparse.Namespace) -> None:
     if args.quality is None:
         args.quality = 95
     try:
-        for name in ("render_size", "saturation", "temperature", "batch_size", "quality", "max_pixels"):
+        for name in ("render_size", "saturation", "temperature", "consensus_radius", "batch_size", "quality", "max_pixels"):
             value = getattr(args, name, None)
             if value is not None:
                 setattr(args, name, check_option(name, value))
