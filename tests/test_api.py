@@ -169,6 +169,25 @@ def test_page_job_mixes_good_and_bad_files(tiny_model_path, tmp_path):
         service.check_options(10_000, 1, 0.38)  # the same rule and message as the CLI and ColorizeOptions
     with pytest.raises(WebError, match="temperature = nan"):
         service.check_options(256, 1, "nan")
+    assert service.check_options(None, None, None)["consensus_radius"] == service.colorizer.options.consensus_radius
+    assert service.check_options(None, None, None, "3")["consensus_radius"] == 3
+    for bad in (16, 2.5, -1):
+        with pytest.raises(WebError, match=f"consensus_radius = {bad}"):
+            service.check_options(None, None, None, bad)
+    with pytest.raises(WebError, match="consensus must be"):
+        service.check_options(None, None, None, "lots")
+
+
+def test_api_consensus_field(server):
+    client, _ = server
+    gray = _gray()
+    shots = [client.post("/api/colorize", files={"image": ("a.png", _png(gray), "image/png")}, data={"consensus": str(r)})
+             for r in (0, 4)]
+    assert all(r.status_code == 200 for r in shots), shots[0].text
+    a, b = (np.asarray(Image.open(io.BytesIO(r.content))).astype(np.int16) for r in shots)
+    assert np.abs(a - b).max() > 0  # the pooling changed the decode of the (untrained) distribution head
+    r = client.post("/api/colorize", files={"image": ("a.png", _png(gray), "image/png")}, data={"consensus": "99"})
+    assert r.status_code == 422 and "consensus_radius = 99" in r.json()["detail"]
 
 
 

@@ -92,6 +92,11 @@ def test_quality_out_of_range_was_a_traceback_after_the_work(tmp_path, tiny_mode
     assert not (tmp_path / "p_colorized.jpg").exists()
 
 
+def test_a_refused_fraction_is_reported_as_given():
+    with pytest.raises(OptionError, match=r"render_size = 256\.5: must be a whole number"):
+        check_option("render_size", 256.5)
+
+
 def test_check_option_rules():
     assert check_option("render_size", 256.0) == 256 and isinstance(check_option("render_size", 256.0), int)
     assert check_option("saturation", 0) == 0.0

@@ -111,8 +111,8 @@ def _event(client, name: str, data: list) -> httpx.Response:
 
 def _colorize_event(files: list, reference=None) -> list:
     """The page's run event: photos, render size, saturation, temperature, format, reference, its strength,
-    the hints state and the already-colorized state (None = nothing done yet)."""
-    return [files, 256, 1.0, 0.38, "PNG", reference, 0.8, None, None]
+    the hints state, the already-colorized state (None = nothing done yet) and the consensus radius."""
+    return [files, 256, 1.0, 0.38, "PNG", reference, 0.8, None, None, 5]
 
 
 def _result(client, name: str, response: httpx.Response) -> str:

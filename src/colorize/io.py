@@ -157,7 +157,8 @@ def check_option(name: str, value: Any, *, source: str | None = None) -> Any:
         ok = math.isfinite(number) and (lo is None or number >= lo) and (hi is None or number <= hi)
         if ok and kind is int:
             ok = number.is_integer()
-            value = int(value) if isinstance(value, (int, np.integer)) else int(number)
+            if ok:  # (a refused 2.5 is reported as 2.5, not as the 2 it would truncate to)
+                value = int(value) if isinstance(value, (int, np.integer)) else int(number)
         elif ok:
             value = number
     if not ok:

@@ -167,24 +167,26 @@ class ColorizeService:
             "backend": getattr(self.colorizer, "backend", "torch"),
             "device": str(self.colorizer.device),
             "defaults": {"render_size": self.colorizer.options.render_size, "saturation": self.colorizer.options.saturation,
-                         "temperature": self.colorizer.options.temperature},
+                         "temperature": self.colorizer.options.temperature,
+                         "consensus_radius": self.colorizer.options.consensus_radius},
             "editor": {"preview_side": QUICK_PREVIEW_SIDE, "preview_render_size": QUICK_PREVIEW_RENDER,
                        "hint_point_radius": _default_point_radius(), "suggestions": self.head == "distribution"},
         }
 
     # -------------------------------------------------------------- steps
 
-    def check_options(self, render_size: Any, saturation: Any, temperature: Any) -> dict[str, Any]:
+    def check_options(self, render_size: Any, saturation: Any, temperature: Any, consensus: Any = None) -> dict[str, Any]:
         o = self.colorizer.options
         try:
             rs = int(render_size) if render_size not in (None, "") else o.render_size
             sat = float(saturation) if saturation not in (None, "") else o.saturation
             temp = float(temperature) if temperature not in (None, "") else o.temperature
+            cons = float(consensus) if consensus not in (None, "") else o.consensus_radius
         except (TypeError, ValueError):
-            raise WebError("render_size must be an integer, saturation and temperature numbers", 422) from None
+            raise WebError("render_size and consensus must be integers, saturation and temperature numbers", 422) from None
         from .io import check_option  # the one rule the CLI and the Python API use too
 
-        values = {"render_size": rs, "saturation": sat, "temperature": temp}
+        values = {"render_size": rs, "saturation": sat, "temperature": temp, "consensus_radius": cons}
         try:
             return {name: check_option(name, v) for name, v in values.items()}
         except OptionError as exc:
@@ -564,7 +566,7 @@ def _run_key(path: str, options: dict[str, Any], fmt: str, reference: Any, refer
 
 def _defaults_note(o: Any) -> str:
     return (f"Model defaults: render size {o.render_size} px, saturation {o.saturation:g}, "
-            f"temperature {o.temperature:g}.")
+            f"temperature {o.temperature:g}, consensus {o.consensus_radius}.")
 
 
 def build_demo(service: ColorizeService):
@@ -643,9 +645,9 @@ def build_demo(service: ColorizeService):
         return None
 
     def reset_options():
-        return o.render_size, o.saturation, o.temperature
+        return o.render_size, o.saturation, o.temperature, o.consensus_radius
 
-    def run(files, render_size, saturation, temperature, fmt, reference, reference_strength, hints, done,
+    def run(files, render_size, saturation, temperature, fmt, reference, reference_strength, hints, done, consensus=None,
             progress=gr.Progress()):
         files = as_list(files)
         if not files:
@@ -654,7 +656,7 @@ def build_demo(service: ColorizeService):
             raise gr.Error(f"Too many photos at once ({len(files)}; the limit is {service.limits.max_files}).")
         uploaded_only(list(files) + ([reference] if reference else []))
         try:
-            options = service.check_options(render_size, saturation, temperature)
+            options = service.check_options(render_size, saturation, temperature, consensus)
             ref = service.load(reference, "reference photo").rgb if reference else None
         except WebError as exc:
             raise gr.Error(exc.message) from None
@@ -744,6 +746,10 @@ def build_demo(service: ColorizeService):
                     temperature = gr.Slider(0.05, 1.0, value=o.temperature, step=0.01, label="Temperature",
                                             info=f"lower = more vivid, distribution models only (model default "
                                                  f"{o.temperature:g})", interactive=distribution, elem_id="temperature")
+                    consensus = gr.Slider(0, 15, value=o.consensus_radius, step=1, label="Consensus (against blotches)",
+                                          info="neighbours of similar gray agree on one colour; 0 = off, distribution "
+                                               f"models only (model default {o.consensus_radius})", interactive=distribution,
+                                          elem_id="consensus")
                     reset_btn = gr.Button("Reset to the model's defaults", size="sm", elem_id="reset-options")
                     fmt = gr.Radio(["PNG", "JPEG"], value="PNG", label="Download format")
                 with gr.Accordion("Reference photo (optional)", open=False, visible=show_hints):
@@ -780,14 +786,14 @@ def build_demo(service: ColorizeService):
         reference_strength.release(on_reference, [reference, reference_strength], [ref_row, ref_thumb, ref_note],
                                    queue=False, show_progress="hidden")
         run_btn.click(run, [files, render_size, saturation, temperature, fmt, reference, reference_strength, hint_state,
-                            done_state],
+                            done_state, consensus],
                       [slider, before_img, after_img, gallery, download, status, pairs_state, done_state, thumbs_view],
                       api_name="colorize_files", js=_RUN_WITH_EDITOR_HINTS_JS)
         # (registered after the run so its fn_index stays 3, as before)
         gallery.select(pick, [pairs_state], [slider, before_img, after_img], queue=False)
         files.change(None, [files], None, js=_EDITOR_HANDOVER_JS, queue=False)  # browser only: the editor opens photo 1
         ref_remove.click(remove_reference, None, [reference], queue=False)
-        reset_btn.click(reset_options, None, [render_size, saturation, temperature], queue=False)
+        reset_btn.click(reset_options, None, [render_size, saturation, temperature, consensus], queue=False)
     demo.queue(default_concurrency_limit=1, max_size=64)
     return demo
 
@@ -1057,7 +1063,9 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
         image: UploadFile = File(..., description="the photo (JPEG, PNG, WebP, TIFF, BMP, GIF)"),
         render_size: int | None = Form(None, description="long side at which the model sees the photo (default: the model's, 256)"),
         saturation: float | None = Form(None, description="scale the predicted colour (default 1.0)"),
-        temperature: float | None = Form(None, description="annealed-mean temperature, distribution models (default: the model's, 0.55 for the bundled one)"),
+        temperature: float | None = Form(None, description="annealed-mean temperature, distribution models (default: the model's, 0.38 for the bundled one)"),
+        consensus: int | None = Form(None, description="consensus radius of the distribution decode, 0 = off "
+                                     "(against blotches; default: the model's, 5 for the bundled one)"),
         format: str = Form("png", description="png (default; keeps alpha and 16 bits), jpeg or webp"),
         quality: int = Form(95, ge=1, le=100, description="JPEG/WebP quality"),
         hints: str | None = Form(None, description='colour hints "X,Y=COLOR; X,Y=COLOR" (pixels of the photo; '
@@ -1068,7 +1076,7 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
         label = _display_name(image.filename or "upload")
         try:
             fmt = normalise_format(format)
-            options = service.check_options(render_size, saturation, temperature)
+            options = service.check_options(render_size, saturation, temperature, consensus)
             points = parse_hint_field(hints)
             data = _read_upload(image, label, limits.max_upload_bytes)
             t0 = time.time()
@@ -1115,11 +1123,12 @@ def create_app(model: str | os.PathLike[str] | Any = "default", *, limits: Limit
         render_size: int | None = Form(None, description=f"render size, capped at {QUICK_PREVIEW_RENDER} for the preview"),
         saturation: float | None = Form(None, description="scale the predicted colour (default 1.0)"),
         temperature: float | None = Form(None, description="annealed-mean temperature (default: the model's)"),
+        consensus: int | None = Form(None, description="consensus radius of the decode, 0 = off (default: the model's)"),
         hints: str | None = Form(None, description='colour hints "X,Y=COLOR; X,Y,RADIUS=COLOR" in pixels of the upload'),
     ) -> Response:
         label = _display_name(image.filename or "upload")
         try:
-            options = service.check_options(render_size, saturation, temperature)
+            options = service.check_options(render_size, saturation, temperature, consensus)
             points = parse_hint_field(hints)
             t0 = time.time()
             label, loaded = _loaded_upload(image)
