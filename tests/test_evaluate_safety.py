@@ -50,6 +50,7 @@ def no_models(monkeypatch):
     (["--max-images", "-1"], "--max-images"), (["--max-images", "0"], "--max-images"),
     (["--temperature", "0"], "--temperature"), (["--temperature", "nan"], "--temperature"),
     (["--saturation", "-1"], "--saturation"), (["--saturation", "inf"], "--saturation"),
+    (["--consensus", "16"], "--consensus-radius 16"),
     (["-m", "a=default", "-m", "a=other"], "both called 'a'"),
     (["-m", "x/model.json", "-m", "y/model.json"], "both called 'model'"),
     (["-m", "gray=default"], "gray baseline"),

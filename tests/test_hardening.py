@@ -64,6 +64,8 @@ BAD_OPTIONS = [
     (["--temperature", "-0.5"], "--temperature -0.5"),
     (["--temperature", "nan"], "--temperature nan"),
     (["--max-pixels", "-1"], "--max-pixels -1"),
+    (["--consensus", "16"], "--consensus-radius 16"),
+    (["--consensus-radius", "-1"], "--consensus-radius -1"),
     (["--suffix", "x/y"], "--suffix 'x/y'"),
     (["--suffix", ""], "--suffix ''"),
     (["--quality", "high"], "argument --quality"),

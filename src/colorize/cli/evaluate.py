@@ -41,7 +41,7 @@ def run_evaluate_cli(argv: list[str]) -> int:
                    help="render size; repeat to compare several sizes (default: the pipeline's)")
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--saturation", type=float, default=None)
-    p.add_argument("--consensus", dest="consensus_radius", type=int, default=None, metavar="RADIUS",
+    p.add_argument("--consensus-radius", "--consensus", dest="consensus_radius", type=int, default=None, metavar="RADIUS",
                    help="consensus radius of the distribution decode (0 = off; default: each model's)")
     p.add_argument("--max-images", type=int, default=None, help="at most this many images per sub-folder")
     p.add_argument("--no-recursive", action="store_true")

@@ -92,7 +92,7 @@ def build_colorize_parser() -> argparse.ArgumentParser:
     p.add_argument("--render-size", type=int, default=None, help="long side, in pixels, at which the model sees the photo (default: the model's)")
     p.add_argument("--saturation", type=float, default=None, help="scale the predicted colour (1 = as predicted)")
     p.add_argument("--temperature", type=float, default=None, help="annealed-mean temperature of distribution models (lower = more vivid)")
-    p.add_argument("--consensus", dest="consensus_radius", type=int, default=None, metavar="RADIUS",
+    p.add_argument("--consensus-radius", "--consensus", dest="consensus_radius", type=int, default=None, metavar="RADIUS",
                    help="distribution models: neighbours within RADIUS (at the model's stride 4) of similar gray agree on one "
                    "colour, against blotches; 0 = off (default: the model's)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
