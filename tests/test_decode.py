@@ -63,6 +63,17 @@ def test_consensus_turns_a_flat_region_to_one_mode_and_stops_at_an_edge():
     assert np.allclose(pooled[0, 0, :, 8:], plain[0, 0, :, 8:], atol=0.5)  # the other side is left alone
 
 
+def test_the_caller_s_logits_are_left_alone():
+    rng = np.random.default_rng(1)
+    centers = ab_bin_centers_np(10)
+    for shape in ((1, 262, 1, 1), (2, 262, 3, 4)):  # (1 x 1: the channels-last view would be contiguous)
+        logits = rng.normal(size=shape).astype(np.float32)
+        kept = logits.copy()
+        annealed_mean(logits, centers, 0.38)
+        decode_logits(logits, np.zeros((shape[0], 1, 4, 4), np.float32), centers, 0.38, consensus=3)
+        assert np.array_equal(logits, kept)
+
+
 def test_shapes_are_checked():
     with pytest.raises(ValueError, match="expects"):
         consensus_pool(np.zeros((2, 3, 4), np.float32), np.zeros((1, 1, 4, 4), np.float32), 3)

@@ -119,7 +119,7 @@ def annealed_mean(logp: np.ndarray, centers: np.ndarray, temperature: float) -> 
     >>> ab[0, :, 0, 0].tolist()
     [5.0, 10.0]
     """
-    z = np.ascontiguousarray(np.asarray(logp, np.float32).transpose(0, 2, 3, 1))  # (N, h, w, Q), a copy
+    z = np.asarray(logp, np.float32).transpose(0, 2, 3, 1).copy()  # (N, h, w, Q); always a copy (overwritten below)
     return np.ascontiguousarray(_annealed_mean_last(z, centers, temperature).transpose(0, 3, 1, 2))
 
 
