@@ -458,3 +458,21 @@ def test_cli_bad_hints(tmp_path, photo_file, tiny_hint_model_path, capsys, monke
 def test_cli_model_method_needs_hints_model(tmp_path, photo_file, tiny_model_path, capsys):
     code, err = _run(capsys, photo_file, "-o", tmp_path / "o.png", "-m", tiny_model_path, "--hint", "1,1=red", "--hint-method", "model")
     assert code == 2 and "not trained with hints" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_hinted_photo_runs_the_automatic_forward_pass_once(tiny_hint_model_path, colour_photo, monkeypatch):
+    """The consensus decode and the hints' object features want the same automatic logits: one pass
+    serves both (Colorizer.predict_logits), and another input is never answered from the memo."""
+    c = Colorizer.from_pretrained(tiny_hint_model_path, device="cpu", render_size=128, consensus_radius=2)
+    calls = []
+    real = c.predictor.predict_logits
+    monkeypatch.setattr(c.predictor, "predict_logits", lambda x: calls.append(x.copy()) or real(x))
+    c.colorize_array(colour_photo, hints=[(40, 40, "blue")], hint_method="propagate")
+    assert len(calls) == 1  # automatic decode + object features
+    calls.clear()
+    c.colorize_array(colour_photo, hints=[(40, 40, "blue")], hint_method="both")
+    # the same photo's automatic logits come from the memo; the hinted input gets its own pass
+    assert len(calls) == 1 and calls[0][:, 3].max() == 1
+    hinted = c.predict_logits(calls[0])
+    assert not hinted.flags.writeable  # shared between callers: read-only
+    assert np.array_equal(hinted, real(calls[0])) and len(calls) == 1

@@ -24,19 +24,7 @@ CONSENSUS_SIGMA = 0.1
 """Gray-level scale of the consensus weights, in the model's luminance units (L*/100 for Lab models):
 neighbours 0.1 (10 L*) apart weigh exp(-1/2) of an equal one."""
 
-__all__ = ["CONSENSUS_SIGMA", "log_softmax", "consensus_pool", "annealed_mean", "decode_logits"]
-
-
-def log_softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
-    """Numerically stable ``log(softmax(logits))`` along ``axis`` (float32).
-
-    >>> lp = log_softmax(np.array([[0.0, np.log(3.0)]], np.float32))
-    >>> np.round(np.exp(lp), 3).tolist()
-    [[0.25, 0.75]]
-    """
-    z = np.asarray(logits, np.float32)
-    z = z - z.max(axis=axis, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+__all__ = ["CONSENSUS_SIGMA", "consensus_pool", "annealed_mean", "decode_logits"]
 
 
 def _pool_matrices(guide: np.ndarray, radius: int, sigma: float) -> np.ndarray:

@@ -37,8 +37,8 @@ class ColorizeOptions:
     consensus_radius: int = 0  # distribution heads: luminance-guided pooling of the bin log-probabilities (colorize.decode)
 
     def __post_init__(self) -> None:
-        for name in ("render_size", "saturation", "temperature", "guided_radius", "guided_eps", "consensus_radius"):
-            setattr(self, name, check_option(name, getattr(self, name)))
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, check_option(field.name, getattr(self, field.name)))
 
 
 OPTION_NAMES = tuple(f.name for f in dataclasses.fields(ColorizeOptions))

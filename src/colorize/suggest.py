@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import DistributionError, HintError
-from .imaging import AB_MAX, ab_bin_centers_np, combine_yuv_gamut_safe, rgb_to_lab, upsample_bilinear
+from .imaging import AB_MAX, combine_yuv_gamut_safe, rgb_to_lab, upsample_bilinear
 from .io import check_option
 from .render import gray_of, model_luma, render_input
 
@@ -117,18 +117,11 @@ def render_probabilities(colorizer: Colorizer, low: np.ndarray) -> np.ndarray:
     x = model_luma(np.asarray(low, np.float32), colorizer.space)
     if predictor.takes_hints:  # the hint channels, empty: the automatic distribution
         x = np.concatenate([x, np.zeros((1, 3, *x.shape[-2:]), np.float32)], axis=1)
-    logits = np.asarray(predictor.predict_logits(np.ascontiguousarray(x, dtype=np.float32))[0], dtype=np.float32)
+    logits = colorizer.predict_logits(x)[0]
     logits = logits - logits.max(axis=0, keepdims=True)
     p = np.exp(logits)
     p /= p.sum(axis=0, keepdims=True)
     return p
-
-
-def _grid(colorizer: Colorizer) -> int:
-    grid = getattr(colorizer.model.config, "grid", None)
-    if grid is None:
-        grid = ((colorizer.info or {}).get("config") or {}).get("grid", 10)
-    return int(grid)
 
 
 def _sample(p: np.ndarray, x: float, y: float, width: int, height: int) -> np.ndarray:
@@ -156,7 +149,7 @@ def suggest_colors(colorizer: Colorizer, image: Any, x: Any, y: Any, *, k: Any =
     H, W = gray.shape
     xf, yf = check_point(x, y, W, H)
     p = bin_probabilities(colorizer, gray, o)
-    centers = ab_bin_centers_np(_grid(colorizer))
+    centers = colorizer.bin_centers
     if centers.shape[0] != p.shape[0]:
         raise DistributionError(f"{_model_name(colorizer)} predicts {p.shape[0]} bins, but its ab grid has {centers.shape[0]}")
     probs = _sample(p, xf, yf, W, H)
