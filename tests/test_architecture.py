@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "colorize"
 # Lower layers first. A module may import from its own layer (without a cycle) and from any lower one.
 LAYERS: list[set[str]] = [
     # 0: leaves -- colour science, ab bins and their decode, filters, the C kernel, image I/O, errors, devices, progress
-    {"errors", "runtime", "imaging", "color", "bins", "decode", "filters", "kernels", "io", "progress", "_version"},
+    {"errors", "runtime", "imaging", "color", "bins", "decode", "gridgraph", "filters", "kernels", "io", "progress", "_version"},
     # 1: what the model sees, the models, the losses and the metrics
     {"render", "models", "losses", "metrics", "perceptual", "data", "options"},
     # 2: the library's jobs

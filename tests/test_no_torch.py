@@ -1,4 +1,4 @@
-"""The default install has no PyTorch: the whole image path must work with ``import torch`` failing.
+"""The default install has no PyTorch and no SciPy: the whole image path must work with both imports failing.
 
 A ``sitecustomize`` on the subprocess's path installs an import hook that makes ``import torch``
 raise ``ModuleNotFoundError`` (as in an environment where it was never installed); the bundled
@@ -27,10 +27,10 @@ BLOCK_TORCH = '''
 import sys
 
 class _NoTorch:
-    """An install without PyTorch: every torch import fails as for a missing package."""
+    """The default install, without PyTorch or SciPy: their imports fail as for a missing package."""
 
     def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
+        if name.split(".")[0] in ("torch", "scipy"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
 
@@ -39,7 +39,7 @@ sys.meta_path.insert(0, _NoTorch())
 
 # The modules on the image path: importing them must not import torch (even where torch is installed).
 IMAGE_PATH_MODULES = ["colorize", "colorize.imaging", "colorize.render", "colorize.options", "colorize.kernels", "colorize.io",
-                      "colorize.backends", "colorize.pipeline", "colorize.hints", "colorize.reference", "colorize.video",
+                      "colorize.backends", "colorize.pipeline", "colorize.hints", "colorize.gridgraph", "colorize.reference", "colorize.video",
                       "colorize.models", "colorize.models.files", "colorize.cli", "colorize.cli.photo", "colorize.cli.common",
                       "colorize.cli.guided", "colorize.cli.video"]
 
@@ -90,9 +90,10 @@ def test_the_onnxruntime_photo_path_never_imports_torch_even_where_it_is_install
     assert r.stdout.strip() == "False"
 
 
-def test_the_hook_really_blocks_torch(tmp_path):
-    r = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, text=True, env=_env(tmp_path), timeout=60)
-    assert r.returncode != 0 and "No module named 'torch'" in r.stderr
+@pytest.mark.parametrize("module", ["torch", "scipy"])
+def test_the_hook_really_blocks_torch_and_scipy(tmp_path, module):
+    r = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, env=_env(tmp_path), timeout=60)
+    assert r.returncode != 0 and f"No module named '{module}'" in r.stderr
 
 
 @pytest.mark.slow  # two fresh interpreters and PyTorch, five runs of the 5 M-parameter model: ~45 s on the shared CPU here
@@ -117,6 +118,10 @@ for name, extra in runs.items():
     assert main([{str(photo)!r}, "-o", {str(tmp_path)!r} + f"/{{name}}.png", "-q", *extra]) == 0, name
 c = Colorizer.from_pretrained("default")
 np.save({str(tmp_path / "api.npy")!r}, np.asarray(c(Image.open({str(photo)!r}))))
+from colorize.reference import welsh_transfer
+rng = np.random.default_rng(0)
+np.save({str(tmp_path / "welsh.npy")!r}, welsh_transfer(rng.random((1, 1, 40, 50), np.float32), rng.random((1, 1, 30, 20), np.float32),
+        rng.standard_normal((1, 2, 30, 20)).astype(np.float32)))
 print(json.dumps({{"backend": c.backend, "torch": "torch" in sys.modules}}))
 '''
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
@@ -145,6 +150,12 @@ print(json.dumps({{"backend": c.backend, "torch": "torch" in sys.modules}}))
         d = np.abs(a - b).max(axis=-1)
         assert d.max() <= 2 and (d > 1).mean() <= 1e-3, (name, int(d.max()))
     assert np.abs(got_api.astype(np.int16) - np.asarray(got["plain"], np.int16)).max() == 0  # API = CLI
+    from colorize.reference import welsh_transfer  # its KD-tree, with scipy blocked there and installed here
+
+    rng = np.random.default_rng(0)
+    np.testing.assert_allclose(np.load(tmp_path / "welsh.npy"), welsh_transfer(
+        rng.random((1, 1, 40, 50), np.float32), rng.random((1, 1, 30, 20), np.float32),
+        rng.standard_normal((1, 2, 30, 20)).astype(np.float32)), atol=1e-6)
     plain = np.asarray(got["plain"], np.int16)
     assert np.abs(np.asarray(got["model"], np.int16) - plain).max() > 10  # the learned hint changed the colours
     assert np.abs(np.asarray(got["reference"], np.int16) - plain).max() > 10

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import HintError
+from .gridgraph import GridEdges, geodesic_distance, grid_solve, neighbour_differences
 
 if TYPE_CHECKING:  # pragma: no cover
 
@@ -144,8 +145,6 @@ REACH_OBJECT_DIMS = 8
 """Principal directions of the square-root distributions kept for the distance (of 262 bins)."""
 DEFAULT_POINT_RADIUS = 1.5
 """Radius, in render-size pixels, of a point hint without an explicit radius: a 3x3 patch, as in training."""
-DIRECT_SOLVE_MAX = 400_000
-"""Up to this many unknowns the system is factorised (SuperLU); above, Jacobi-preconditioned CG."""
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -468,24 +467,11 @@ def hint_map(colorizer: Colorizer, y_low: Any, rgb: np.ndarray, mask: np.ndarray
 # ----------------------------------------------------------------------------- propagation (Levin et al. 2004)
 
 
-def _affinity_laplacian(y: np.ndarray, sigma: float):
-    """Graph Laplacian ``D - W`` of the 8-connected pixel grid, ``w = exp(-dY^2 / 2 sigma^2)``."""
-    import scipy.sparse as sp
-
-    h, w = y.shape
-    idx = np.arange(h * w).reshape(h, w)
-    rows, cols, vals = [], [], []
-    for dy, dx, f in ((0, 1, 1.0), (1, 0, 1.0), (1, 1, 0.5), (1, -1, 0.5)):
-        xa = slice(max(0, -dx), w - max(0, dx))
-        xb = slice(max(0, dx), w + min(0, dx))
-        a, b = idx[: h - dy, xa], idx[dy:, xb]
-        d = y[: h - dy, xa] - y[dy:, xb]
-        wv = (f * np.exp(-(d * d) / (2 * sigma * sigma))).ravel()
-        rows += [a.ravel(), b.ravel()]
-        cols += [b.ravel(), a.ravel()]
-        vals += [wv, wv]
-    W = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(h * w, h * w))
-    return sp.diags(np.asarray(W.sum(axis=1)).ravel()) - W
+def _affinity_weights(y: np.ndarray, sigma: float) -> GridEdges:
+    """The edge weights of the 8-connected pixel grid, ``w = f exp(-dY^2 / 2 sigma^2)`` (f = 1/2 on diagonals)."""
+    d = neighbour_differences(y)
+    g = lambda dy, f: f * np.exp(-(dy * dy) / (2 * sigma * sigma))  # noqa: E731
+    return GridEdges(g(d.right, 1.0), g(d.down, 1.0), g(d.down_right, 0.5), g(d.down_left, 0.5))
 
 
 def propagate(
@@ -505,36 +491,21 @@ def propagate(
     Solves ``(L + lam M + mu I) x = lam M target + mu prior`` (M = diag(mask)): x varies smoothly where
     the luma is smooth and may jump where the luma jumps; far from any hint (or behind a strong edge)
     it decays to ``prior`` (h,w,C; default 0).
-    Up to :data:`DIRECT_SOLVE_MAX` pixels it factorises once (SuperLU, symmetric ordering) for all
-    channels; above, each channel is solved by Jacobi-preconditioned CG warm-started from ``x0``.
+    The grid's structure gives an exact solve in numpy (:func:`colorize.gridgraph.grid_solve`: block
+    elimination at the render size, conjugate gradients warm-started from ``x0`` on larger grids).
     """
-    import scipy.sparse as sp
-    import scipy.sparse.linalg as spl
-
     y = np.asarray(y, np.float64)
     h, w = y.shape
-    t = np.asarray(target, np.float64).reshape(h * w, -1)
-    m = np.asarray(mask, bool).ravel()
-    p = None if prior is None else np.asarray(prior, np.float64).reshape(h * w, -1)
+    t = np.asarray(target, np.float64).reshape(h, w, -1)
+    m = np.asarray(mask, bool)
+    p = None if prior is None else np.asarray(prior, np.float64).reshape(h, w, -1)
     if not m.any():
-        return np.zeros((h, w, t.shape[1]), np.float32) if p is None else p.reshape(h, w, -1).astype(np.float32)
-    A = (_affinity_laplacian(y, sigma) + sp.diags(lam * m + mu)).tocsc()
-    b = lam * m[:, None] * t
+        return np.zeros((h, w, t.shape[2]), np.float32) if p is None else p.astype(np.float32)
+    b = lam * m[..., None] * t
     if p is not None:
         b = b + mu * p
-    if h * w <= DIRECT_SOLVE_MAX:
-        lu = spl.splu(A, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
-        x = lu.solve(b)
-    else:
-        A = A.tocsr()
-        jacobi = sp.diags(1.0 / A.diagonal())
-        start = None if x0 is None else np.asarray(x0, np.float64).reshape(h * w, -1)
-        cols = []
-        for c in range(t.shape[1]):
-            xc, _ = spl.cg(A, b[:, c], x0=None if start is None else start[:, c], M=jacobi, rtol=rtol, atol=0.0, maxiter=2000)
-            cols.append(xc)
-        x = np.stack(cols, axis=1)
-    return x.reshape(h, w, -1).astype(np.float32)
+    x = grid_solve(_affinity_weights(y, sigma), lam * m + mu, b, x0=x0, rtol=rtol)
+    return x.astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- the guided pipeline
@@ -596,37 +567,24 @@ def hint_reach(
     sqrt 2, luma in [0, 1], ``features`` F (C,h,w) from :func:`object_features`, optional): a hint fills
     its own patch of region, fades with distance, and stops at strong luma edges and where the model
     sees something else -- the locality that a global solve lacks. ``length`` defaults to
-    :data:`REACH_LENGTH` of the long side, ``object_edge`` to :data:`REACH_OBJECT`. Dijkstra (scipy)
-    stops at 3 ``length``.
+    :data:`REACH_LENGTH` of the long side, ``object_edge`` to :data:`REACH_OBJECT`. The distance is
+    exact (:func:`colorize.gridgraph.geodesic_distance`) and cut at 3 ``length`` (reach 0 beyond).
     """
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import dijkstra
-
     y = np.asarray(y, np.float64)
     h, w = y.shape
-    m = np.asarray(mask, bool).ravel()
+    m = np.asarray(mask, bool)
     if not m.any():
         return np.zeros((h, w), np.float32)
     ell = float(length) if length is not None else REACH_LENGTH * max(h, w)
     k_obj = REACH_OBJECT if object_edge is None else float(object_edge)
-    f = np.asarray(features, np.float64) if features is not None and k_obj > 0 else None
-    idx = np.arange(h * w).reshape(h, w)
-    rows, cols, vals = [], [], []
-    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        xa = slice(max(0, -dx), w - max(0, dx))
-        xb = slice(max(0, dx), w + min(0, dx))
-        d = (y[: h - dy, xa] - y[dy:, xb]) * edge
-        sq = (dy * dy + dx * dx) + d * d
-        if f is not None:
-            sq = sq + k_obj * k_obj * np.square(f[:, : h - dy, xa] - f[:, dy:, xb]).sum(axis=0)
-        cost = np.sqrt(sq)
-        rows.append(idx[: h - dy, xa].ravel())
-        cols.append(idx[dy:, xb].ravel())
-        vals.append(cost.ravel())
-    graph = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(h * w, h * w))
-    dist = dijkstra(graph, directed=False, indices=np.flatnonzero(m), min_only=True, limit=3 * ell)
-    reach = np.exp(-np.square(np.where(np.isfinite(dist), dist, np.inf) / ell))
-    return reach.reshape(h, w).astype(np.float32)
+    dy = neighbour_differences(y)
+    steps = GridEdges(1.0, 1.0, 2.0, 2.0)  # squared step lengths
+    sq = GridEdges(*(s2 + np.square(d * edge) for s2, d in zip(steps, dy)))
+    if features is not None and k_obj > 0:
+        df = neighbour_differences(np.asarray(features, np.float64))
+        sq = GridEdges(*(q + k_obj * k_obj * np.square(d).sum(axis=0) for q, d in zip(sq, df)))
+    dist = geodesic_distance(sq.map(np.sqrt), m, limit=3 * ell)
+    return np.exp(-np.square(dist / ell)).astype(np.float32)
 
 
 def local_correction(y: np.ndarray, target: np.ndarray, mask: np.ndarray, base: np.ndarray, reach: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ the photo in size, framing and content. Three transfers, all at the render size,
 ``welsh`` -- per-pixel texture matching (Welsh, Ashikhmin & Mueller 2002, "Transferring Color to
     Greyscale Images"): every photo pixel takes the chroma of the reference pixels whose local luma
     mean and standard deviation (5x5 window) are closest, found with a KD-tree
-    (:class:`scipy.spatial.cKDTree`) over a subsample of reference pixels.
+    (``pykdtree``, 1 MB; scipy is not in the default install) over a subsample of reference pixels.
 ``semantic`` -- matching with the colorization network's own encoder features: the compact model's
     ``stages`` outputs (strides 4, 8 and 16, each L2-normalised, plus the Welsh luma statistics) for
     photo and reference; each photo position takes the softmax(cosine / tau)-weighted chroma of the
@@ -240,7 +240,7 @@ def welsh_transfer(y: np.ndarray, ref_y: np.ndarray, ref_ab: np.ndarray, *, samp
     ``y`` (1,1,h,w) and ``ref_y`` (1,1,h',w') in [0,1]; ``ref_ab`` (1,2,h',w'). Returns a*b* (1,2,h,w),
     smoothed by a guided filter on the photo's luma (Welsh's per-pixel matches are noisy).
     """
-    from scipy.spatial import cKDTree
+    from pykdtree.kdtree import KDTree
 
     from .imaging import guided_filter_coefficients
 
@@ -254,7 +254,8 @@ def welsh_transfer(y: np.ndarray, ref_y: np.ndarray, ref_ab: np.ndarray, *, samp
         keep = np.random.default_rng(seed).choice(feat_r.shape[0], samples, replace=False)
         feat_r, ab_r = feat_r[keep], ab_r[keep]
     k = min(k, feat_r.shape[0])
-    dist, idx = cKDTree(feat_r).query(feat_t, k=k)
+    dist, idx = KDTree(feat_r).query(feat_t, k=k)
+    dist, idx = dist.astype(np.float64), idx.astype(np.int64)
     if k == 1:
         dist, idx = dist[:, None], idx[:, None]
     h = np.maximum(dist[:, :1], 0.01)  # bandwidth: the nearest match's distance (at least 0.01 luma)

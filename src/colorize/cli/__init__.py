@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModuleNotFoundError as exc:  # an optional extra is not installed: one line naming it, no traceback
         missing = (exc.name or "").split(".")[0]
         extra = {"torch": "train" if argv and argv[0] in ("train", "evaluate") else "torch", "safetensors": "torch",
-                 "onnx": "export", "av": "video", "cv2": "video", "gradio": "web"}.get(missing)
+                 "scipy": "train", "onnx": "export", "av": "video", "cv2": "video", "gradio": "web"}.get(missing)
         if extra is None:
             raise
         _err(f"{argv[0] if argv and argv[0] in SUBCOMMANDS else 'this'} needs {missing}, which is not installed "
