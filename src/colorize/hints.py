@@ -578,7 +578,7 @@ def hint_reach(
     ell = float(length) if length is not None else REACH_LENGTH * max(h, w)
     k_obj = REACH_OBJECT if object_edge is None else float(object_edge)
     dy = neighbour_differences(y)
-    steps = GridEdges(1.0, 1.0, 2.0, 2.0)  # squared step lengths
+    steps = (1.0, 1.0, 2.0, 2.0)  # squared step lengths along right, down, down_right, down_left
     sq = GridEdges(*(s2 + np.square(d * edge) for s2, d in zip(steps, dy)))
     if features is not None and k_obj > 0:
         df = neighbour_differences(np.asarray(features, np.float64))
