@@ -104,17 +104,22 @@ def _block_solve(weights: GridEdges, diagonal: np.ndarray, b: np.ndarray) -> np.
     j = np.arange(w)
     inverses = np.empty((h, w, w))
     forward = np.empty_like(b)
-    coupled = None  # D_{i-1}^-1 U_{i-1}: the previous row's inverse times its coupling to this row
+    s = np.empty((w, w))
+    tmp = np.empty((w, w))
+    coupled = np.empty((w, w))  # D_{i-1}^-1 U_{i-1}: the previous row's inverse times its coupling to this row
     for i in range(h):
         # S_i = A_ii - U_{i-1}^T D_{i-1}^-1 U_{i-1}; U_i[k, k] = -down, U_i[k, k+1] = -down_right,
         # U_i[k+1, k] = -down_left (row i's pixel k to row i+1's pixel k, k+1, k-1)
-        s = np.zeros((w, w))
         rhs = b[i]
-        if coupled is not None:
+        if i == 0:
+            s.fill(0.0)
+        else:
             v, dr, dl = down[i - 1], down_right[i - 1], down_left[i - 1]
-            s -= -v[:, None] * coupled            # U^T coupled, row by row: U^T[k, k] = -v[k]
-            s[1:] -= -dr[:, None] * coupled[:-1]  # U^T[k+1, k] = -dr[k]
-            s[:-1] -= -dl[:, None] * coupled[1:]  # U^T[k, k+1] = -dl[k]
+            np.multiply(coupled, v[:, None], out=s)  # -U^T coupled, row by row: U^T[k, k] = -v[k]
+            np.multiply(coupled[:-1], dr[:, None], out=tmp[1:])  # U^T[k+1, k] = -dr[k]
+            s[1:] += tmp[1:]
+            np.multiply(coupled[1:], dl[:, None], out=tmp[:-1])  # U^T[k, k+1] = -dl[k]
+            s[:-1] += tmp[:-1]
             q = forward[i - 1]
             ut_q = -v[:, None] * q
             ut_q[1:] -= dr[:, None] * q[:-1]
@@ -127,9 +132,11 @@ def _block_solve(weights: GridEdges, diagonal: np.ndarray, b: np.ndarray) -> np.
         forward[i] = inv @ rhs
         if i + 1 < h:
             v, dr, dl = down[i], down_right[i], down_left[i]
-            coupled = -inv * v[None, :]              # column k: -v[k] inv[:, k]
-            coupled[:, 1:] -= inv[:, :-1] * dr[None, :]  # - dr[k-1] inv[:, k-1]
-            coupled[:, :-1] -= inv[:, 1:] * dl[None, :]  # - dl[k] inv[:, k+1]
+            np.multiply(inv, -v[None, :], out=coupled)  # column k: -v[k] inv[:, k]
+            np.multiply(inv[:, :-1], dr[None, :], out=tmp[:, 1:])  # - dr[k-1] inv[:, k-1]
+            coupled[:, 1:] -= tmp[:, 1:]
+            np.multiply(inv[:, 1:], dl[None, :], out=tmp[:, :-1])  # - dl[k] inv[:, k+1]
+            coupled[:, :-1] -= tmp[:, :-1]
     x = np.empty_like(b)
     x[h - 1] = forward[h - 1]
     for i in range(h - 2, -1, -1):
