@@ -119,11 +119,14 @@ for name, extra in runs.items():
 c = Colorizer.from_pretrained("default")
 np.save({str(tmp_path / "api.npy")!r}, np.asarray(c(Image.open({str(photo)!r}))))
 from colorize.reference import welsh_transfer
-rng = np.random.default_rng(0)
-np.save({str(tmp_path / "welsh.npy")!r}, welsh_transfer(rng.random((1, 1, 40, 50), np.float32), rng.random((1, 1, 30, 20), np.float32),
-        rng.standard_normal((1, 2, 30, 20)).astype(np.float32)))
+w = np.load({str(tmp_path / "welsh_in.npz")!r})
+np.save({str(tmp_path / "welsh.npy")!r}, welsh_transfer(w["y"], w["ref_y"], w["ref_ab"]))
 print(json.dumps({{"backend": c.backend, "torch": "torch" in sys.modules}}))
 '''
+    rng = np.random.default_rng(0)
+    welsh_in = {"y": rng.random((1, 1, 40, 50), np.float32), "ref_y": rng.random((1, 1, 30, 20), np.float32),
+                "ref_ab": rng.standard_normal((1, 2, 30, 20)).astype(np.float32)}
+    np.savez(tmp_path / "welsh_in.npz", **welsh_in)
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout.strip().splitlines()[-1]) == {"backend": "onnxruntime", "torch": False}
@@ -152,10 +155,7 @@ print(json.dumps({{"backend": c.backend, "torch": "torch" in sys.modules}}))
     assert np.abs(got_api.astype(np.int16) - np.asarray(got["plain"], np.int16)).max() == 0  # API = CLI
     from colorize.reference import welsh_transfer  # its KD-tree, with scipy blocked there and installed here
 
-    rng = np.random.default_rng(0)
-    np.testing.assert_allclose(np.load(tmp_path / "welsh.npy"), welsh_transfer(
-        rng.random((1, 1, 40, 50), np.float32), rng.random((1, 1, 30, 20), np.float32),
-        rng.standard_normal((1, 2, 30, 20)).astype(np.float32)), atol=1e-6)
+    np.testing.assert_allclose(np.load(tmp_path / "welsh.npy"), welsh_transfer(*(welsh_in[k] for k in ("y", "ref_y", "ref_ab"))), atol=1e-6)
     plain = np.asarray(got["plain"], np.int16)
     assert np.abs(np.asarray(got["model"], np.int16) - plain).max() > 10  # the learned hint changed the colours
     assert np.abs(np.asarray(got["reference"], np.int16) - plain).max() > 10

@@ -8,9 +8,9 @@ the pixel graph and the hint reach a multi-source shortest-path search. General 
 * :func:`grid_solve` -- ``(L_w + diag(extra)) x = b`` with ``L_w`` the weighted graph Laplacian.
   Ordered row by row the matrix is block-tridiagonal (a row couples only to the rows above and
   below), so block Gaussian elimination with one dense ``w x w`` inverse per row (``w`` the short side)
-  solves it exactly: ``h w^3`` work, 0.33-0.58 s at the 256 x 192 render size here, where SuperLU
-  took 0.24-0.39 s in the same (loaded) runs. Larger grids (a render size above ~256) use Jacobi-preconditioned conjugate gradients with
-  the stencil as the matrix.
+  solves it exactly: ``h w^3`` work, 0.40-0.47 s at the 256 x 192 render size here, where SuperLU
+  took 0.28-0.35 s in the same runs. Larger grids (a render size above ~256) use
+  Jacobi-preconditioned conjugate gradients with the stencil as the matrix.
 * :func:`geodesic_distance` -- the distance to the nearest seed along the grid. Alternate downward
   and upward sweeps over the rows relax each row from its neighbour row and then along itself, where
   the 1-D chain's shortest paths are one cumulative minimum; repeated until nothing changes they reach
@@ -68,9 +68,7 @@ def neighbour_differences(a: np.ndarray) -> GridEdges:
 
 def degree(weights: GridEdges) -> np.ndarray:
     """The weighted degree of each pixel (h, w): the sum of the weights of its edges."""
-    h, w = weights.down.shape[-2], weights.right.shape[-1]
-    h, w = h + 1, w + 1
-    d = np.zeros((h, w), np.float64)
+    d = np.zeros((weights.down.shape[-2] + 1, weights.right.shape[-1] + 1), np.float64)
     d[:, :-1] += weights.right
     d[:, 1:] += weights.right
     d[:-1] += weights.down
@@ -97,55 +95,53 @@ def _apply(weights: GridEdges, diagonal: np.ndarray, x: np.ndarray) -> np.ndarra
     return y
 
 
+def _coupling_t_times(v: np.ndarray, dr: np.ndarray, dl: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``U^T m`` for the coupling ``U`` of a row to the next (``U[k, k] = -v[k]``, ``U[k, k+1] = -dr[k]``,
+    ``U[k+1, k] = -dl[k]``: pixel k to the next row's k, k+1, k-1), tridiagonal, so O(w) per column."""
+    out = -v[:, None] * m
+    out[1:] -= dr[:, None] * m[:-1]
+    out[:-1] -= dl[:, None] * m[1:]
+    return out
+
+
+def _coupling_times(v: np.ndarray, dr: np.ndarray, dl: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``U m`` for the coupling of :func:`_coupling_t_times`."""
+    out = -v[:, None] * m
+    out[:-1] -= dr[:, None] * m[1:]
+    out[1:] -= dl[:, None] * m[:-1]
+    return out
+
+
 def _block_solve(weights: GridEdges, diagonal: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Block-tridiagonal elimination, row by row (rows of length w, the short side)."""
+    """Block-tridiagonal elimination, row by row (rows of length w, the short side).
+
+    Forward: ``S_i = A_ii - U_{i-1}^T S_{i-1}^-1 U_{i-1}`` and ``f_i = S_i^-1 (b_i - U_{i-1}^T f_{i-1})``;
+    back: ``x_i = f_i - S_i^-1 U_i x_{i+1}``. ``A_ii`` is the row's own tridiagonal block.
+    """
     h, w, _ = b.shape
     right, down, down_right, down_left = weights
     j = np.arange(w)
     inverses = np.empty((h, w, w))
     forward = np.empty_like(b)
-    s = np.empty((w, w))
-    tmp = np.empty((w, w))
-    coupled = np.empty((w, w))  # D_{i-1}^-1 U_{i-1}: the previous row's inverse times its coupling to this row
+    coupled = None  # S_{i-1}^-1 U_{i-1}
     for i in range(h):
-        # S_i = A_ii - U_{i-1}^T D_{i-1}^-1 U_{i-1}; U_i[k, k] = -down, U_i[k, k+1] = -down_right,
-        # U_i[k+1, k] = -down_left (row i's pixel k to row i+1's pixel k, k+1, k-1)
-        rhs = b[i]
-        if i == 0:
-            s.fill(0.0)
+        if coupled is None:
+            s, rhs = np.zeros((w, w)), b[i]
         else:
-            v, dr, dl = down[i - 1], down_right[i - 1], down_left[i - 1]
-            np.multiply(coupled, v[:, None], out=s)  # -U^T coupled, row by row: U^T[k, k] = -v[k]
-            np.multiply(coupled[:-1], dr[:, None], out=tmp[1:])  # U^T[k+1, k] = -dr[k]
-            s[1:] += tmp[1:]
-            np.multiply(coupled[1:], dl[:, None], out=tmp[:-1])  # U^T[k, k+1] = -dl[k]
-            s[:-1] += tmp[:-1]
-            q = forward[i - 1]
-            ut_q = -v[:, None] * q
-            ut_q[1:] -= dr[:, None] * q[:-1]
-            ut_q[:-1] -= dl[:, None] * q[1:]
-            rhs = rhs - ut_q
+            edges = down[i - 1], down_right[i - 1], down_left[i - 1]
+            s = -_coupling_t_times(*edges, coupled)
+            rhs = b[i] - _coupling_t_times(*edges, forward[i - 1])
         s[j, j] += diagonal[i]
         s[j[:-1], j[1:]] -= right[i]
         s[j[1:], j[:-1]] -= right[i]
         inv = inverses[i] = np.linalg.inv(s)
         forward[i] = inv @ rhs
-        if i + 1 < h:
-            v, dr, dl = down[i], down_right[i], down_left[i]
-            np.multiply(inv, -v[None, :], out=coupled)  # column k: -v[k] inv[:, k]
-            np.multiply(inv[:, :-1], dr[None, :], out=tmp[:, 1:])  # - dr[k-1] inv[:, k-1]
-            coupled[:, 1:] -= tmp[:, 1:]
-            np.multiply(inv[:, 1:], dl[None, :], out=tmp[:, :-1])  # - dl[k] inv[:, k+1]
-            coupled[:, :-1] -= tmp[:, :-1]
+        if i + 1 < h:  # S^-1 U = (U^T S^-1)^T: S^-1 is symmetric
+            coupled = _coupling_t_times(down[i], down_right[i], down_left[i], inv).T
     x = np.empty_like(b)
     x[h - 1] = forward[h - 1]
     for i in range(h - 2, -1, -1):
-        # x_i = D_i^-1 (rhs_i - U_i x_{i+1}) = forward_i - D_i^-1 U_i x_{i+1}
-        nxt = x[i + 1]
-        u_x = -down[i][:, None] * nxt
-        u_x[:-1] -= down_right[i][:, None] * nxt[1:]
-        u_x[1:] -= down_left[i][:, None] * nxt[:-1]
-        x[i] = forward[i] - inverses[i] @ u_x
+        x[i] = forward[i] - inverses[i] @ _coupling_times(down[i], down_right[i], down_left[i], x[i + 1])
     return x
 
 
@@ -208,6 +204,17 @@ def _relax_along_rows(d: np.ndarray, cum: np.ndarray, i: int) -> None:
     np.minimum(rev, np.minimum.accumulate(rev - rc) + rc, out=rev)
 
 
+def _relax_from(d: np.ndarray, cum: np.ndarray, i: int, k: int, straight: np.ndarray, to_right: np.ndarray,
+                to_left: np.ndarray) -> None:
+    """Row ``i`` of ``d`` relaxed from its neighbour row ``k`` (the edge costs ``straight`` k->i,
+    ``to_right`` k's pixel x -> i's x+1, ``to_left`` x+1 -> x), then along itself; in place."""
+    other, row = d[k], d[i]
+    np.minimum(row, other + straight, out=row)
+    np.minimum(row[1:], other[:-1] + to_right, out=row[1:])
+    np.minimum(row[:-1], other[1:] + to_left, out=row[:-1])
+    _relax_along_rows(d, cum, i)
+
+
 def geodesic_distance(costs: GridEdges, seeds: np.ndarray, *, limit: float = np.inf, max_passes: int = 500) -> np.ndarray:
     """The shortest-path distance (h, w) from each pixel to the nearest ``seeds`` pixel along the grid.
 
@@ -236,17 +243,9 @@ def geodesic_distance(costs: GridEdges, seeds: np.ndarray, *, limit: float = np.
     for _ in range(max_passes):
         before = d.copy()
         for i in range(1, h):  # downward: each row from the one above
-            above, row = d[i - 1], d[i]
-            np.minimum(row, above + down[i - 1], out=row)
-            np.minimum(row[1:], above[:-1] + down_right[i - 1], out=row[1:])
-            np.minimum(row[:-1], above[1:] + down_left[i - 1], out=row[:-1])
-            _relax_along_rows(d, cum, i)
-        for i in range(h - 2, -1, -1):  # upward: each row from the one below
-            below, row = d[i + 1], d[i]
-            np.minimum(row, below + down[i], out=row)
-            np.minimum(row[:-1], below[1:] + down_right[i], out=row[:-1])
-            np.minimum(row[1:], below[:-1] + down_left[i], out=row[1:])
-            _relax_along_rows(d, cum, i)
+            _relax_from(d, cum, i, i - 1, down[i - 1], down_right[i - 1], down_left[i - 1])
+        for i in range(h - 2, -1, -1):  # upward: each row from the one below (the diagonals swap roles)
+            _relax_from(d, cum, i, i + 1, down[i], down_left[i], down_right[i])
         if not (d < before).any():
             break
     d[d > limit] = np.inf

@@ -255,7 +255,6 @@ def welsh_transfer(y: np.ndarray, ref_y: np.ndarray, ref_ab: np.ndarray, *, samp
         feat_r, ab_r = feat_r[keep], ab_r[keep]
     k = min(k, feat_r.shape[0])
     dist, idx = KDTree(feat_r).query(feat_t, k=k)
-    dist, idx = dist.astype(np.float64), idx.astype(np.int64)
     if k == 1:
         dist, idx = dist[:, None], idx[:, None]
     h = np.maximum(dist[:, :1], 0.01)  # bandwidth: the nearest match's distance (at least 0.01 luma)
