@@ -137,6 +137,22 @@ def test_the_optimized_graph_is_cached_once_and_gives_identical_outputs(tmp_path
     assert len(list((tmp_path / "cache" / "ort").glob("*.onnx"))) == 2
 
 
+def test_the_graph_cache_keeps_only_the_newest_entries_of_a_model(tmp_path):
+    from colorize.runtime import GRAPH_CACHE_KEEP, _prune_graph_cache
+
+    folder = tmp_path / "ort"
+    folder.mkdir()
+    names = [f"default-{i:020x}.onnx" for i in range(GRAPH_CACHE_KEEP + 2)]
+    for i, name in enumerate(names):
+        (folder / name).write_bytes(b"x")
+        os.utime(folder / name, ns=(10**18 + i * 10**9,) * 2)  # oldest first
+    others = ["default-large-0123456789abcdef0123.onnx", "other-0123456789abcdef0123.onnx", "default-notes.onnx"]
+    for name in others:
+        (folder / name).write_bytes(b"y")
+    _prune_graph_cache(folder, "default")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names[2:] + others)  # another model's entries stay
+
+
 def test_a_damaged_cache_entry_is_rewritten_and_an_unwritable_cache_is_skipped(tmp_path, monkeypatch):
     from colorize.runtime import onnx_session
 

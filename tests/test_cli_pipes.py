@@ -65,6 +65,44 @@ def test_stdin_to_file_and_file_to_stdout(tmp_path, tiny_model_path):
 
 
 @pytest.mark.slow
+def test_block_buffered_stdout_is_complete_after_the_quick_exit(tmp_path, tiny_model_path):
+    """The command ends with os._exit after a photo run (cli.console): what is still in Python's
+    buffers must reach the pipe. Without PYTHONUNBUFFERED stdout is block-buffered in a pipe."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    src = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (240, 320), dtype=np.uint8)).save(src)
+    cmd = [sys.executable, "-m", "colorize", str(src), "-m", tiny_model_path]
+    r = subprocess.run([*cmd, "-o", "-", "--format", "jpg"], capture_output=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout) > 16384 and r.stdout.endswith(b"\xff\xd9")  # more than one buffer, through the EOI marker
+    assert Image.open(io.BytesIO(r.stdout)).size == (320, 240)
+    r = subprocess.run([*cmd, "-o", str(tmp_path / "out.png"), "--json"], capture_output=True, timeout=300, env=env, text=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["ok"] == 1, r.stderr
+    r = subprocess.run([*cmd[:3], str(tmp_path / "missing.png"), "--json"], capture_output=True, timeout=300, env=env, text=True)
+    assert r.returncode == 1 and json.loads(r.stdout)["failed"] == 1  # the exit code survives the quick exit too
+
+
+def test_the_quick_exit_is_for_photo_runs_alone(monkeypatch):
+    import threading
+
+    from colorize import cli
+
+    monkeypatch.delenv("COLORIZE_DEBUG", raising=False)
+    monkeypatch.delitem(sys.modules, "ray", raising=False)  # another test may have imported it here
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # pytest's own threads are not the command's
+    assert cli._can_skip_teardown(["photo.jpg", "-o", "out.jpg"])
+    assert not cli._can_skip_teardown(["train", "--data", "x"]) and not cli._can_skip_teardown(["web"])
+    monkeypatch.setitem(sys.modules, "ray", object())  # a Ray session shuts down in atexit
+    assert not cli._can_skip_teardown(["photo.jpg"])
+    monkeypatch.delitem(sys.modules, "ray")
+    monkeypatch.setattr(threading, "active_count", lambda: 2)  # a thread still working
+    assert not cli._can_skip_teardown(["photo.jpg"])
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setenv("COLORIZE_DEBUG", "1")
+    assert not cli._can_skip_teardown(["photo.jpg"])
+
+
+@pytest.mark.slow
 def test_stdout_refusals_are_one_line(tmp_path):
     a, b = gray_file(tmp_path / "a.png"), gray_file(tmp_path / "b.png")
     for args, needle in [((a, b, "-o", "-"), "standard output takes one image"),

@@ -221,6 +221,21 @@ LINEAR_RGB_ICC = make_icc("Linear RGB (test)", 1.0)
 LINEAR_GRAY_ICC = make_icc("Linear Gray (test)", 1.0, gray=True)
 
 
+def test_an_rgbx_view_encodes_like_the_contiguous_image(tmp_path):
+    """The pipeline's JPEG-bound output is the RGB view of an RGBX buffer: JPEG wraps it without a copy,
+    every format writes the same bytes as from a plain HxWx3 array; other views are not mistaken for one."""
+    buf = np.random.default_rng(0).integers(0, 256, (40, 56, 4), dtype=np.uint8)
+    view, plain = buf[:, :, :3], np.ascontiguousarray(buf[:, :, :3])
+    assert cio._rgbx_base(view) is buf
+    assert cio._rgbx_base(plain) is None and cio._rgbx_base(buf[:, 1:, :3]) is None and cio._rgbx_base(buf[1:, :, :3]) is None
+    assert cio._rgbx_base(buf[:, :, 1:]) is None  # shares the buffer but starts at G: not RGBX
+    for suffix in (".jpg", ".png", ".webp", ".bmp", ".tif"):
+        assert cio.encode_image(view, suffix) == cio.encode_image(plain, suffix), suffix
+    out = write_image(tmp_path / "v.jpg", view)
+    assert out.read_bytes() == cio.encode_image(plain, ".jpg")
+    assert Image.open(out).mode == "RGB"
+
+
 def test_icc_builder_makes_a_profile_littlecms_accepts():
     profile = ImageCms.ImageCmsProfile(io.BytesIO(LINEAR_RGB_ICC))
     assert ImageCms.getProfileDescription(profile).strip() == "Linear RGB (test)"

@@ -53,6 +53,18 @@ def test_threads_and_strided_input_give_identical_bytes():
     assert np.array_equal(one, kernels.guided_join_u8(padded[:, :77], y_low, uv))
 
 
+def test_rgbx_output_is_the_rgb_bytes_plus_an_opaque_fourth():
+    """The JPEG path's layout (Pillow wraps it without a copy): same pixels, X = 255, both implementations."""
+    y, y_low, uv = _case(61, 47, seed=9)
+    rgb = kernels.guided_join_u8(y, y_low, uv)
+    rgb_np = kernels.guided_join_u8_numpy(y, y_low.numpy(), uv.numpy())
+    for out, want in ((kernels.guided_join_u8(y, y_low, uv, rgbx=True), rgb),
+                      (kernels.guided_join_u8(y, y_low, uv, threads=3, rgbx=True), rgb),
+                      (kernels.guided_join_u8_numpy(y, y_low.numpy(), uv.numpy(), rgbx=True), rgb_np)):
+        assert out.shape == (61, 47, 4) and out.dtype == np.uint8 and out.flags.c_contiguous
+        assert np.array_equal(out[..., :3], want) and (out[..., 3] == 255).all()
+
+
 def test_luma_is_kept_even_for_out_of_gamut_chroma():
     y, y_low, uv = _case(120, 160, seed=5, chroma=3.0)
     rgb = kernels.guided_join_u8(y, y_low, uv)

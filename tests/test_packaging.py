@@ -131,7 +131,7 @@ def test_core_metadata_has_the_name_licence_classifiers_and_urls(tmp_path):
     assert meta["Requires-Python"] == ">=3.11"
     assert set(meta.get_all("Classifier")) == set(PROJECT["classifiers"])
     assert len(meta.get_all("Project-URL")) == len(PROJECT["urls"])
-    assert "colorize = colorize.cli:main" in (dist_info / "entry_points.txt").read_text()
+    assert "colorize = colorize.cli:console" in (dist_info / "entry_points.txt").read_text()
 
 
 def _build_ext(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

@@ -81,6 +81,15 @@ def test_batch_equals_single(colorizer, colour_photo):
         np.testing.assert_allclose(colorizer.colorize_array(single), b, atol=2e-2)
 
 
+def test_rgbx_batches_are_views_of_the_same_pixels(colorizer, colour_photo):
+    g = luma_u8(colour_photo).astype(np.float32) / 255
+    plain = colorizer.colorize_batch([g, g[:50]], uint8=True)
+    views = colorizer.colorize_batch([g, g[:50]], uint8=True, rgbx=True)
+    for a, b in zip(plain, views):
+        assert a.flags.c_contiguous and b.base.shape == (*a.shape[:2], 4)
+        assert np.array_equal(a, b) and (b.base[..., 3] == 255).all()
+
+
 def test_saturation_zero_is_gray_and_knobs_change_output(colorizer, colour_photo):
     g = luma_u8(colour_photo).astype(np.float32) / 255
     gray = colorizer.colorize_array(g, saturation=0.0)

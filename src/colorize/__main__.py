@@ -1,7 +1,5 @@
 """``python -m colorize`` (and ``torchrun -m colorize train ...``)."""
 
-import sys
+from .cli import console
 
-from .cli import main
-
-sys.exit(main())
+console()

@@ -2,11 +2,12 @@
  *
  * One pass per output pixel instead of a dozen whole-image float passes in torch:
  *   1. bilinearly upsample the guided filter's low-resolution coefficients (a_u, a_v, b_u, b_v)
- *      (align_corners=False, exactly as torch.nn.functional.interpolate);
+ *      (align_corners=False, as torch.nn.functional.interpolate: along x, then between rows);
  *   2. chroma u, v = a * y + b, with y the original full-resolution luma;
  *   3. gamut-safe YUV -> sRGB join: if y + chroma leaves the sRGB cube, scale the chroma down
  *      (hue kept) just enough to fit, so the luma stays exactly y (colorize.color.combine_yuv_gamut_safe);
- *   4. round to uint8 and write interleaved RGB.
+ *   4. round to uint8 and write interleaved RGB, or RGBX (a fourth byte of 255) which Pillow maps
+ *      without a copy as its own 4-byte pixel layout and the JPEG encoder reads directly.
  *
  * Plain C with no Python API: loaded with ctypes, which releases the GIL, so Python threads can
  * run row bands in parallel. Built by setup.py when a compiler is present; otherwise the torch
@@ -25,17 +26,21 @@ static inline float channel_limit(float y, float d) {
     return num / (live ? d : 1.f);
 }
 
-/* One output row: coefficients already at full width (au, av, bu, bv), luma yr -> RGB bytes. */
+/* One output row: the coefficients (a_u, a_v, b_u, b_v) of the two nearest low-resolution rows,
+ * already widened to W (lo: the row above, hi: below), blended by ty here; luma yr -> RGB bytes. */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-static void join_row(const float *restrict yr, const float *restrict au, const float *restrict av,
-                     const float *restrict bu, const float *restrict bv, const float *restrict m,
-                     uint8_t *restrict rr, uint8_t *restrict gg, uint8_t *restrict bb, int W) {
+static void join_row(const float *restrict yr, const float *restrict lo, const float *restrict hi, float ty, int W,
+                     const float *restrict m, uint8_t *restrict rr, uint8_t *restrict gg, uint8_t *restrict bb) {
     const float m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3], m4 = m[4], m5 = m[5];
+    const float *restrict au0 = lo, *restrict av0 = lo + W, *restrict bu0 = lo + 2 * (long)W, *restrict bv0 = lo + 3 * (long)W;
+    const float *restrict au1 = hi, *restrict av1 = hi + W, *restrict bu1 = hi + 2 * (long)W, *restrict bv1 = hi + 3 * (long)W;
     for (int x = 0; x < W; x++) {
         float yy = clamp01(yr[x]);
-        float u = au[x] * yy + bu[x], v = av[x] * yy + bv[x];
+        float au = au0[x] + ty * (au1[x] - au0[x]), av = av0[x] + ty * (av1[x] - av0[x]);
+        float bu = bu0[x] + ty * (bu1[x] - bu0[x]), bv = bv0[x] + ty * (bv1[x] - bv0[x]);
+        float u = au * yy + bu, v = av * yy + bv;
         float dr = m0 * u + m1 * v, dg = m2 * u + m3 * v, db = m4 * u + m5 * v;
         /* k = 1 inside the cube; outside, the chroma scale that just fits (luma kept) */
         float k = channel_limit(yy, dr), kg = channel_limit(yy, dg), kb = channel_limit(yy, db);
@@ -57,23 +62,31 @@ static void widen(const float *restrict src, const int *restrict x0, const int *
     for (int x = 0; x < W; x++) dst[x] = src[x0[x]] + tx[x] * (src[x1[x]] - src[x0[x]]);
 }
 
+/* The 4 coefficient planes' low-resolution row j, widened to W samples each, into dst (4 x W). */
+static void widen_row(const float *coef, long plane, int w, int j, const int *x0, const int *x1, const float *tx,
+                      float *dst, int W) {
+    for (int c = 0; c < 4; c++) widen(coef + c * plane + (long)j * w, x0, x1, tx, dst + (long)c * W, W);
+}
+
 /*
  * y:      H x W float32 luma in [0, 1], rows `y_stride` floats apart
  * coef:   4 planes of h x w float32 (a_u, a_v, b_u, b_v), contiguous
  * m:      6 floats: the YUV -> RGB matrix's chroma columns, row-major (r_u, r_v, g_u, g_v, b_u, b_v)
- * out:    H x W x 3 uint8, rows `out_stride` bytes apart
+ * out:    H x W x px_bytes uint8 (3: RGB, 4: RGBX with X = 255), rows `out_stride` bytes apart
  * rows [row0, row1) are written. Returns 0, or -1 if scratch memory could not be allocated.
+ * (Named colorize_join_px, not guided_join_u8 as before the pixel stride: a stale build is refused
+ * by name instead of being called with the wrong arguments.)
  */
-int guided_join_u8(const float *y, int H, int W, long y_stride, const float *coef, int h, int w,
-                   const float *m, uint8_t *out, long out_stride, int row0, int row1) {
+int colorize_join_px(const float *y, int H, int W, long y_stride, const float *coef, int h, int w,
+                     const float *m, uint8_t *out, long out_stride, int px_bytes, int row0, int row1) {
     const float sx = (float)w / (float)W, sy = (float)h / (float)H;
-    /* scratch: x0, x1 (int), tx, 4 full-width coefficient rows (float), 3 channel rows (bytes), 4 low rows */
-    size_t bytes = sizeof(int) * 2 * (size_t)W + sizeof(float) * 5 * (size_t)W + 3 * (size_t)W + sizeof(float) * 4 * (size_t)w;
+    /* scratch: x0, x1 (int), tx, two widened low rows of 4 planes (float), 3 channel rows (bytes) */
+    size_t bytes = sizeof(int) * 2 * (size_t)W + sizeof(float) * 9 * (size_t)W + 3 * (size_t)W;
     char *scratch = malloc(bytes);
     if (!scratch) return -1;
     int *x0 = (int *)scratch, *x1 = x0 + W;
-    float *tx = (float *)(x1 + W), *full = tx + W, *line = full + 4 * (size_t)W;
-    uint8_t *rgb = (uint8_t *)(line + 4 * (size_t)w);
+    float *tx = (float *)(x1 + W), *lo = tx + W, *hi = lo + 4 * (size_t)W;
+    uint8_t *rgb = (uint8_t *)(hi + 4 * (size_t)W);
     for (int x = 0; x < W; x++) {
         float s = ((float)x + 0.5f) * sx - 0.5f;
         if (s < 0.f) s = 0.f;
@@ -84,8 +97,9 @@ int guided_join_u8(const float *y, int H, int W, long y_stride, const float *coe
         tx[x] = s - (float)i;
     }
     const long plane = (long)h * w;
-    int last_j0 = -1;
-    float last_ty = -1.f;
+    /* Widen each low-resolution row once (not once per output row: a 12 MP photo from a 256 px render
+     * has ~16 output rows per low row), then blend the two nearest per output row. */
+    int lo_row = -1, hi_row = -1;
     for (int r = row0; r < row1; r++) {
         float s = ((float)r + 0.5f) * sy - 0.5f;
         if (s < 0.f) s = 0.f;
@@ -93,23 +107,36 @@ int guided_join_u8(const float *y, int H, int W, long y_stride, const float *coe
         if (j0 > h - 1) j0 = h - 1;
         int j1 = j0 < h - 1 ? j0 + 1 : j0;
         float ty = s - (float)j0;
-        if (j0 != last_j0 || ty != last_ty) { /* upsampling repeats rows only at the borders */
-            for (int c = 0; c < 4; c++) {
-                const float *p0 = coef + c * plane + (long)j0 * w, *p1 = coef + c * plane + (long)j1 * w;
-                float *dst = line + (long)c * w;
-                for (int i = 0; i < w; i++) dst[i] = p0[i] + ty * (p1[i] - p0[i]);
-                widen(dst, x0, x1, tx, full + (long)c * W, W);
+        if (lo_row != j0) {
+            if (hi_row == j0) { /* moving down one low row: the old lower row is the new upper one */
+                float *t = lo;
+                lo = hi;
+                hi = t;
+                hi_row = -1;
+            } else {
+                widen_row(coef, plane, w, j0, x0, x1, tx, lo, W);
             }
-            last_j0 = j0;
-            last_ty = ty;
+            lo_row = j0;
         }
-        join_row(y + (long)r * y_stride, full, full + W, full + 2 * (long)W, full + 3 * (long)W, m,
-                 rgb, rgb + W, rgb + 2 * (long)W, W);
+        if (hi_row != j1 && j1 != j0) {
+            widen_row(coef, plane, w, j1, x0, x1, tx, hi, W);
+            hi_row = j1;
+        }
+        join_row(y + (long)r * y_stride, lo, j1 == j0 ? lo : hi, ty, W, m, rgb, rgb + W, rgb + 2 * (long)W);
         uint8_t *o = out + (long)r * out_stride;
-        for (int x = 0; x < W; x++) {
-            o[3 * x + 0] = rgb[x];
-            o[3 * x + 1] = rgb[W + x];
-            o[3 * x + 2] = rgb[2 * W + x];
+        if (px_bytes == 4) {
+            for (int x = 0; x < W; x++) {
+                o[4 * x + 0] = rgb[x];
+                o[4 * x + 1] = rgb[W + x];
+                o[4 * x + 2] = rgb[2 * W + x];
+                o[4 * x + 3] = 255;
+            }
+        } else {
+            for (int x = 0; x < W; x++) {
+                o[3 * x + 0] = rgb[x];
+                o[3 * x + 1] = rgb[W + x];
+                o[3 * x + 2] = rgb[2 * W + x];
+            }
         }
     }
     free(scratch);

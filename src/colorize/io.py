@@ -1374,7 +1374,7 @@ def _output_pixels(label: str, suffix: str, rgb: np.ndarray, alpha: np.ndarray |
     if icc_profile is not None and not isinstance(icc_profile, (bytes, bytearray)):
         icc_profile = icc_profile.tobytes()  # an ImageCms.ImageCmsProfile
     depth = bit_depth if fmt in _SIXTEEN_BIT_FORMATS else 8
-    pixels = _prepare_pixels(rgb, alpha if fmt in _ALPHA_FORMATS else None, depth)
+    pixels = _prepare_pixels(rgb, alpha if fmt in _ALPHA_FORMATS else None, depth, keep_rgbx=fmt == "JPEG")
     return fmt, pixels, int(quality), bytes(icc_profile) if icc_profile else None
 
 
@@ -1398,8 +1398,24 @@ def encode_image(rgb: np.ndarray, suffix: str = ".png", *, alpha: np.ndarray | N
     return buf.getvalue()
 
 
-def _prepare_pixels(rgb: np.ndarray, alpha: np.ndarray | None, depth: int) -> np.ndarray:
-    """Validate and quantize to ``HxWxC`` uint8/uint16 with C in 1..4 (gray, gray+A, RGB, RGBA)."""
+def _rgbx_base(px: np.ndarray) -> np.ndarray | None:
+    """The ``HxWx4`` uint8 buffer that ``px`` is the RGB view of, or None.
+
+    The photo pipeline's ``rgbx=True`` output is such a view (:func:`colorize.kernels.guided_join_u8`):
+    Pillow's own 4-byte pixel layout, which a JPEG encode wraps without the ~40 ms (12 MP) repacking
+    that ``Image.fromarray`` of an ``HxWx3`` array costs."""
+    base = px.base
+    if (px.dtype == np.uint8 and px.ndim == 3 and px.shape[2] == 3 and isinstance(base, np.ndarray)
+            and base.dtype == np.uint8 and base.shape == (*px.shape[:2], 4) and base.flags.c_contiguous
+            and px.strides == base.strides and px.ctypes.data == base.ctypes.data):
+        return base
+    return None
+
+
+def _prepare_pixels(rgb: np.ndarray, alpha: np.ndarray | None, depth: int, *, keep_rgbx: bool = False) -> np.ndarray:
+    """Validate and quantize to ``HxWxC`` uint8/uint16 with C in 1..4 (gray, gray+A, RGB, RGBA).
+
+    The result is contiguous, except an RGB view of an RGBX buffer with ``keep_rgbx`` (see :func:`_rgbx_base`)."""
     arr = np.asarray(rgb)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
@@ -1417,7 +1433,7 @@ def _prepare_pixels(rgb: np.ndarray, alpha: np.ndarray | None, depth: int) -> np
         if a.shape != arr.shape[:2]:
             raise ValueError(f"alpha must be {arr.shape[:2]} to match rgb, got {a.shape}")
         q = np.concatenate([q, _quantize(a, depth)[:, :, None]], axis=2)
-    return np.ascontiguousarray(q)
+    return q if keep_rgbx and _rgbx_base(q) is not None else np.ascontiguousarray(q)
 
 
 def _quantize(x: np.ndarray, depth: int) -> np.ndarray:
@@ -1450,7 +1466,12 @@ def _encode(f: IO[bytes], fmt: str, px: np.ndarray, quality: int, icc: bytes | N
         px = np.concatenate([np.repeat(px[:, :, :1], 3, axis=2), px[:, :, 1:]], axis=2)
         channels = px.shape[2]
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
-    img = Image.fromarray(px[:, :, 0] if channels == 1 else px)
+    base = _rgbx_base(px) if fmt == "JPEG" else None
+    if base is not None:  # no copy: the encoder reads RGBX as RGB
+        img = Image.frombuffer("RGBX", (px.shape[1], px.shape[0]), base, "raw", "RGBX", 0, 1)
+        mode = "RGBX"
+    else:
+        img = Image.fromarray(px[:, :, 0] if channels == 1 else px)
     if img.mode != mode:  # pragma: no cover - defensive
         img = img.convert(mode)
     options: dict[str, Any] = {}

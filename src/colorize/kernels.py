@@ -47,11 +47,11 @@ def _library() -> ctypes.CDLL | None:
         if path.is_file():
             try:
                 lib = ctypes.CDLL(str(path))
-            except OSError:
+                fn = lib.colorize_join_px
+            except (OSError, AttributeError):  # unloadable, or a stale build from before the pixel stride
                 return None
-            fn = lib.guided_join_u8
             fn.argtypes = [_FLOAT_P, ctypes.c_int, ctypes.c_int, ctypes.c_long, _FLOAT_P, ctypes.c_int, ctypes.c_int,
-                           _FLOAT_P, _U8_P, ctypes.c_long, ctypes.c_int, ctypes.c_int]
+                           _FLOAT_P, _U8_P, ctypes.c_long, ctypes.c_int, ctypes.c_int, ctypes.c_int]
             fn.restype = ctypes.c_int
             return lib
     return None
@@ -74,20 +74,30 @@ def _cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
-def guided_join_u8_numpy(y: np.ndarray, y_low: Any, uv_low: Any, radius: int = 2, eps: float = 1e-3) -> np.ndarray:
+def _output(H: int, W: int, rgbx: bool) -> np.ndarray:
+    """The join's output buffer: H x W x 3, or H x W x 4 with the fourth byte 255 (RGBX)."""
+    if not rgbx:
+        return np.empty((H, W, 3), np.uint8)
+    out = np.empty((H, W, 4), np.uint8)
+    out[:, :, 3] = 255
+    return out
+
+
+def guided_join_u8_numpy(y: np.ndarray, y_low: Any, uv_low: Any, radius: int = 2, eps: float = 1e-3, *,
+                         rgbx: bool = False) -> np.ndarray:
     """The fallback without the compiled kernel, in numpy (strips keep memory small); same contract as
     :func:`guided_join_u8`."""
     y = np.asarray(y, dtype=np.float32)
     y_low, _ = to_numpy(y_low)
     uv_low, _ = to_numpy(uv_low)
     H, W = y.shape
-    out = np.empty((H, W, 3), np.uint8)
+    out = _output(H, W, rgbx)
     for rows, a, b in guided_coefficient_strips(y_low, uv_low, (H, W), radius=radius, eps=eps):
         ys = y[None, None, rows]
         rgb = combine_yuv_gamut_safe(ys, b + a * ys)[0].transpose(1, 2, 0)
         rgb *= 255
         rgb += 0.5
-        out[rows] = rgb.astype(np.uint8)
+        out[rows, :, :3] = rgb.astype(np.uint8)
     return out
 
 
@@ -111,14 +121,17 @@ def guided_join_u8_torch(y: np.ndarray, y_low: Any, uv_low: Any, radius: int = 2
 
 
 def guided_join_u8(y: np.ndarray, y_low: Any, uv_low: Any, radius: int = 2, eps: float = 1e-3,
-                   threads: int | None = None) -> np.ndarray:
+                   threads: int | None = None, *, rgbx: bool = False) -> np.ndarray:
     """Full-resolution sRGB uint8 (H, W, 3) from luma ``y`` (H, W float32 in [0, 1]) and chroma
     ``uv_low`` (1, 2, h, w, YUV units) predicted for ``y_low`` (1, 1, h, w), upsampled by a guided
     filter so colour edges follow ``y``; the output's BT.601 luma is ``y`` (gamut-safe join).
-    ``y_low`` and ``uv_low`` are float32 arrays (torch tensors are accepted and copied to the CPU)."""
+    ``y_low`` and ``uv_low`` are float32 arrays (torch tensors are accepted and copied to the CPU).
+
+    ``rgbx=True`` gives (H, W, 4) with a fourth byte of 255: Pillow's own pixel layout, which
+    :func:`colorize.io.pil_image` wraps without a copy (a 12 MP RGB array costs ~40 ms to convert)."""
     lib = _library()
     if lib is None:
-        return guided_join_u8_numpy(y, y_low, uv_low, radius, eps)
+        return guided_join_u8_numpy(y, y_low, uv_low, radius, eps, rgbx=rgbx)
     y = np.asarray(y, dtype=np.float32)
     if y.strides[1] != 4:
         y = np.ascontiguousarray(y)
@@ -126,16 +139,16 @@ def guided_join_u8(y: np.ndarray, y_low: Any, uv_low: Any, radius: int = 2, eps:
     coef = _coefficients(to_numpy(y_low)[0], to_numpy(uv_low)[0], radius, eps)
     h, w = coef.shape[1:]
     m = np.ascontiguousarray(_YUV_TO_RGB[:, 1:], dtype=np.float32)
-    out = np.empty((H, W, 3), np.uint8)
+    out = np.empty((H, W, 4 if rgbx else 3), np.uint8)
     args = (y.ctypes.data_as(_FLOAT_P), H, W, y.strides[0] // 4, coef.ctypes.data_as(_FLOAT_P), h, w,
-            m.ctypes.data_as(_FLOAT_P), out.ctypes.data_as(_U8_P), out.strides[0])
+            m.ctypes.data_as(_FLOAT_P), out.ctypes.data_as(_U8_P), out.strides[0], out.shape[2])
     n = max(1, min(threads or _cpu_threads(), H // 64 or 1))
     bands = [(H * i // n, H * (i + 1) // n) for i in range(n)]
     if n == 1:
-        status = [lib.guided_join_u8(*args, 0, H)]
+        status = [lib.colorize_join_px(*args, 0, H)]
     else:
         with ThreadPoolExecutor(n) as pool:
-            status = list(pool.map(lambda band: lib.guided_join_u8(*args, *band), bands))
+            status = list(pool.map(lambda band: lib.colorize_join_px(*args, *band), bands))
     if any(status):
         raise MemoryError("not enough memory for the colour join")
     return out

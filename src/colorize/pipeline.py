@@ -297,17 +297,20 @@ class Colorizer:
         return out.transpose(0, 3, 1, 2)
 
     def colorize_gray_u8(self, y: np.ndarray, options: ColorizeOptions | None = None, *, uv_low: Any = None,
-                         hint_map: Any = None, y_low: Any = None) -> np.ndarray:
+                         hint_map: Any = None, y_low: Any = None, rgbx: bool = False) -> np.ndarray:
         """Colorize one gray image ``y`` (HxW float32 in [0,1]) straight to 8-bit sRGB (HxWx3 uint8).
 
         The path for 8-bit outputs: the full-resolution work is one fused pass
-        (:func:`colorize.kernels.guided_join_u8`), with no float RGB image in between.
+        (:func:`colorize.kernels.guided_join_u8`), with no float RGB image in between. With ``rgbx``
+        the result is the RGB view of an HxWx4 RGBX buffer, which :func:`colorize.io.write_image`
+        hands to the JPEG encoder without a copy (other consumers would rather have it contiguous).
         """
         o = options or self.options
         y = np.asarray(y, dtype=np.float32)
         low = render_input(y[None, None], o.render_size) if y_low is None else to_numpy(y_low)[0]
         uv = self.predict_uv(low, o, hint_map) if uv_low is None else to_numpy(uv_low)[0]
-        return guided_join_u8(y, low, uv * np.float32(o.saturation), radius=o.guided_radius, eps=o.guided_eps)
+        out = guided_join_u8(y, low, uv * np.float32(o.saturation), radius=o.guided_radius, eps=o.guided_eps, rgbx=rgbx)
+        return out[:, :, :3] if rgbx else out
 
     def colorize_array(self, rgb: np.ndarray, options: ColorizeOptions | None = None, *, hints: Any = None,
                        hint_method: str | None = None, reference: Any = None, reference_strength: float | None = None,
@@ -391,10 +394,11 @@ class Colorizer:
         return uncertainty_map(self, image, options=merge_options(self.options, overrides))
 
     def colorize_batch(self, grays: Sequence[np.ndarray], options: ColorizeOptions | None = None, batch_size: int = 8,
-                       *, uint8: bool = False) -> list[np.ndarray]:
+                       *, uint8: bool = False, rgbx: bool = False) -> list[np.ndarray]:
         """Colorize many gray images (HxW float [0,1]); images with equal render shapes share a forward pass.
 
-        Returns HxWx3 float32 sRGB, or uint8 with ``uint8=True`` (faster: the fused 8-bit path)."""
+        Returns HxWx3 float32 sRGB, or uint8 with ``uint8=True`` (faster: the fused 8-bit path; with
+        ``rgbx`` as views of RGBX buffers, see :meth:`colorize_gray_u8`)."""
         o = options or self.options
         batch_size = check_option("batch_size", batch_size)
         results: list[np.ndarray | None] = [None] * len(grays)
@@ -410,7 +414,7 @@ class Colorizer:
                 for j, i in enumerate(chunk):
                     known = {"uv_low": uv[j : j + 1], "y_low": lows[i]}
                     if uint8:
-                        results[i] = self.colorize_gray_u8(grays[i], o, **known)
+                        results[i] = self.colorize_gray_u8(grays[i], o, **known, rgbx=rgbx)
                     else:
                         g = np.asarray(grays[i], dtype=np.float32)[None, None]
                         results[i] = self.colorize_gray(g, o, **known)[0].transpose(1, 2, 0)

@@ -134,7 +134,29 @@ def onnx_session(path: str | os.PathLike[str], options: onnxruntime.SessionOptio
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+    _prune_graph_cache(cached.parent, src.stem)
     return session
+
+
+GRAPH_CACHE_KEEP = 4
+"""Optimized graphs kept per model file name (the newest): each is as large as the model (45 MB for the default)."""
+
+
+def _prune_graph_cache(folder: Path, stem: str, keep: int = GRAPH_CACHE_KEEP) -> None:
+    """Remove all but the ``keep`` newest cached graphs of ``stem``: every new install, onnxruntime
+    upgrade or re-exported model adds an entry, and without this the cache only grew. A removed
+    entry still in use elsewhere is optimized again there once (about a second)."""
+    import re
+
+    pattern = re.compile(rf"{re.escape(stem)}-[0-9a-f]{{20}}\.onnx")
+    entries = []
+    for path in folder.glob(f"{stem}-*.onnx"):
+        if pattern.fullmatch(path.name):
+            with contextlib.suppress(OSError):
+                entries.append((path.stat().st_mtime_ns, path))
+    for _, path in sorted(entries, reverse=True)[keep:]:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 __all__ = ["DEFAULT_TEMPERATURE", "cache_dir", "cpu_has_fast_bf16", "cpu_signature", "inference_context", "onnx_session",

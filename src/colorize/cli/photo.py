@@ -541,17 +541,19 @@ def _colorize_and_write(args: argparse.Namespace, run: _Run, loaded: list[tuple[
     # 8-bit outputs (all but 16-bit PNG/TIFF from 16-bit sources) take the fused uint8 path.
     eight_bit = all(img.bit_depth == 8 or output_suffix(dst, args.out_format) not in (".png", ".tif", ".tiff")
                     for _, dst, img in loaded)
+    # JPEG outputs take the join's RGBX buffers, which the encoder wraps without a copy (-40 ms at 12 MP)
+    rgbx = eight_bit and all(output_suffix(dst, args.out_format) in (".jpg", ".jpeg") for _, dst, _ in loaded)
     outs: list[Any]
     try:
         outs = colorizer.colorize_batch([img.gray for _, _, img in loaded], options, batch_size=args.batch_size,
-                                        uint8=eight_bit)
+                                        uint8=eight_bit, rgbx=rgbx)
     except Exception as exc:
         if not _out_of_memory(exc):
             raise
         outs = []  # the batch does not fit: one by one, so only an image that does not fit alone fails
         for src, _, img in loaded:
             try:
-                outs.append(colorizer.colorize_batch([img.gray], options, batch_size=1, uint8=eight_bit)[0])
+                outs.append(colorizer.colorize_batch([img.gray], options, batch_size=1, uint8=eight_bit, rgbx=rgbx)[0])
             except Exception as exc1:
                 if not _out_of_memory(exc1):
                     raise
