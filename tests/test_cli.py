@@ -166,6 +166,7 @@ def test_read_ahead_keeps_order_and_decodes_one_batch_ahead(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
     from colorize.cli.photo import _read_ahead
+    from colorize.render import render_shape
 
     names = ["a.png", "b.png", "bad.png", "c.png", "d.png"]
     for n in names:
@@ -182,12 +183,13 @@ def test_read_ahead_keeps_order_and_decodes_one_batch_ahead(tmp_path):
             return super().submit(fn, chunk, *args)
 
     with CountingReader(1) as reader:
-        batches = _read_ahead(reader, iter(chunks), None)
+        batches = _read_ahead(reader, iter(chunks), None, 8)
         assert len(submitted) == 1  # the first batch starts before anything is asked for (while the model loads)
         seen = []
         for i, future in enumerate(batches):
             assert len(submitted) == min(i + 2, len(chunks))
             loaded, failed = future.result()
-            seen += [src.name for src, _, _ in loaded]
+            assert all(low.shape == (1, 1, *render_shape(10, 20, 8)) for *_, low in loaded)  # shrunk in the reader thread
+            seen += [src.name for src, *_ in loaded]
             seen += [f"failed:{src.rsplit('/', 1)[-1]}" for src, _ in failed]
     assert seen == ["a.png", "b.png", "c.png", "failed:bad.png", "d.png"]

@@ -90,6 +90,21 @@ def test_rgbx_batches_are_views_of_the_same_pixels(colorizer, colour_photo):
         assert np.array_equal(a, b) and (b.base[..., 3] == 255).all()
 
 
+def test_lows_made_ahead_are_used_and_a_wrong_size_is_made_again(colorizer, colour_photo, monkeypatch):
+    import colorize.pipeline as pipeline_module
+    from colorize.render import render_input
+
+    g = luma_u8(colour_photo).astype(np.float32) / 255
+    want = colorizer.colorize_batch([g, g[:50]], uint8=True)
+    ahead = render_input(g[None, None], colorizer.options.render_size)
+    calls = []
+    monkeypatch.setattr(pipeline_module, "render_input", lambda *a: calls.append(a) or render_input(*a))
+    got = colorizer.colorize_batch([g, g[:50]], uint8=True, lows=[ahead, render_input(g[:50][None, None], 17)])
+    assert len(calls) == 1 and calls[0][0].shape[-2:] == (50, g.shape[1])  # only the wrong-size one was shrunk again
+    for a, b in zip(want, got):
+        assert np.array_equal(a, b)
+
+
 def test_saturation_zero_is_gray_and_knobs_change_output(colorizer, colour_photo):
     g = luma_u8(colour_photo).astype(np.float32) / 255
     gray = colorizer.colorize_array(g, saturation=0.0)

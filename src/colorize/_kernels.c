@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static inline float clamp01(float x) { return x < 0.f ? 0.f : (x > 1.f ? 1.f : x); }
 
@@ -60,6 +61,30 @@ __attribute__((target_clones("avx512f", "avx2", "default")))
 static void widen(const float *restrict src, const int *restrict x0, const int *restrict x1,
                   const float *restrict tx, float *restrict dst, int W) {
     for (int x = 0; x < W; x++) dst[x] = src[x0[x]] + tx[x] * (src[x1[x]] - src[x0[x]]);
+}
+
+/* Planar R, G, B rows -> RGBX bytes (X = 255); as 32-bit words on little-endian CPUs, which vectorizes. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void interleave_rgbx(const uint8_t *restrict rr, const uint8_t *restrict gg, const uint8_t *restrict bb,
+                            uint8_t *restrict o, int W) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t word[256];
+    for (int x0 = 0; x0 < W; x0 += 256) { /* via a small buffer: `o` need not be 4-byte aligned */
+        int n = W - x0 < 256 ? W - x0 : 256;
+        for (int x = 0; x < n; x++)
+            word[x] = (uint32_t)rr[x0 + x] | ((uint32_t)gg[x0 + x] << 8) | ((uint32_t)bb[x0 + x] << 16) | 0xff000000u;
+        memcpy(o + 4 * (long)x0, word, 4 * (size_t)n);
+    }
+#else
+    for (int x = 0; x < W; x++) {
+        o[4 * x + 0] = rr[x];
+        o[4 * x + 1] = gg[x];
+        o[4 * x + 2] = bb[x];
+        o[4 * x + 3] = 255;
+    }
+#endif
 }
 
 /* The 4 coefficient planes' low-resolution row j, widened to W samples each, into dst (4 x W). */
@@ -125,12 +150,7 @@ int colorize_join_px(const float *y, int H, int W, long y_stride, const float *c
         join_row(y + (long)r * y_stride, lo, j1 == j0 ? lo : hi, ty, W, m, rgb, rgb + W, rgb + 2 * (long)W);
         uint8_t *o = out + (long)r * out_stride;
         if (px_bytes == 4) {
-            for (int x = 0; x < W; x++) {
-                o[4 * x + 0] = rgb[x];
-                o[4 * x + 1] = rgb[W + x];
-                o[4 * x + 2] = rgb[2 * W + x];
-                o[4 * x + 3] = 255;
-            }
+            interleave_rgbx(rgb, rgb + W, rgb + 2 * (long)W, o, W);
         } else {
             for (int x = 0; x < W; x++) {
                 o[3 * x + 0] = rgb[x];

@@ -42,7 +42,7 @@ from .imaging import AB_MAX, U_MAX, V_MAX, combine_yuv_gamut_safe, guided_coeffi
 from .io import check_option
 from .kernels import guided_join_u8
 from .options import ColorizeOptions, inference_defaults, merge_options
-from .render import gray_of, model_luma, render_input
+from .render import gray_of, model_luma, render_input, render_shape
 
 if TYPE_CHECKING:
     import torch
@@ -394,25 +394,33 @@ class Colorizer:
         return uncertainty_map(self, image, options=merge_options(self.options, overrides))
 
     def colorize_batch(self, grays: Sequence[np.ndarray], options: ColorizeOptions | None = None, batch_size: int = 8,
-                       *, uint8: bool = False, rgbx: bool = False) -> list[np.ndarray]:
+                       *, uint8: bool = False, rgbx: bool = False,
+                       lows: Sequence[np.ndarray | None] | None = None) -> list[np.ndarray]:
         """Colorize many gray images (HxW float [0,1]); images with equal render shapes share a forward pass.
 
         Returns HxWx3 float32 sRGB, or uint8 with ``uint8=True`` (faster: the fused 8-bit path; with
-        ``rgbx`` as views of RGBX buffers, see :meth:`colorize_gray_u8`)."""
+        ``rgbx`` as views of RGBX buffers, see :meth:`colorize_gray_u8`). ``lows`` may hand in
+        ``render_input(gray[None, None], size)`` per image, made ahead (the CLI shrinks each photo
+        in its reader thread while the model loads); one of another shape than this render size
+        gives, or None, is made here."""
         o = options or self.options
         batch_size = check_option("batch_size", batch_size)
         results: list[np.ndarray | None] = [None] * len(grays)
         groups: dict[tuple[int, ...], list[int]] = {}
-        lows: dict[int, np.ndarray] = {}
+        low_of: dict[int, np.ndarray] = {}
         for i, g in enumerate(grays):
-            lows[i] = render_input(np.asarray(g, dtype=np.float32)[None, None], o.render_size)
-            groups.setdefault(tuple(lows[i].shape[-2:]), []).append(i)
+            given = lows[i] if lows is not None else None
+            if given is not None and given.shape[-2:] == render_shape(g.shape[-2], g.shape[-1], o.render_size):
+                low_of[i] = given  # the resize depends only on the output shape: the same array
+            else:
+                low_of[i] = render_input(np.asarray(g, dtype=np.float32)[None, None], o.render_size)
+            groups.setdefault(tuple(low_of[i].shape[-2:]), []).append(i)
         for idx in groups.values():
             for start in range(0, len(idx), batch_size):
                 chunk = idx[start : start + batch_size]
-                uv = self.predict_uv(np.concatenate([lows[i] for i in chunk]), o)
+                uv = self.predict_uv(np.concatenate([low_of[i] for i in chunk]), o)
                 for j, i in enumerate(chunk):
-                    known = {"uv_low": uv[j : j + 1], "y_low": lows[i]}
+                    known = {"uv_low": uv[j : j + 1], "y_low": low_of[i]}
                     if uint8:
                         results[i] = self.colorize_gray_u8(grays[i], o, **known, rgbx=rgbx)
                     else:

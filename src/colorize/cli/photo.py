@@ -466,7 +466,10 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
     try:
         # The first photos decode while the model loads (Pillow and onnxruntime release the GIL): on a
         # cold 12 MP `colorize photo.jpg` that hides the decode. Guided runs read their own inputs.
-        batches = None if guided else _read_ahead(reader, _chunks(planned, args.batch_size), args.max_pixels)
+        from ..render import DEFAULT_RENDER_SIZE
+
+        render_guess = args.render_size or DEFAULT_RENDER_SIZE  # the model's own may differ: then shrunk again
+        batches = None if guided else _read_ahead(reader, _chunks(planned, args.batch_size), args.max_pixels, render_guess)
         try:
             run.colorizer = colorizer = colorizer_from_args(args)
         except Exception as exc:  # WeightsError (bad file or inference values), RuntimeError (device)
@@ -484,29 +487,36 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
     return run.finish()
 
 
-def _read_chunk(chunk: list[tuple[Path, Path]], max_pixels: int | None) -> tuple[list[tuple[Path, Path, Any]], list[tuple[str, str]]]:
-    """Decode one batch of inputs: the images that could be read, and (input, reason) for the others."""
+def _read_chunk(chunk: list[tuple[Path, Path]], max_pixels: int | None,
+                render_size: int) -> tuple[list[tuple[Path, Path, Any, Any]], list[tuple[str, str]]]:
+    """Decode one batch of inputs: (input, output, image, its shrink to ``render_size``) for the
+    images that could be read, and (input, reason) for the others. The shrink (~25 ms at 12 MP) is
+    done here, in the reader thread, so a cold start does it while the model loads."""
     from ..io import ImageError
+    from ..render import render_input
 
     loaded, failed = [], []
     for src, dst in chunk:
         try:
-            loaded.append((src, dst, read_input(src, max_pixels)))
+            img = read_input(src, max_pixels)
         except ImageError as exc:
             failed.append((str(src), str(exc).split(": ", 1)[-1] if str(exc).startswith(str(src)) else str(exc)))
+            continue
+        loaded.append((src, dst, img, render_input(img.gray[None, None], render_size)))
     return loaded, failed
 
 
-def _read_ahead(reader: ThreadPoolExecutor, chunks: Iterator[list[tuple[Path, Path]]], max_pixels: int | None) -> Iterator[Future]:
+def _read_ahead(reader: ThreadPoolExecutor, chunks: Iterator[list[tuple[Path, Path]]], max_pixels: int | None,
+                render_size: int) -> Iterator[Future]:
     """Futures of :func:`_read_chunk`: the first batch is submitted now (it decodes while the model
     loads), each later one while the batch before it is colorized and written; none is kept here once
     handed out, so at most two batches of images are in memory."""
     first = next(chunks, None)
-    pending = [] if first is None else [reader.submit(_read_chunk, first, max_pixels)]
+    pending = [] if first is None else [reader.submit(_read_chunk, first, max_pixels, render_size)]
 
     def futures() -> Iterator[Future]:
         for chunk in chunks:
-            pending.append(reader.submit(_read_chunk, chunk, max_pixels))
+            pending.append(reader.submit(_read_chunk, chunk, max_pixels, render_size))
             yield pending.pop(0)
         if pending:
             yield pending.pop()
@@ -531,7 +541,7 @@ def _colorize_planned(args: argparse.Namespace, run: _Run, batches: Iterable[Fut
             del batch, loaded  # before the next batch is asked for: at most two batches of images in memory
 
 
-def _colorize_and_write(args: argparse.Namespace, run: _Run, loaded: list[tuple[Path, Path, Any]], options: Any, policy: Any,
+def _colorize_and_write(args: argparse.Namespace, run: _Run, loaded: list[tuple[Path, Path, Any, Any]], options: Any, policy: Any,
                         bar: Any) -> None:
     """One batch: colorize the decoded images, write each atomically, record results and failures."""
     from ..io import ImageError
@@ -540,20 +550,21 @@ def _colorize_and_write(args: argparse.Namespace, run: _Run, loaded: list[tuple[
     t_batch = time.time()
     # 8-bit outputs (all but 16-bit PNG/TIFF from 16-bit sources) take the fused uint8 path.
     eight_bit = all(img.bit_depth == 8 or output_suffix(dst, args.out_format) not in (".png", ".tif", ".tiff")
-                    for _, dst, img in loaded)
+                    for _, dst, img, _ in loaded)
     # JPEG outputs take the join's RGBX buffers, which the encoder wraps without a copy (-40 ms at 12 MP)
-    rgbx = eight_bit and all(output_suffix(dst, args.out_format) in (".jpg", ".jpeg") for _, dst, _ in loaded)
+    rgbx = eight_bit and all(output_suffix(dst, args.out_format) in (".jpg", ".jpeg") for _, dst, _, _ in loaded)
     outs: list[Any]
     try:
-        outs = colorizer.colorize_batch([img.gray for _, _, img in loaded], options, batch_size=args.batch_size,
-                                        uint8=eight_bit, rgbx=rgbx)
+        outs = colorizer.colorize_batch([img.gray for _, _, img, _ in loaded], options, batch_size=args.batch_size,
+                                        uint8=eight_bit, rgbx=rgbx, lows=[low for *_, low in loaded])
     except Exception as exc:
         if not _out_of_memory(exc):
             raise
         outs = []  # the batch does not fit: one by one, so only an image that does not fit alone fails
-        for src, _, img in loaded:
+        for src, _, img, low in loaded:
             try:
-                outs.append(colorizer.colorize_batch([img.gray], options, batch_size=1, uint8=eight_bit, rgbx=rgbx)[0])
+                outs.append(colorizer.colorize_batch([img.gray], options, batch_size=1, uint8=eight_bit, rgbx=rgbx,
+                                                     lows=[low])[0])
             except Exception as exc1:
                 if not _out_of_memory(exc1):
                     raise
@@ -562,7 +573,7 @@ def _colorize_and_write(args: argparse.Namespace, run: _Run, loaded: list[tuple[
                 failures.append((str(src), f"not enough memory to colorize this {w}x{h} image "
                                            "(try a smaller --render-size or --batch-size)"))
     per_image = (time.time() - t_batch) / len(loaded)
-    for (src, dst, img), rgb in zip(loaded, outs):
+    for (src, dst, img, _), rgb in zip(loaded, outs):
         if rgb is None:
             bar.advance()
             continue
