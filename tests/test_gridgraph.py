@@ -31,7 +31,7 @@ def _sparse(e: GridEdges, h: int, w: int):
     return (upper + upper.T).tocsr()
 
 
-@pytest.mark.parametrize("shape", [(1, 5), (5, 1), (6, 9), (9, 6), (17, 17)])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5), (5, 1), (2, 3), (3, 4), (6, 9), (9, 6), (17, 17), (40, 23)])
 def test_grid_solve_matches_superlu(shape):
     h, w = shape
     rng = np.random.default_rng(h * 31 + w)
