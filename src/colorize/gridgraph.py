@@ -125,24 +125,18 @@ def _sweep(weights: GridEdges, diagonal: np.ndarray, b: np.ndarray, n: int) -> t
     j = np.arange(w)
     inverses = np.empty((n, w, w))
     forward = np.empty((n, *b.shape[1:]))
-    coupled = None  # S_{i-1}^-1 U_{i-1}
+    s_in, r_in = np.zeros((w, w)), np.zeros(b.shape[1:])  # what the rows above add to row i
     for i in range(n):
-        if coupled is None:
-            s, rhs = np.zeros((w, w)), b[i]
-        else:
-            edges = down[i - 1], down_right[i - 1], down_left[i - 1]
-            s = -_coupling_t_times(*edges, coupled)
-            rhs = b[i] - _coupling_t_times(*edges, forward[i - 1])
+        s = s_in
         s[j, j] += diagonal[i]
         s[j[:-1], j[1:]] -= right[i]
         s[j[1:], j[:-1]] -= right[i]
         inv = inverses[i] = np.linalg.inv(s)
-        forward[i] = inv @ rhs
-        coupled = _coupling_t_times(down[i], down_right[i], down_left[i], inv).T  # S^-1 U = (U^T S^-1)^T: symmetric
-    if n == 0:
-        return inverses, forward, np.zeros((w, w)), np.zeros(b.shape[1:])
-    edges = down[n - 1], down_right[n - 1], down_left[n - 1]
-    return inverses, forward, -_coupling_t_times(*edges, coupled), -_coupling_t_times(*edges, forward[n - 1])
+        forward[i] = inv @ (b[i] + r_in)
+        edges = down[i], down_right[i], down_left[i]
+        coupled = _coupling_t_times(*edges, inv).T  # S^-1 U = (U^T S^-1)^T: S^-1 is symmetric
+        s_in, r_in = -_coupling_t_times(*edges, coupled), -_coupling_t_times(*edges, forward[i])
+    return inverses, forward, s_in, r_in
 
 
 def _back_substitute(weights: GridEdges, inverses: np.ndarray, forward: np.ndarray, x_next: np.ndarray) -> np.ndarray:
