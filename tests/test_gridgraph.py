@@ -61,8 +61,23 @@ def test_grid_solve_conjugate_gradients_above_the_direct_limit(monkeypatch):
     np.testing.assert_allclose(cg, direct, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("shape,seeds", [((7, 11), 1), ((11, 7), 3), ((30, 40), 5), ((1, 9), 1), ((9, 1), 2)])
-def test_geodesic_distance_matches_dijkstra(shape, seeds):
+@pytest.fixture(params=["c", "numpy"])
+def geodesic_path(request, monkeypatch):
+    """Both implementations: the compiled kernel's Dijkstra, and the numpy row sweeps without it."""
+    from colorize import kernels
+
+    if request.param == "c":
+        assert kernels.fast_kernel_available()
+    else:
+        monkeypatch.setenv("COLORIZE_NO_C", "1")
+    kernels._library.cache_clear()
+    yield request.param
+    monkeypatch.delenv("COLORIZE_NO_C", raising=False)
+    kernels._library.cache_clear()
+
+
+@pytest.mark.parametrize("shape,seeds", [((7, 11), 1), ((11, 7), 3), ((30, 40), 5), ((1, 9), 1), ((9, 1), 2), ((1, 1), 1)])
+def test_geodesic_distance_matches_dijkstra(shape, seeds, geodesic_path):
     h, w = shape
     rng = np.random.default_rng(h + 100 * w)
     # a maze-like cost (high-contrast random luma, as strong edges make it): paths must wind
@@ -79,7 +94,7 @@ def test_geodesic_distance_matches_dijkstra(shape, seeds):
     assert np.array_equal(np.isinf(cut), got > limit)
 
 
-def test_geodesic_distance_without_seeds_is_infinite():
+def test_geodesic_distance_without_seeds_is_infinite(geodesic_path):
     c = GridEdges(np.ones((3, 3)), np.ones((2, 4)), np.ones((2, 3)), np.ones((2, 3)))
     assert np.isinf(geodesic_distance(c, np.zeros((3, 4), bool))).all()
 

@@ -162,3 +162,117 @@ int colorize_join_px(const float *y, int H, int W, long y_stride, const float *c
     free(scratch);
     return 0;
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * Multi-source shortest paths on the 8-connected grid (the hints' reach, colorize/gridgraph.py):
+ * Dijkstra with an indexed binary heap, O(n log n) -- the numpy row sweeps need ~10-20 passes.
+ *
+ * right (h x w-1), down (h-1 x w), down_right (h-1 x w-1: (i,j)-(i+1,j+1)), down_left (h-1 x w-1:
+ * (i,j+1)-(i+1,j)): positive edge lengths, contiguous float64. seeds: h x w bytes (non-zero: distance
+ * 0). d: h x w output; distances above `limit` (and unreachable pixels) are +inf.
+ * Returns 0, or -1 if memory could not be allocated.
+ */
+typedef struct {
+    int64_t *heap, *pos; /* pos[p]: index in heap, -1 never queued, -2 settled */
+    const double *d;
+    int64_t size;
+} Heap;
+
+static void heap_swap(Heap *q, int64_t a, int64_t b) {
+    int64_t pa = q->heap[a], pb = q->heap[b];
+    q->heap[a] = pb;
+    q->heap[b] = pa;
+    q->pos[pb] = a;
+    q->pos[pa] = b;
+}
+
+static void heap_up(Heap *q, int64_t k) {
+    while (k > 0) {
+        int64_t parent = (k - 1) / 2;
+        if (q->d[q->heap[parent]] <= q->d[q->heap[k]]) break;
+        heap_swap(q, parent, k);
+        k = parent;
+    }
+}
+
+static int64_t heap_pop(Heap *q) {
+    int64_t top = q->heap[0];
+    q->size--;
+    if (q->size > 0) {
+        q->heap[0] = q->heap[q->size];
+        q->pos[q->heap[0]] = 0;
+        int64_t k = 0;
+        for (;;) {
+            int64_t l = 2 * k + 1, r = l + 1, m = k;
+            if (l < q->size && q->d[q->heap[l]] < q->d[q->heap[m]]) m = l;
+            if (r < q->size && q->d[q->heap[r]] < q->d[q->heap[m]]) m = r;
+            if (m == k) break;
+            heap_swap(q, m, k);
+            k = m;
+        }
+    }
+    q->pos[top] = -2;
+    return top;
+}
+
+int colorize_geodesic(const double *right, const double *down, const double *down_right, const double *down_left,
+                      int h, int w, const uint8_t *seeds, double limit, double *d) {
+    const int64_t n = (int64_t)h * w;
+    Heap q = {malloc(sizeof(int64_t) * (size_t)n), malloc(sizeof(int64_t) * (size_t)n), d, 0};
+    if (!q.heap || !q.pos) {
+        free(q.heap);
+        free(q.pos);
+        return -1;
+    }
+    for (int64_t p = 0; p < n; p++) {
+        q.pos[p] = -1;
+        d[p] = INFINITY;
+    }
+    for (int64_t p = 0; p < n; p++) {
+        if (seeds[p]) {
+            d[p] = 0.0;
+            q.heap[q.size] = p;
+            q.pos[p] = q.size++;
+        }
+    }
+    while (q.size > 0) {
+        int64_t p = heap_pop(&q);
+        double dp = d[p];
+        if (dp > limit) break;
+        int i = (int)(p / w), x = (int)(p % w);
+        /* the up to 8 neighbours and the lengths of the edges to them */
+        int64_t nb[8];
+        double len[8];
+        int k = 0;
+        if (x + 1 < w) { nb[k] = p + 1; len[k++] = right[(int64_t)i * (w - 1) + x]; }
+        if (x > 0) { nb[k] = p - 1; len[k++] = right[(int64_t)i * (w - 1) + x - 1]; }
+        if (i + 1 < h) {
+            nb[k] = p + w; len[k++] = down[p];
+            if (x + 1 < w) { nb[k] = p + w + 1; len[k++] = down_right[(int64_t)i * (w - 1) + x]; }
+            if (x > 0) { nb[k] = p + w - 1; len[k++] = down_left[(int64_t)i * (w - 1) + x - 1]; }
+        }
+        if (i > 0) {
+            nb[k] = p - w; len[k++] = down[p - w];
+            if (x > 0) { nb[k] = p - w - 1; len[k++] = down_right[(int64_t)(i - 1) * (w - 1) + x - 1]; }
+            if (x + 1 < w) { nb[k] = p - w + 1; len[k++] = down_left[(int64_t)(i - 1) * (w - 1) + x]; }
+        }
+        for (int e = 0; e < k; e++) {
+            int64_t t = nb[e];
+            if (q.pos[t] == -2) continue;
+            double via = dp + len[e];
+            if (via < d[t]) {
+                d[t] = via;
+                if (q.pos[t] == -1) {
+                    q.heap[q.size] = t;
+                    q.pos[t] = q.size++;
+                }
+                heap_up(&q, q.pos[t]);
+            }
+        }
+    }
+    for (int64_t p = 0; p < n; p++)
+        if (q.pos[p] != -2 || d[p] > limit) d[p] = INFINITY;
+    free(q.heap);
+    free(q.pos);
+    return 0;
+}

@@ -30,10 +30,11 @@ import numpy as np
 
 from .imaging import _YUV_TO_RGB, combine_yuv_gamut_safe, guided_coefficient_strips, guided_filter_coefficients, to_numpy
 
-__all__ = ["guided_join_u8", "guided_join_u8_numpy", "guided_join_u8_torch", "fast_kernel_available"]
+__all__ = ["fast_kernel_available", "geodesic_dijkstra", "guided_join_u8", "guided_join_u8_numpy", "guided_join_u8_torch"]
 
 _FLOAT_P = ctypes.POINTER(ctypes.c_float)
 _U8_P = ctypes.POINTER(ctypes.c_uint8)
+_DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,12 +48,15 @@ def _library() -> ctypes.CDLL | None:
         if path.is_file():
             try:
                 lib = ctypes.CDLL(str(path))
-                fn = lib.colorize_join_px
-            except (OSError, AttributeError):  # unloadable, or a stale build from before the pixel stride
+                fn, dijkstra = lib.colorize_join_px, lib.colorize_geodesic
+            except (OSError, AttributeError):  # unloadable, or a stale build from before these two
                 return None
             fn.argtypes = [_FLOAT_P, ctypes.c_int, ctypes.c_int, ctypes.c_long, _FLOAT_P, ctypes.c_int, ctypes.c_int,
                            _FLOAT_P, _U8_P, ctypes.c_long, ctypes.c_int, ctypes.c_int, ctypes.c_int]
             fn.restype = ctypes.c_int
+            dijkstra.argtypes = [_DOUBLE_P, _DOUBLE_P, _DOUBLE_P, _DOUBLE_P, ctypes.c_int, ctypes.c_int, _U8_P,
+                                 ctypes.c_double, _DOUBLE_P]
+            dijkstra.restype = ctypes.c_int
             return lib
     return None
 
@@ -151,4 +155,26 @@ def guided_join_u8(y: np.ndarray, y_low: Any, uv_low: Any, radius: int = 2, eps:
             status = list(pool.map(lambda band: lib.colorize_join_px(*args, *band), bands))
     if any(status):
         raise MemoryError("not enough memory for the colour join")
+    return out
+
+
+def geodesic_dijkstra(costs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], seeds: np.ndarray,
+                      limit: float = float("inf")) -> np.ndarray | None:
+    """Multi-source shortest-path distances on the 8-connected grid, in C (Dijkstra); None without the
+    compiled kernel. ``costs`` and the result follow :func:`colorize.gridgraph.geodesic_distance`,
+    which calls this first and falls back to its numpy row sweeps."""
+    lib = _library()
+    if lib is None:
+        return None
+    seeds = np.ascontiguousarray(seeds, dtype=np.uint8)
+    h, w = seeds.shape
+    right, down, down_right, down_left = (np.ascontiguousarray(a, dtype=np.float64) for a in costs)
+    expected = ((h, w - 1), (h - 1, w), (h - 1, w - 1), (h - 1, w - 1))
+    if tuple(a.shape for a in (right, down, down_right, down_left)) != expected:
+        raise ValueError(f"edge costs of shapes {expected} expected for a {h}x{w} grid")
+    out = np.empty((h, w), np.float64)
+    status = lib.colorize_geodesic(*(a.ctypes.data_as(_DOUBLE_P) for a in (right, down, down_right, down_left)), h, w,
+                                   seeds.ctypes.data_as(_U8_P), float(limit), out.ctypes.data_as(_DOUBLE_P))
+    if status:
+        raise MemoryError("not enough memory for the geodesic distance")
     return out
