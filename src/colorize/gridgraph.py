@@ -271,7 +271,7 @@ def geodesic_distance(costs: GridEdges, seeds: np.ndarray, *, limit: float = np.
 
     seeds = np.asarray(seeds, bool)
     costs = costs.map(lambda a: np.asarray(a, np.float64))
-    fast = geodesic_dijkstra(tuple(costs), seeds, limit)  # the compiled kernel, when it is built
+    fast = geodesic_dijkstra(costs, seeds, limit)  # the compiled kernel, when it is built
     return fast if fast is not None else _geodesic_sweeps(costs, seeds, limit, max_passes)
 
 
