@@ -96,3 +96,18 @@ def test_pipeline_8bit_path_matches_the_float_path(tiny_model_path):
     assert as_u8.dtype == np.uint8
     assert np.abs((as_float * 255 + 0.5).astype(int) - as_u8.astype(int)).max() <= 1
     assert np.array_equal(c.colorize_array(gray, uint8=True), as_u8)
+
+
+@pytest.mark.slow
+def test_guided_8bit_path_matches_the_float_path(tiny_model_path):
+    """Hinted and reference-guided 8-bit outputs take the fused join too (the CLI's and the editor's)."""
+    from colorize.pipeline import Colorizer
+
+    c = Colorizer.from_pretrained(tiny_model_path, device="cpu")
+    gray = np.random.default_rng(1).random((90, 140), dtype=np.float32)
+    reference = np.random.default_rng(2).random((60, 80, 3), dtype=np.float32)
+    for guidance in ({"hints": [(20, 30, "#c04020"), (100, 60, "#2040c0")]}, {"reference": reference}):
+        as_float = c.colorize_array(gray, **guidance)
+        as_u8 = c.colorize_array(gray, uint8=True, **guidance)
+        assert as_u8.dtype == np.uint8 and as_u8.shape == (90, 140, 3)
+        assert np.abs((np.clip(as_float, 0, 1) * 255 + 0.5).astype(int) - as_u8.astype(int)).max() <= 1

@@ -11,10 +11,11 @@ the pixel graph and the hint reach a multi-source shortest-path search. General 
   solves it exactly: ``h w^3`` work, done from both ends at once in two threads, 0.27-0.33 s at the
   256 x 192 render size here (SuperLU: 0.28-0.35 s). Larger grids (a render size above ~256) use
   Jacobi-preconditioned conjugate gradients with the stencil as the matrix.
-* :func:`geodesic_distance` -- the distance to the nearest seed along the grid. Alternate downward
-  and upward sweeps over the rows relax each row from its neighbour row and then along itself, where
-  the 1-D chain's shortest paths are one cumulative minimum; repeated until nothing changes they reach
-  the exact shortest-path distances (a Bellman-Ford fixed point); paths that wind need more passes.
+* :func:`geodesic_distance` -- the distance to the nearest seed along the grid: Dijkstra in the
+  compiled kernel where it is built; else alternate downward and upward sweeps over the rows relax
+  each row from its neighbour row and then along itself, where the 1-D chain's shortest paths are
+  one cumulative minimum; repeated until nothing changes they reach the exact shortest-path
+  distances (a Bellman-Ford fixed point); paths that wind need more passes.
 
 The four edge sets of an ``h x w`` grid are a :class:`GridEdges`; :func:`neighbour_differences`
 gives an array's differences along them.

@@ -609,8 +609,11 @@ def colorize_guided(
     reference_strength: float | None = None,
     reference_method: str | None = None,
     label: str = "the photo",
+    uint8: bool = False,
 ) -> Any:
-    """Colorize gray ``y`` (1,1,H,W) in [0,1] with hints and/or a reference photo; sRGB (1,3,H,W).
+    """Colorize gray ``y`` (1,1,H,W) in [0,1] with hints and/or a reference photo; sRGB (1,3,H,W),
+    or with ``uint8`` (numpy ``y``) HxWx3 uint8 from the photo path's fused 8-bit join
+    (:meth:`Colorizer.colorize_gray_u8`: at 12 MP ~0.06 s against ~1.2 s for the float image).
 
     Order: the automatic prediction (without hints), blended with the reference's colours by
     ``reference_strength``; then the hints, each acting only within its reach (:func:`hint_reach`):
@@ -656,6 +659,8 @@ def colorize_guided(
             target = hint_uv(y_low, rgb_h)[0].transpose(1, 2, 0)
             base = base + local_correction(luma, target, mask_h, base, reach)
         uv = np.ascontiguousarray(base.transpose(2, 0, 1)[None], dtype=np.float32)
+    if uint8 and not tensor:
+        return colorizer.colorize_gray_u8(y[0, 0], options, uv_low=uv, y_low=y_low)
     return like(colorizer.colorize_gray(y, options, uv_low=uv, y_low=y_low), tensor)
 
 

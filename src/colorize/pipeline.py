@@ -327,9 +327,8 @@ class Colorizer:
             from .hints import colorize_guided
 
             out = colorize_guided(self, np.ascontiguousarray(y, dtype=np.float32)[None, None], o, hints=hints, hint_method=hint_method,
-                                  reference=reference, reference_strength=reference_strength)
-            rgb = np.ascontiguousarray(to_numpy(out)[0][0].transpose(1, 2, 0))
-            return _float_to_u8(rgb) if uint8 else rgb
+                                  reference=reference, reference_strength=reference_strength, uint8=uint8)
+            return out if uint8 else np.ascontiguousarray(to_numpy(out)[0][0].transpose(1, 2, 0))
         out = self.colorize_gray(np.ascontiguousarray(y, dtype=np.float32)[None, None], o)
         return out[0].transpose(1, 2, 0)
 

@@ -84,10 +84,11 @@ def run_guided_cli(args: argparse.Namespace, planned: list[tuple[Any, Any]], fai
         try:
             img = read_input(src, args.max_pixels)
             start = time.time()
-            rgb = colorizer.colorize_array(img.gray, options, hints=hints, hint_method=args.hint_method,
-                                           reference=reference, reference_strength=args.reference_strength)
-            seconds = time.time() - start
             bit_depth = img.bit_depth if output_suffix(dst, args.out_format) in (".png", ".tif", ".tiff") else 8
+            rgb = colorizer.colorize_array(img.gray, options, hints=hints, hint_method=args.hint_method,
+                                           reference=reference, reference_strength=args.reference_strength,
+                                           uint8=bit_depth == 8)  # 8-bit outputs: the fused join, as for photos
+            seconds = time.time() - start
             write_result(dst, rgb, alpha=img.alpha, bit_depth=bit_depth, overwrite=args.overwrite, quality=args.quality,
                          out_format=args.out_format)
         except (ImageError, HintError, ReferenceImageError) as exc:
