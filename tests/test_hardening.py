@@ -348,10 +348,10 @@ def test_out_of_memory_in_a_batch_fails_only_that_image(tmp_path, tiny_model_pat
     files = [gray_file(tmp_path / "in" / f"{n}.png", size=size) for n, size in (("a", (40, 30)), ("big", (70, 50)), ("c", (30, 40)))]
     real = Colorizer.colorize_batch
 
-    def fake(self, grays, options=None, batch_size=8, *, uint8=False):
+    def fake(self, grays, options=None, batch_size=8, **kwargs):
         if any(g.shape == (50, 70) for g in grays):
             raise error
-        return real(self, grays, options, batch_size, uint8=uint8)
+        return real(self, grays, options, batch_size, **kwargs)
 
     monkeypatch.setattr(Colorizer, "colorize_batch", fake)
     code = cli.main([*map(str, files), "-o", str(tmp_path / "out"), "-m", tiny_model_path, "--json", "--render-size", "64"])
