@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from colorize import gridgraph
 from colorize.gridgraph import GridEdges, geodesic_distance, grid_solve, neighbour_differences
@@ -109,3 +111,31 @@ def test_transposed_edges_describe_the_transposed_grid():
     np.testing.assert_allclose(t.down, want.down)
     np.testing.assert_allclose(t.down_right, want.down_right)
     np.testing.assert_allclose(np.abs(t.down_left), np.abs(want.down_left))
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 9), w=st.integers(1, 9), seed=st.integers(0, 2**31 - 1), limit=st.sampled_from([np.inf, 0.0, 1.5, 4.0]))
+def test_the_c_dijkstra_and_the_numpy_sweeps_agree(h, w, seed, limit):
+    from colorize import kernels
+    from colorize.gridgraph import _geodesic_sweeps
+
+    if not kernels.fast_kernel_available():
+        pytest.skip("the compiled kernel is not built here")
+    rng = np.random.default_rng(seed)
+    c = GridEdges(rng.uniform(0.1, 3, (h, w - 1)), rng.uniform(0.1, 3, (h - 1, w)), rng.uniform(0.1, 3, (h - 1, w - 1)),
+                  rng.uniform(0.1, 3, (h - 1, w - 1)))
+    seeds = rng.random((h, w)) < 0.2
+    got = kernels.geodesic_dijkstra(c, seeds, limit)
+    want = _geodesic_sweeps(c, seeds, limit, 500)
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    np.testing.assert_allclose(got[np.isfinite(got)], want[np.isfinite(want)], rtol=1e-12)
+
+
+def test_the_c_dijkstra_refuses_edge_arrays_of_the_wrong_shape():
+    from colorize import kernels
+
+    if not kernels.fast_kernel_available():
+        pytest.skip("the compiled kernel is not built here")
+    c = GridEdges(np.ones((3, 3)), np.ones((2, 4)), np.ones((2, 3)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="edge costs"):
+        kernels.geodesic_dijkstra(c, np.ones((3, 4), bool))
