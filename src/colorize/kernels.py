@@ -132,7 +132,8 @@ def guided_join_u8(y: np.ndarray, y_low: Any, uv_low: Any, radius: int = 2, eps:
     ``y_low`` and ``uv_low`` are float32 arrays (torch tensors are accepted and copied to the CPU).
 
     ``rgbx=True`` gives (H, W, 4) with a fourth byte of 255: Pillow's own pixel layout, which
-    :func:`colorize.io.pil_image` wraps without a copy (a 12 MP RGB array costs ~40 ms to convert)."""
+    :func:`colorize.io.write_image` hands to the JPEG encoder without a copy (an H x W x 3 array
+    costs ~40 ms at 12 MP to repack)."""
     lib = _library()
     if lib is None:
         return guided_join_u8_numpy(y, y_low, uv_low, radius, eps, rgbx=rgbx)

@@ -400,8 +400,8 @@ class Colorizer:
         Returns HxWx3 float32 sRGB, or uint8 with ``uint8=True`` (faster: the fused 8-bit path; with
         ``rgbx`` as views of RGBX buffers, see :meth:`colorize_gray_u8`). ``lows`` may hand in
         ``render_input(gray[None, None], size)`` per image, made ahead (the CLI shrinks each photo
-        in its reader thread while the model loads); one of another shape than this render size
-        gives, or None, is made here."""
+        in its reader thread while the model loads); an entry that is None, or whose shape is not
+        this render size's, is made here."""
         o = options or self.options
         batch_size = check_option("batch_size", batch_size)
         results: list[np.ndarray | None] = [None] * len(grays)
