@@ -1,9 +1,11 @@
-"""Before/after contact sheet of real historic photos, rendered by the ``colorize`` CLI.
+"""Before/after contact sheet of real historic photos, rendered by the ``colorize`` CLI, for looking.
 
-    python scripts/bw_real_grid.py ../shared/data/bw_real docs/images/bw_real_grid.jpg [--model default]
+    python scripts/bw_real_grid.py ../shared/data/bw_real [runs/bw_real_grid.jpg] [--model default]
 
-The photos are research-licensed and must not enter the repository: only this small, downscaled
-contact sheet (thumbnails of at most 180 px) is written.
+The photos are research-licensed (``../shared/data/README.md``): neither they nor a sheet of their
+thumbnails may enter the repository, so the sheet is written to ``runs/`` (ignored by git) or
+anywhere outside the checkout, and a path elsewhere inside it is refused. The README's public
+before/after sheet is ``scripts/sample_grid.py`` (public-domain photos).
 """
 
 from __future__ import annotations
@@ -16,17 +18,23 @@ from pathlib import Path
 
 from PIL import Image
 
+ROOT = Path(__file__).resolve().parents[1]
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder")
-    ap.add_argument("out")
+    ap.add_argument("out", nargs="?", default=str(ROOT / "runs" / "bw_real_grid.jpg"))
     ap.add_argument("--model", default="default")
     ap.add_argument("--count", type=int, default=12, help="photos on the sheet")
     ap.add_argument("--thumb", type=int, default=180)
     args = ap.parse_args()
+    out = Path(args.out).resolve()
+    if out.is_relative_to(ROOT) and not out.is_relative_to(ROOT / "runs"):
+        sys.exit(f"{args.out}: inside the repository; the sheet shows research-licensed photos, so write it to runs/ "
+                 "(ignored by git) or outside the checkout")
 
     photos = sorted(p for p in Path(args.folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     step = max(1, len(photos) // args.count)
