@@ -331,3 +331,21 @@ def test_api_docs_page_and_its_assets_are_served_locally(server):
         got = client.get(a)
         assert a.startswith("/api/_swagger/") and got.status_code == 200 and len(got.content) > 500, a
     assert '"validatorUrl": null' in r.text
+
+
+def test_downloads_keep_16_bits_for_png_however_the_format_is_spelled(tmp_path, tiny_model_path):
+    """8-bit downloads take the fused join (uint8); a 16-bit source to PNG keeps the float result."""
+    from colorize.io import read_image
+    from colorize.pipeline import Colorizer
+    from colorize.web import ColorizeService
+
+    src = tmp_path / "deep.png"
+    Image.fromarray((np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) * 20)).save(src)
+    loaded = read_image(src)
+    assert loaded.bit_depth == 16
+    service = ColorizeService(Colorizer.from_pretrained(tiny_model_path, device="cpu"), "tiny", workdir=tmp_path / "work")
+    for fmt, dtype in (("png", np.float32), ("PNG", np.float32), (".png", np.float32), ("jpeg", np.uint8), ("JPG", np.uint8)):
+        assert service.colorize(loaded, {}, fmt=fmt).dtype == dtype, fmt
+    assert service.colorize(loaded, {}).dtype == np.float32  # no format given: float, as before
+    out = service.save(service.colorize(loaded, {}, fmt="PNG"), loaded, "deep", "PNG")
+    assert Image.open(out).mode in ("I;16", "RGB") and out.read_bytes()[24] == 16  # IHDR bit depth

@@ -23,7 +23,6 @@ gives an array's differences along them.
 
 from __future__ import annotations
 
-import os
 from typing import NamedTuple
 
 import numpy as np
@@ -114,6 +113,15 @@ def _coupling_times(v: np.ndarray, dr: np.ndarray, dl: np.ndarray, m: np.ndarray
     return out
 
 
+def _add_row_block(s: np.ndarray, diagonal: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``s += A_ii``, the row's own tridiagonal block (its diagonal, minus the weights to its neighbours)."""
+    j = np.arange(s.shape[0])
+    s[j, j] += diagonal
+    s[j[:-1], j[1:]] -= right
+    s[j[1:], j[:-1]] -= right
+    return s
+
+
 def _sweep(weights: GridEdges, diagonal: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Block elimination of rows ``0 .. n-1`` (rows of length w, the short side), downward.
 
@@ -123,16 +131,11 @@ def _sweep(weights: GridEdges, diagonal: np.ndarray, b: np.ndarray, n: int) -> t
     """
     w = b.shape[1]
     right, down, down_right, down_left = weights
-    j = np.arange(w)
     inverses = np.empty((n, w, w))
     forward = np.empty((n, *b.shape[1:]))
     s_in, r_in = np.zeros((w, w)), np.zeros(b.shape[1:])  # what the rows above add to row i
     for i in range(n):
-        s = s_in
-        s[j, j] += diagonal[i]
-        s[j[:-1], j[1:]] -= right[i]
-        s[j[1:], j[:-1]] -= right[i]
-        inv = inverses[i] = np.linalg.inv(s)
+        inv = inverses[i] = np.linalg.inv(_add_row_block(s_in, diagonal[i], right[i]))
         forward[i] = inv @ (b[i] + r_in)
         edges = down[i], down_right[i], down_left[i]
         coupled = _coupling_t_times(*edges, inv).T  # S^-1 U = (U^T S^-1)^T: S^-1 is symmetric
@@ -156,30 +159,22 @@ def _block_solve(weights: GridEdges, diagonal: np.ndarray, b: np.ndarray) -> np.
     The rows above the middle row ``k`` are eliminated downward and the rows below it upward (the
     same :func:`_sweep` on the vertically flipped grid), in two threads: numpy's LAPACK and matmul
     calls release the GIL. Row ``k`` then gets both sides' contributions and is solved, and each side
-    is back-substituted from it. Exact: the same elimination, ordered differently. Each thread gets
-    half the cores for BLAS (threadpoolctl): OpenBLAS's own threads, busy-waiting, would otherwise
-    fight over them (measured at 256 x 192 on 2 cores: one sweep with OpenBLAS's 2 threads 0.36-0.48 s,
-    with 1 thread 0.55-0.58 s; both ends at once with 1 thread each 0.27-0.33 s).
+    is back-substituted from it. Exact: the same elimination, ordered differently. The threads share
+    the cores' BLAS (:func:`colorize.runtime.blas_split_pool`; measured at 256 x 192 on 2 cores: one
+    sweep with OpenBLAS's 2 threads 0.36-0.48 s, with 1 thread 0.55-0.58 s; both ends at once with
+    1 thread each 0.27-0.33 s).
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from .runtime import blas_split_pool
 
-    from threadpoolctl import threadpool_limits
-
-    h, w, _ = b.shape
+    h = b.shape[0]
     k = h // 2
     right, down, down_right, down_left = weights
     flipped = GridEdges(right[::-1], down[::-1], down_left[::-1], down_right[::-1])  # row r <-> h-1-r
-    blas_threads = max(1, (os.cpu_count() or 2) // 2)
-    with threadpool_limits(blas_threads, user_api="blas"), ThreadPoolExecutor(2) as pool:
+    with blas_split_pool(2) as pool:
         above = pool.submit(_sweep, weights, diagonal, b, k)
         below = pool.submit(_sweep, flipped, diagonal[::-1], b[::-1], h - 1 - k)
         (inv_a, f_a, s_a, r_a), (inv_b, f_b, s_b, r_b) = above.result(), below.result()
-        j = np.arange(w)
-        s = s_a + s_b
-        s[j, j] += diagonal[k]
-        s[j[:-1], j[1:]] -= right[k]
-        s[j[1:], j[:-1]] -= right[k]
-        x_k = np.linalg.solve(s, b[k] + r_a + r_b)
+        x_k = np.linalg.solve(_add_row_block(s_a + s_b, diagonal[k], right[k]), b[k] + r_a + r_b)
         top = pool.submit(_back_substitute, weights, inv_a, f_a, x_k)
         bottom = pool.submit(_back_substitute, flipped, inv_b, f_b, x_k)
         return np.concatenate([top.result(), x_k[None], bottom.result()[::-1]])

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .imaging import _YUV_TO_RGB, combine_yuv_gamut_safe, guided_coefficient_strips, guided_filter_coefficients, to_numpy
+from .runtime import cpu_threads
 
 __all__ = ["fast_kernel_available", "geodesic_dijkstra", "guided_join_u8", "guided_join_u8_numpy", "guided_join_u8_torch"]
 
@@ -69,13 +70,6 @@ def fast_kernel_available() -> bool:
 def _coefficients(y_low: np.ndarray, uv_low: np.ndarray, radius: int, eps: float) -> np.ndarray:
     a, b = guided_filter_coefficients(y_low, uv_low, radius, eps)
     return np.ascontiguousarray(np.concatenate([a, b], axis=1)[0], dtype=np.float32)  # (4, h, w)
-
-
-def _cpu_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _output(H: int, W: int, rgbx: bool) -> np.ndarray:
@@ -147,7 +141,7 @@ def guided_join_u8(y: np.ndarray, y_low: Any, uv_low: Any, radius: int = 2, eps:
     out = np.empty((H, W, 4 if rgbx else 3), np.uint8)
     args = (y.ctypes.data_as(_FLOAT_P), H, W, y.strides[0] // 4, coef.ctypes.data_as(_FLOAT_P), h, w,
             m.ctypes.data_as(_FLOAT_P), out.ctypes.data_as(_U8_P), out.strides[0], out.shape[2])
-    n = max(1, min(threads or _cpu_threads(), H // 64 or 1))
+    n = max(1, min(threads or cpu_threads(), H // 64 or 1))
     bands = [(H * i // n, H * (i + 1) // n) for i in range(n)]
     if n == 1:
         status = [lib.colorize_join_px(*args, 0, H)]

@@ -228,7 +228,7 @@ class ColorizeService:
             if reference is not None:
                 guided["reference"] = reference
                 guided["reference_strength"] = reference_strength
-        eight_bit = fmt is not None and (fmt != "png" or loaded.bit_depth == 8)
+        eight_bit = fmt is not None and _output_depth(fmt, loaded) == 8
         with self.lock:
             self.requests += 1
             try:
@@ -312,8 +312,7 @@ class ColorizeService:
         suffix = OUTPUT_FORMATS[fmt][0]
         folder = Path(tempfile.mkdtemp(dir=self.workdir))
         out = folder / f"{_safe_stem(name)}_colorized{suffix}"
-        depth = loaded.bit_depth if fmt == "png" else 8
-        return write_image(out, rgb, alpha=loaded.alpha, bit_depth=depth, overwrite=True, quality=quality)
+        return write_image(out, rgb, alpha=loaded.alpha, bit_depth=_output_depth(fmt, loaded), overwrite=True, quality=quality)
 
     def encode(self, rgb: Any, loaded: Any, fmt: str, quality: int = 95) -> bytes:
         path = self.save(rgb, loaded, "api", fmt, quality)
@@ -427,6 +426,11 @@ def _safe_stem(name: str) -> str:
     stem = Path(name).stem or "image"
     stem = re.sub(r"[^\w.\- ]+", "_", stem).strip(" .") or "image"
     return stem[:100]
+
+
+def _output_depth(fmt: str, loaded: Any) -> int:
+    """Bits per sample of a download in ``fmt``: the source's for PNG (16-bit kept), else 8."""
+    return loaded.bit_depth if normalise_format(fmt) == "png" else 8
 
 
 def normalise_format(fmt: str | None) -> str:
