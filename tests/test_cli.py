@@ -161,6 +161,24 @@ def test_models_and_evaluate_commands(tmp_path, tiny_model_path, colour_photo):
     assert (tmp_path / "r.md").is_file()
 
 
+def test_read_ahead_shrinks_later_batches_at_the_size_known_then(tmp_path):
+    """The first batch is shrunk at a guess while the model loads; batches submitted after it loaded use its size."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from colorize.cli.photo import _read_ahead
+    from colorize.render import render_shape
+
+    for n in "abc":
+        gray_file(tmp_path / f"{n}.png", size=(200, 100))
+    chunks = iter([[(tmp_path / f"{n}.png", tmp_path / "out" / f"{n}.png")] for n in "abc"])
+    size = {"now": 16}
+    with ThreadPoolExecutor(1) as reader:
+        batches = _read_ahead(reader, chunks, None, lambda: size["now"])
+        size["now"] = 64  # the model has loaded
+        shapes = [future.result()[0][0][3].shape[-2:] for future in batches]
+    assert shapes == [render_shape(100, 200, 16), render_shape(100, 200, 64), render_shape(100, 200, 64)]
+
+
 def test_read_ahead_keeps_order_and_decodes_one_batch_ahead(tmp_path):
     """Batch i+1 is submitted while batch i is being colorized, never more; bad files are reported per batch."""
     from concurrent.futures import ThreadPoolExecutor
@@ -183,7 +201,7 @@ def test_read_ahead_keeps_order_and_decodes_one_batch_ahead(tmp_path):
             return super().submit(fn, chunk, *args)
 
     with CountingReader(1) as reader:
-        batches = _read_ahead(reader, iter(chunks), None, 8)
+        batches = _read_ahead(reader, iter(chunks), None, lambda: 8)
         assert len(submitted) == 1  # the first batch starts before anything is asked for (while the model loads)
         seen = []
         for i, future in enumerate(batches):

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -468,14 +468,18 @@ def _colorize_files(args: argparse.Namespace, run: _Run) -> int:
         # cold 12 MP `colorize photo.jpg` that hides the decode. Guided runs read their own inputs.
         from ..render import DEFAULT_RENDER_SIZE
 
-        render_guess = args.render_size or DEFAULT_RENDER_SIZE  # the model's own may differ: then shrunk again
-        batches = None if guided else _read_ahead(reader, _chunks(planned, args.batch_size), args.max_pixels, render_guess)
+        # the first batch is shrunk before the model says its render size: a guess (shrunk again if the
+        # model's differs); the later batches are submitted once it is known
+        render = {"size": args.render_size or DEFAULT_RENDER_SIZE}
+        batches = None if guided else _read_ahead(reader, _chunks(planned, args.batch_size), args.max_pixels,
+                                                  lambda: render["size"])
         try:
             run.colorizer = colorizer = colorizer_from_args(args)
         except Exception as exc:  # WeightsError (bad file or inference values), RuntimeError (device)
             return run.stop(str(exc), 1)
 
         options = options_from_args(args, colorizer)
+        render["size"] = options.render_size
         if guided:
             from .guided import run_guided_cli
 
@@ -507,16 +511,17 @@ def _read_chunk(chunk: list[tuple[Path, Path]], max_pixels: int | None,
 
 
 def _read_ahead(reader: ThreadPoolExecutor, chunks: Iterator[list[tuple[Path, Path]]], max_pixels: int | None,
-                render_size: int) -> Iterator[Future]:
+                render_size: Callable[[], int]) -> Iterator[Future]:
     """Futures of :func:`_read_chunk`: the first batch is submitted now (it decodes while the model
     loads), each later one while the batch before it is colorized and written; none is kept here once
-    handed out, so at most two batches of images are in memory."""
+    handed out, so at most two batches of images are in memory. ``render_size()`` is asked at each
+    submission (the model's size is known from the second batch on)."""
     first = next(chunks, None)
-    pending = [] if first is None else [reader.submit(_read_chunk, first, max_pixels, render_size)]
+    pending = [] if first is None else [reader.submit(_read_chunk, first, max_pixels, render_size())]
 
     def futures() -> Iterator[Future]:
         for chunk in chunks:
-            pending.append(reader.submit(_read_chunk, chunk, max_pixels, render_size))
+            pending.append(reader.submit(_read_chunk, chunk, max_pixels, render_size()))
             yield pending.pop(0)
         if pending:
             yield pending.pop()
