@@ -14,6 +14,9 @@ repository's ``constraints.txt`` when present) and prints the ``du`` of the venv
   (when the default list already holds torch the two sets are the same, and the table says so);
 * **default without torch** (only while the default list still holds torch): the list minus torch
   plus the ``export`` extra (onnx, onnxruntime): what a torch-free default would weigh;
+* **colorize-bw itself**: the project's wheel (built here with ``pip wheel --no-deps``) installed
+  with its default dependencies: what ``pip install colorize-bw`` really puts in a venv, bundled
+  weights included (``--no-project`` skips it);
 * any ``--set LABEL=REQ,REQ`` given on the command line (e.g. a planned default list).
 
 The venvs are removed at the end unless ``--keep``.
@@ -90,6 +93,16 @@ def install(venv: Path, reqs: list[str], constraints: Path | None) -> tuple[Path
     return site, dt, dists
 
 
+def build_wheel(project: Path, out: Path) -> Path:
+    """The project's wheel (C kernel compiled when a compiler is there), as a release would ship it."""
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(project)],
+                          capture_output=True, text=True)
+    wheels = sorted(out.glob("*.whl"))
+    if proc.returncode != 0 or len(wheels) != 1:
+        raise SystemExit(f"building the project's wheel failed:\n{proc.stderr.strip()[-3000:]}")
+    return wheels[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="install size of the default dependencies, with and without torch")
     p.add_argument("--pyproject", type=Path, default=ROOT / "pyproject.toml")
@@ -97,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="LABEL=REQ[,REQ...]",
                    help="also measure this set (e.g. a planned default: 'numpy+onnxruntime=numpy,pillow,onnxruntime,rich')")
     p.add_argument("--keep", action="store_true", help="keep the venvs (their paths are printed)")
+    p.add_argument("--no-project", action="store_true", help="do not build and measure the project's own wheel")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     constraints = args.constraints or (args.pyproject.parent / "constraints.txt")
@@ -106,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         sets = dependency_sets(args.pyproject)
+        if not args.no_project:
+            wheel = build_wheel(args.pyproject.parent, tmp / "wheel")
+            print(f"wheel {wheel.name}: {wheel.stat().st_size / 1e6:.1f} MB", file=sys.stderr)
+            sets.append(("colorize-bw itself", [str(wheel)], f"the project's wheel ({wheel.stat().st_size / 1e6:.1f} MB) "
+                         "with its default dependencies"))
         for spec in args.set:
             label, _, reqs_s = spec.partition("=")
             sets.append((label, [r.strip() for r in reqs_s.split(",") if r.strip()], "given with --set"))

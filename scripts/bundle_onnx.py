@@ -4,8 +4,11 @@
     python scripts/bundle_onnx.py --check    # exit 1 if the shipped graph is missing or stale
 
 The graph is the network plus its chroma decode (temperature input) and the encoder features
-(reference matching), exported by :func:`colorize.export.export_onnx` from ``NAME.safetensors`` in
-fp32, with the SHA-256 of that safetensors file in its metadata (``colorize_weights_sha256``), so
+(reference matching), exported by :func:`colorize.export.export_onnx` from ``NAME.safetensors``. It
+carries no weights of its own: its parameters are external data in ``NAME.safetensors`` itself
+(``shared_weights``; fp16 there, cast to fp32 in the graph, which computes in fp32), so the package
+ships the weights once. Its metadata holds the SHA-256 of that safetensors file
+(``colorize_weights_sha256``), so
 the package can tell a stale graph (``colorize.models.files.ready_graph``) and
 ``tests/test_bundled_onnx.py`` fails until this script is run again after the weights change.
 Needs the torch and export extras (torch, onnx, onnxruntime); users of the package need neither
@@ -41,10 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{out}: {'up to date' if ok else 'MISSING OR STALE: run scripts/bundle_onnx.py'}")
         return 0 if ok else 1
     model, _ = load_model(json_path)
-    export_onnx(model, out, overwrite=True, features=model.has_encoder_features,
-                metadata={GRAPH_DIGEST_KEY: digest, "colorize_weights": st.name, "colorize_precision": "fp32"})
+    export_onnx(model, out, overwrite=True, features=model.has_encoder_features, shared_weights=st,
+                metadata={GRAPH_DIGEST_KEY: digest, "colorize_weights": st.name,
+                          "colorize_precision": "fp32 compute, weights as stored in the safetensors"})
     worst = compare_with_torch(model, out)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); largest difference vs PyTorch fp32: {worst:.2e}")
+    print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB, its weights read from {st.name}, "
+          f"{st.stat().st_size / 1e6:.1f} MB); largest difference vs PyTorch fp32: {worst:.2e}")
     return 0
 
 

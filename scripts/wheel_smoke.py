@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"colorize {colorize.__version__} from {package_dir}")
     dist_version = importlib.metadata.version(DISTRIBUTION)
     assert dist_version == colorize.__version__, f"metadata says {dist_version}, colorize.__version__ {colorize.__version__}"
-    for name in ("default.json", "default.safetensors"):
+    for name in ("default.json", "default.safetensors", "default.onnx"):  # the graph reads the safetensors
         assert (package_dir / "pretrained" / name).is_file(), f"the bundled model file pretrained/{name} is missing"
     assert (package_dir / "py.typed").is_file(), "py.typed is missing"
     for name in ("index.html", "editor.js", "editor.css"):  # the web page's hint editor (package data)

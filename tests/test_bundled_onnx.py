@@ -7,6 +7,7 @@ PyTorch; a graph that does not match its weights is not used.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -66,22 +67,53 @@ def test_default_model_runs_from_the_graph_by_default():
     assert c.model.num_parameters() > 1_000_000 and c.options.temperature == shipped  # the JSON's inference section
 
 
+def _copy_bundle(folder, stem: str = "default"):
+    """The bundled model's three files in ``folder`` as ``STEM.*``; returns the copied graph's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in (".json", ".safetensors", ".onnx"):
+        shutil.copy(DEFAULT.with_suffix(suffix), folder / f"{stem}{suffix}")
+    return folder / f"{stem}.onnx"
+
+
+def test_the_graph_carries_no_second_copy_of_the_weights():
+    from colorize.export import SHARED_WEIGHTS_KEY
+
+    runner = OnnxPredictor(GRAPH)
+    assert runner.metadata.get(SHARED_WEIGHTS_KEY) == "default.safetensors"
+    assert GRAPH.stat().st_size < 1_000_000 < 20_000_000 < DEFAULT.with_suffix(".safetensors").stat().st_size
+
+
 def test_a_stale_graph_is_not_used(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     monkeypatch.setenv("COLORIZE_BF16", "1")  # then 'auto' without a ready graph is PyTorch (no export into the cache)
-    for suffix in (".json", ".safetensors", ".onnx"):
-        shutil.copy(DEFAULT.with_suffix(suffix), tmp_path / f"mine{suffix}")
-    st = tmp_path / "mine.safetensors"
+    graph = _copy_bundle(tmp_path)
+    st = tmp_path / "default.safetensors"
     data = bytearray(st.read_bytes())
     data[-1] ^= 1  # other weights (one bit of the last tensor): the graph no longer matches them
     st.write_bytes(bytes(data))
-    assert ready_graph(tmp_path / "mine.json", OnnxPredictor(tmp_path / "mine.onnx").metadata.get(GRAPH_DIGEST_KEY)) is None
+    assert ready_graph(tmp_path / "default.json", OnnxPredictor(graph).metadata.get(GRAPH_DIGEST_KEY)) is None
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        c = Colorizer.from_pretrained(tmp_path / "mine.json", device="cpu")
+        c = Colorizer.from_pretrained(tmp_path / "default.json", device="cpu")
     assert any("stale ONNX graph" in str(w.message) for w in seen)
-    assert getattr(c.predictor, "path", None) != tmp_path / "mine.onnx"
+    assert getattr(c.predictor, "path", None) != graph
     assert hasattr(c.model, "parameters")  # the weights were loaded into PyTorch
+
+
+def test_a_graph_parted_from_its_weights_file_says_which_file_is_missing(tmp_path, monkeypatch):
+    """The graph reads default.safetensors by name: a renamed copy cannot open it, and says so in one line."""
+    graph = _copy_bundle(tmp_path, stem="mine")
+    with pytest.raises(ValueError, match=r"mine\.onnx: its weights file default\.safetensors is not beside it") as err:
+        OnnxPredictor(graph)
+    assert "\n" not in str(err.value)
+    if importlib.util.find_spec("torch") is None:
+        return
+    monkeypatch.setenv("COLORIZE_BF16", "1")
+    with warnings.catch_warnings(record=True) as seen:  # the pipeline warns and loads mine.safetensors into PyTorch
+        warnings.simplefilter("always")
+        c = Colorizer.from_pretrained(tmp_path / "mine.json", device="cpu")
+    assert any("default.safetensors is not beside it" in str(w.message) for w in seen)
+    assert hasattr(c.model, "parameters")
 
 
 def test_auto_rule_with_a_ready_graph(monkeypatch):
@@ -119,7 +151,7 @@ def test_the_optimized_graph_is_cached_once_and_gives_identical_outputs(tmp_path
     from colorize.runtime import onnx_session
 
     monkeypatch.setenv("COLORIZE_CACHE_DIR", str(tmp_path / "cache"))
-    graph = shutil.copy(GRAPH, tmp_path / "model.onnx")
+    graph = _copy_bundle(tmp_path / "model")
     reference = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])  # optimized in memory, no cache
     first = onnx_session(graph, _options())
     cached = list((tmp_path / "cache" / "ort").glob("*.onnx"))
@@ -135,6 +167,10 @@ def test_the_optimized_graph_is_cached_once_and_gives_identical_outputs(tmp_path
     os.utime(graph, ns=(stamp + 10**9, stamp + 10**9))
     onnx_session(graph, _options())
     assert len(list((tmp_path / "cache" / "ort").glob("*.onnx"))) == 2
+    # so is new weights under the same graph file (the graph reads its parameters from the safetensors)
+    os.utime(graph.with_suffix(".safetensors"), ns=(stamp + 2 * 10**9, stamp + 2 * 10**9))
+    onnx_session(graph, _options())
+    assert len(list((tmp_path / "cache" / "ort").glob("*.onnx"))) == 3
 
 
 def test_the_graph_cache_keeps_only_the_newest_entries_of_a_model(tmp_path):
@@ -157,7 +193,7 @@ def test_a_damaged_cache_entry_is_rewritten_and_an_unwritable_cache_is_skipped(t
     from colorize.runtime import onnx_session
 
     monkeypatch.setenv("COLORIZE_CACHE_DIR", str(tmp_path / "cache"))
-    graph = shutil.copy(GRAPH, tmp_path / "model.onnx")
+    graph = _copy_bundle(tmp_path / "model")
     expected = _run(onnx_session(graph, _options()))
     (entry,) = (tmp_path / "cache" / "ort").glob("*.onnx")
     entry.write_bytes(entry.read_bytes()[:1000])  # truncated

@@ -52,6 +52,48 @@ def _check_round_trip(model, path, sizes=((64, 96), (96, 64)), temperatures=(0.3
             assert float((got - want).abs().max()) < 1e-4, (h, w, t)
 
 
+def test_a_graph_can_read_its_parameters_from_the_safetensors_beside_it(tiny_hint_model_path, tiny_model_path, tmp_path):
+    """shared_weights: the package's one copy of the weights. The graph holds only the structure; its
+    parameters are byte ranges of the safetensors file, and it runs as the self-contained export does."""
+    import shutil
+
+    from colorize.export import SHARED_WEIGHTS_KEY
+    from colorize.models.files import weights_paths
+
+    model, _ = load_model(tiny_hint_model_path)
+    st = tmp_path / "hints.safetensors"
+    shutil.copy(weights_paths(tiny_hint_model_path)[0], st)
+    out = export_onnx(model, tmp_path / "hints.onnx", shared_weights=st, features=True)
+    whole = export_onnx(model, tmp_path / "whole" / "hints.onnx", features=True)
+    assert out.stat().st_size < 0.05 * whole.stat().st_size
+    proto = onnx.load(str(out), load_external_data=False)
+    external = [t for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    # every parameter the graph holds (the exporter merges equal tensors, e.g. a fresh BatchNorm's ones and zeros)
+    assert len(external) > 30 and all(t in external for t in proto.graph.initializer if t.name.startswith("model."))
+    assert {d.value for t in external for d in t.external_data if d.key == "location"} == {"hints.safetensors"}
+    assert OnnxPredictor(out).metadata[SHARED_WEIGHTS_KEY] == "hints.safetensors"
+    _check_round_trip(model, out, temperatures=(0.38, 1.0))
+    x = np.random.default_rng(0).random((1, 4, 64, 96), dtype=np.float32)
+    x[:, 1:] = 0
+    for a, b in zip(OnnxPredictor(out).encoder_features(x), OnnxPredictor(whole).encoder_features(x), strict=True):
+        assert np.abs(a - b).max() <= 1e-5 * max(1.0, float(np.abs(b).max()))
+    # another model's weights under the name, or a file in another folder, are refused in one line
+    other = tmp_path / "other" / "hints.safetensors"
+    other.parent.mkdir()
+    shutil.copy(weights_paths(tiny_model_path)[0], other)
+    with pytest.raises(ExportError, match="a graph can share only a weights file in its own folder"):
+        export_onnx(model, tmp_path / "x.onnx", shared_weights=other)
+    other_model, _ = load_model(tiny_model_path)
+    with pytest.raises(ExportError, match="differs from the model's"):
+        export_onnx(other_model, tmp_path / "y.onnx", shared_weights=st)
+    unrelated = tmp_path / "unrelated.safetensors"
+    header = b'{"other": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}'
+    unrelated.write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0\0\0")
+    with pytest.raises(ExportError, match="none of its tensors is a parameter of this graph"):
+        export_onnx(model, tmp_path / "z.onnx", shared_weights=unrelated)
+    assert not any((tmp_path / f"{n}.onnx").exists() for n in "xyz")
+
+
 def test_export_round_trip_distribution_model(tiny_model_path, tmp_path):
     model, _ = load_model(tiny_model_path)
     out = export_onnx(model, tmp_path / "model.onnx")

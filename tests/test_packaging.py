@@ -183,7 +183,8 @@ def test_sdist_and_wheel_build_and_the_sdist_installs_without_a_compiler(tmp_pat
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     for need in ("LICENSE", "LICENSE-WEIGHTS", "CHANGELOG.md", "setup.py", "pyproject.toml", "constraints.txt", "src/colorize/_kernels.c",
-                 "src/colorize/pretrained/default.json", "src/colorize/pretrained/default.safetensors", "tests/conftest.py",
+                 "src/colorize/pretrained/default.json", "src/colorize/pretrained/default.safetensors",
+                 "src/colorize/pretrained/default.onnx", "tests/conftest.py",
                  "scripts/wheel_smoke.py"):
         assert need in names, f"the sdist lacks {need}"
     assert not [n for n in names if re.search(r"\.(so|pyd|dylib)$", n)], "a compiled kernel leaked into the sdist"
@@ -191,6 +192,9 @@ def test_sdist_and_wheel_build_and_the_sdist_installs_without_a_compiler(tmp_pat
     with zipfile.ZipFile(wheel) as whl:
         names = set(whl.namelist())
         meta = email.parser.Parser().parsestr(whl.read(f"colorize_bw-{PROJECT['version']}.dist-info/METADATA").decode())
+        graph_size = whl.getinfo("colorize/pretrained/default.onnx").file_size
+    # one copy of the weights: the graph reads its parameters from default.safetensors (scripts/bundle_onnx.py)
+    assert graph_size < 1_000_000, f"the bundled graph is {graph_size / 1e6:.1f} MB: it carries its own weights again"
     for need in ("colorize/pretrained/default.json", "colorize/pretrained/default.safetensors", "colorize/py.typed",
                  f"colorize_bw-{PROJECT['version']}.dist-info/licenses/LICENSE", f"colorize_bw-{PROJECT['version']}.dist-info/licenses/LICENSE-WEIGHTS"):
         assert need in names, f"the wheel lacks {need}"

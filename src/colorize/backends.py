@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -222,7 +223,16 @@ class OnnxPredictor:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = Path(path)
         self.device = "cpu"
-        self.session = runtime.onnx_session(path, opts)  # fully optimized, from the per-machine cache after the first run
+        try:
+            self.session = runtime.onnx_session(path, opts)  # fully optimized, from the per-machine cache after the first run
+        except Exception as exc:
+            missing = re.search(r'External data path does not exist: "?([^"\n]+)', str(exc))
+            if missing is None:
+                raise
+            # A bundled graph reads its parameters from the safetensors it was exported beside (one copy of
+            # the weights in the package): say which file is missing rather than onnxruntime's traceback.
+            raise ValueError(f"{path}: its weights file {Path(missing.group(1)).name} is not beside it (the graph reads its "
+                             "parameters from it: keep the two files together, under their names)") from None
         inputs = {i.name: i for i in self.session.get_inputs()}
         if "luma" not in inputs:
             raise ValueError(f"{path}: not a colorize ONNX export (no 'luma' input)")

@@ -18,7 +18,10 @@ What goes into the graph, and what stays in the Python pipeline:
   recombination with the original luminance. They are cheap and resolution-dependent.
 
 Height, width and batch are dynamic (height and width must be multiples of 16, as for PyTorch).
-The file is self-contained (no external data) and checked with ``onnx.checker.check_model``.
+The file is self-contained (no external data) and checked with ``onnx.checker.check_model``, except
+with ``shared_weights``: the bundled models' graphs read their parameters from the safetensors file
+beside them (ONNX external data, fp16 cast to fp32 in the graph), so the package ships the 11 M
+weights once (23 MB) instead of twice (23 MB fp16 + 45 MB fp32).
 
 :func:`cached_onnx_path` gives the export the ``onnxruntime`` backend uses: one file per weights
 *content* (SHA-256 of the weights plus everything that shapes the graph) under
@@ -52,14 +55,18 @@ from .runtime import cache_dir
 
 __all__ = [
     "DEFAULT_OPSET",
+    "SHARED_WEIGHTS_KEY",
     "ChromaGraph",
     "ExportError",
     "export_onnx",
+    "share_weights",
     "cached_onnx_path",
     "cache_dir",
 ]
 
 DEFAULT_OPSET = 17
+SHARED_WEIGHTS_KEY = "colorize_shared_weights"
+"""ONNX metadata key: the safetensors file (beside the graph) that a graph reads its parameters from."""
 GRAPH_VERSION = 2  # bump when the graph's inputs/outputs or decode change (invalidates caches)
 _MULTIPLE = 16
 
@@ -114,12 +121,17 @@ def export_onnx(
     metadata: dict[str, str] | None = None,
     check: bool = True,
     features: bool = False,
+    shared_weights: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Export ``model`` (network + decode, see the module docstring) to one ``.onnx`` file.
 
     ``features`` adds the encoder features as extra outputs (``feature0``...; see :class:`ChromaGraph`).
-    Written atomically; ``overwrite=False`` refuses to replace an existing file. Raises
-    :class:`ExportError` with a one-line reason on failure. Returns the path written.
+    ``shared_weights`` is a ``.safetensors`` file holding exactly this model's parameters (as
+    :func:`~colorize.models.weights.save_model` wrote them) *in the folder of* ``path``: the graph then
+    reads them from it when a session opens it (see :func:`share_weights`) instead of carrying a second
+    copy, and must stay beside it under that name. Written atomically; ``overwrite=False`` refuses to
+    replace an existing file. Raises :class:`ExportError` with a one-line reason on failure. Returns
+    the path written.
     """
     out = Path(path)
     if out.is_dir():
@@ -132,7 +144,11 @@ def export_onnx(
         raise ExportError("ONNX export needs the 'onnx' package: pip install onnx onnxruntime") from None
     if features and not model.has_encoder_features:
         raise ExportError(f"{type(model).__name__} has no encoder features to export")
-    data = _export_bytes(model, opset, features)
+    if shared_weights is not None and Path(shared_weights).resolve().parent != out.resolve().parent:
+        raise ExportError(f"{shared_weights}: a graph can share only a weights file in its own folder ({out.parent})")
+    # Sharing needs the parameters as the state dict has them: no Conv+BatchNorm folding at export
+    # (onnxruntime folds them when it optimizes the graph: the default model's chroma moved by 6e-8).
+    data = _export_bytes(model, opset, features, fold=shared_weights is None)
     proto = onnx.load_from_string(data)
     meta = {
         "colorize_graph_version": str(GRAPH_VERSION),
@@ -162,6 +178,8 @@ def export_onnx(
             onnx.checker.check_model(proto, full_check=True)
         except Exception as exc:  # onnx.checker.ValidationError, shape inference errors
             raise ExportError(f"exported graph failed onnx.checker: {str(exc).splitlines()[0]}") from None
+    if shared_weights is not None:
+        share_weights(proto, shared_weights)
     blob = proto.SerializeToString()
     if len(blob) >= 2**31 - 1:  # protobuf limit; our models are far below it
         raise ExportError(f"model too large for a single-file ONNX export ({len(blob) / 2**30:.1f} GiB)")
@@ -169,7 +187,61 @@ def export_onnx(
     return out
 
 
-def _export_bytes(model: ColorModel, opset: int, features: bool = False) -> bytes:
+def share_weights(proto: Any, safetensors_path: str | os.PathLike[str]) -> int:
+    """Point ``proto``'s parameters at the tensors of a safetensors file (in place); returns how many.
+
+    Each initializer named ``model.KEY`` whose file tensor ``KEY`` holds exactly the same values
+    becomes ONNX external data at that tensor's byte range of the file (safetensors is an 8-byte
+    header length, a JSON header, then the raw little-endian tensors, which is what external data
+    addresses), cast to fp32 by a ``Cast`` node when the file stores fp16. Anything else (the
+    decode's constants) stays inline. A tensor with the name but other values raises
+    :class:`ExportError`: the file is not this model's weights.
+    """
+    import struct
+
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    path = Path(safetensors_path)
+    try:
+        raw = path.read_bytes()
+        (n,) = struct.unpack("<Q", raw[:8])
+        header = json.loads(raw[8:8 + n])
+    except (OSError, ValueError, struct.error) as exc:
+        raise ExportError(f"{path}: not a readable safetensors file ({exc})") from None
+    kinds = {"F16": (TensorProto.FLOAT16, np.float16), "F32": (TensorProto.FLOAT, np.float32)}
+    kept, casts, shared = [], [], 0
+    for init in proto.graph.initializer:
+        entry = header.get(init.name.removeprefix("model."))
+        if not isinstance(entry, dict) or entry.get("dtype") not in kinds or init.data_type != TensorProto.FLOAT:
+            kept.append(init)
+            continue
+        begin, end = (8 + n + int(o) for o in entry["data_offsets"])
+        onnx_type, np_type = kinds[entry["dtype"]]
+        stored = np.frombuffer(raw[begin:end], dtype=np_type).reshape(entry["shape"])
+        if not np.array_equal(stored.astype(np.float32), numpy_helper.to_array(init)):
+            raise ExportError(f"{path}: tensor {init.name.removeprefix('model.')} differs from the model's (not this model's weights)")
+        ext = TensorProto(name=init.name if onnx_type == TensorProto.FLOAT else f"{init.name}.fp16", data_type=onnx_type,
+                          dims=list(init.dims), data_location=TensorProto.EXTERNAL)
+        for key, value in (("location", path.name), ("offset", str(begin)), ("length", str(end - begin))):
+            ext.external_data.add(key=key, value=value)
+        kept.append(ext)
+        if onnx_type != TensorProto.FLOAT:
+            casts.append(helper.make_node("Cast", [ext.name], [init.name], to=TensorProto.FLOAT, name=f"{init.name}.cast"))
+        shared += 1
+    if not shared:
+        raise ExportError(f"{path}: none of its tensors is a parameter of this graph (not this model's weights)")
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(kept)
+    nodes = casts + list(proto.graph.node)
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    entry_meta = proto.metadata_props.add()
+    entry_meta.key, entry_meta.value = SHARED_WEIGHTS_KEY, path.name
+    return shared
+
+
+def _export_bytes(model: ColorModel, opset: int, features: bool = False, fold: bool = True) -> bytes:
     graph = ChromaGraph(_plain_copy(model), features=features).eval()
     c = model.in_channels
     luma = torch.rand(1, c, 64, 96)
@@ -199,11 +271,15 @@ def _export_bytes(model: ColorModel, opset: int, features: bool = False) -> byte
             torch.onnx.export(
                 graph, args, f,  # type: ignore[arg-type]  # a BytesIO works: one file, no external data
                 dynamo=False, opset_version=opset, input_names=names, output_names=outputs,
-                dynamic_axes=axes, do_constant_folding=True,
+                dynamic_axes=axes, do_constant_folding=fold,
+                # PRESERVE (the model is in eval mode) exports BatchNorm as it is, not folded into the convs
+                training=torch.onnx.TrainingMode.EVAL if fold else torch.onnx.TrainingMode.PRESERVE,
             )
             return f.getvalue()
         except Exception as exc:  # e.g. a future torch without the legacy exporter
             errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        if not fold:  # the torch.export-based exporter folds as it likes: no parameters to share
+            raise ExportError("ONNX export with shared weights failed (" + "; ".join(errors) + ")")
         try:  # the torch.export-based exporter (needs `onnxscript`)
             dims = {0: torch.export.Dim("batch", min=1, max=1024), 2: 16 * torch.export.Dim("h16", min=1, max=1024),
                     3: 16 * torch.export.Dim("w16", min=1, max=1024)}

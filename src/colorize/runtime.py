@@ -117,9 +117,9 @@ def onnx_session(path: str | os.PathLike[str], options: onnxruntime.SessionOptio
     """An onnxruntime CPU session for ``path``, its full graph optimization done once per machine.
 
     Optimizing (``ORT_ENABLE_ALL``: fusions, constant folding, the CPU's blocked conv layout) is
-    about half of opening the 45 MB default graph, paid by every cold ``colorize photo.jpg``; so the
-    optimized graph is saved in :func:`cache_dir` ``/ort``, keyed by the file (path, size, mtime),
-    the onnxruntime version and :func:`cpu_signature` (the blocked layout is CPU-specific), and later
+    about half of opening the default graph, paid by every cold ``colorize photo.jpg``; so the
+    optimized graph (self-contained, 45 MB in fp32) is saved in :func:`cache_dir` ``/ort``, keyed by
+    the file and the weights it reads (path, size, mtime), the onnxruntime version and :func:`cpu_signature` (the blocked layout is CPU-specific), and later
     sessions open it with optimization off. The outputs are bit-identical. ``COLORIZE_GRAPH_CACHE=0``
     turns it off; a cache that cannot be written or read is skipped (and a bad entry rewritten).
     """
@@ -132,8 +132,10 @@ def onnx_session(path: str | os.PathLike[str], options: onnxruntime.SessionOptio
     if os.environ.get("COLORIZE_GRAPH_CACHE") == "0":
         return ort.InferenceSession(str(path), options, providers=providers)
     src = Path(path).resolve()
-    st = src.stat()
-    key = hashlib.sha256(f"{src}:{st.st_size}:{st.st_mtime_ns}:{ort.__version__}:{cpu_signature()}".encode()).hexdigest()[:20]
+    # The key follows the graph and the weights file beside it (a bundled graph reads its parameters
+    # from NAME.safetensors), so new weights under an old graph file never reuse the old optimized copy.
+    stamps = [f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in (src, src.with_suffix(".safetensors")) if p.is_file()]
+    key = hashlib.sha256(f"{':'.join(stamps)}:{ort.__version__}:{cpu_signature()}".encode()).hexdigest()[:20]
     cached = cache_dir() / "ort" / f"{src.stem}-{key}.onnx"
     if cached.is_file():
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
