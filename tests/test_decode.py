@@ -109,3 +109,73 @@ def test_consensus_pool_equals_the_shifted_slice_formula(h, w, radius, seed):
     got = consensus_pool(logp, guide, 2 * radius + 1, 0.2)
     assert got.shape == logp.shape and got.flags.c_contiguous
     assert np.allclose(got, _reference_pool(logp, guide, radius, 0.2), atol=1e-5)
+
+
+def _blas_threads_now() -> int:
+    from threadpoolctl import threadpool_info
+
+    counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    return min(counts) if counts else -1
+
+
+def test_the_consensus_runs_on_one_blas_thread_and_gives_the_count_back(monkeypatch):
+    """OpenBLAS's threads made the consensus's many small products 60-100x slower while another process
+    used the cores; one thread inside the decode, the process's own count before and after."""
+    from threadpoolctl import threadpool_limits
+
+    import colorize.decode as decode
+
+    seen = []
+    real = decode._pool_last_but_one
+    monkeypatch.setattr(decode, "_pool_last_but_one", lambda *a: seen.append(_blas_threads_now()) or real(*a))
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(1, 262, 12, 16)).astype(np.float32)
+    luma = rng.random((1, 1, 48, 64)).astype(np.float32)
+    with threadpool_limits(2, user_api="blas"):  # what this process had (a 2-core machine's OpenBLAS default)
+        if _blas_threads_now() != 2:
+            pytest.skip("no BLAS library that threadpoolctl can size")
+        decode_logits(logits, luma, ab_bin_centers_np(10), 0.38, consensus=11)
+        assert seen == [1, 1]
+        assert _blas_threads_now() == 2
+
+
+def test_overlapping_blas_limits_hold_the_lowest_until_the_last_ends(monkeypatch):
+    """Web requests and the hints' thread pool may overlap: the lowest limit holds, and the count found
+    before the first block is restored once, by the last one out (a fake controller records the calls)."""
+    import threading
+
+    from colorize import runtime
+
+    calls: list = []
+
+    class Limiter:
+        def restore_original_limits(self) -> None:
+            calls.append("restore")
+
+    class Controller:
+        def limit(self, *, limits, user_api):
+            calls.append((user_api, limits))
+            return Limiter()
+
+    monkeypatch.setitem(runtime._blas_state, "controller", Controller())
+    inside, release = threading.Event(), threading.Event()
+
+    def other_request() -> None:
+        with runtime.blas_threads(1):
+            inside.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=other_request)
+    worker.start()
+    assert inside.wait(10)
+    with runtime.blas_threads(2):  # asks for more while the other block holds 1: nothing changes
+        with runtime.blas_threads(1):
+            pass
+    assert calls == [("blas", 1)]
+    release.set()
+    worker.join(10)
+    assert calls == [("blas", 1), "restore"] and runtime._blas_state["holders"] == 0
+    with runtime.blas_threads(3):  # a lower limit inside a higher one does take effect
+        with runtime.blas_threads(1):
+            pass
+    assert calls[2:] == [("blas", 3), ("blas", 1), "restore"]

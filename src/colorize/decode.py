@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .imaging import resize_area
+from .runtime import blas_threads
 
 CONSENSUS_SIGMA = 0.1
 """Gray-level scale of the consensus weights, in the model's luminance units (L*/100 for Lab models):
@@ -53,11 +54,15 @@ def _pool_last_but_one(x: np.ndarray, guide: np.ndarray, radius: int, sigma: flo
 
 
 def _consensus_channels_last(logp: np.ndarray, guide: np.ndarray, radius: int, sigma: float) -> np.ndarray:
-    """:func:`consensus_pool` on (N, Q, h, w) -> channels-last (N, w, h, Q) (rows, then columns)."""
-    x = np.ascontiguousarray(np.asarray(logp, np.float32).transpose(0, 2, 3, 1))  # (N, h, w, Q)
-    x = _pool_last_but_one(x, guide, radius, sigma)
-    x = np.ascontiguousarray(x.transpose(0, 2, 1, 3))  # (N, w, h, Q): whole Q runs move, cheap
-    return _pool_last_but_one(x, np.ascontiguousarray(guide.transpose(0, 1, 3, 2)), radius, sigma)
+    """:func:`consensus_pool` on (N, Q, h, w) -> channels-last (N, w, h, Q) (rows, then columns).
+
+    One BLAS thread: the products are small and many, and OpenBLAS's threads made them 60-100x slower
+    whenever another process used the cores (:func:`colorize.runtime.blas_threads`)."""
+    with blas_threads(1):
+        x = np.ascontiguousarray(np.asarray(logp, np.float32).transpose(0, 2, 3, 1))  # (N, h, w, Q)
+        x = _pool_last_but_one(x, guide, radius, sigma)
+        x = np.ascontiguousarray(x.transpose(0, 2, 1, 3))  # (N, w, h, Q): whole Q runs move, cheap
+        return _pool_last_but_one(x, np.ascontiguousarray(guide.transpose(0, 1, 3, 2)), radius, sigma)
 
 
 def _guide_for(logp: np.ndarray, luma: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -97,6 +98,43 @@ def cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
+_blas_lock = threading.Lock()
+_blas_state: dict[str, Any] = {"controller": None, "holders": 0, "limit": None, "original": None}
+
+
+@contextlib.contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """At most ``n`` BLAS threads inside this block, for the whole process (threadpoolctl).
+
+    Many small BLAS calls in a row (the consensus decode's 2 x 64 banded matrix products) ran 20 ms on
+    a quiet 2-core machine with OpenBLAS's two threads, but 1.3-2.0 s while another process kept the
+    cores busy: every call waits for a thread the OS has descheduled. With one thread they take 23 ms
+    either way. The limit is process-wide, so overlapping blocks (web requests, the hints' thread
+    pool) are counted: the lowest limit asked for holds until the last block ends, which restores the
+    count found before the first. The controller is made once (0.7 ms), each block then costs ~30 us.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    with _blas_lock:
+        state = _blas_state
+        if state["controller"] is None:
+            state["controller"] = ThreadpoolController()
+        if state["holders"] == 0 or n < state["limit"]:
+            limiter = state["controller"].limit(limits=n, user_api="blas")
+            if state["holders"] == 0:
+                state["original"] = limiter
+            state["limit"] = n
+        state["holders"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            state["holders"] -= 1
+            if state["holders"] == 0:
+                state["original"].restore_original_limits()
+                state["original"] = state["limit"] = None
+
+
 @contextlib.contextmanager
 def blas_split_pool(workers: int = 2) -> Iterator[ThreadPoolExecutor]:
     """A pool of ``workers`` threads for numpy work whose BLAS calls share the cores between them.
@@ -107,9 +145,7 @@ def blas_split_pool(workers: int = 2) -> Iterator[ThreadPoolExecutor]:
     256 x 192 on 2 cores: 0.61-0.89 s, against 0.26-0.37 s with one BLAS thread each). Inside this
     block each gets ``cpu_threads() // workers`` (threadpoolctl); the old count comes back after.
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(max(1, cpu_threads() // workers), user_api="blas"), ThreadPoolExecutor(workers) as pool:
+    with blas_threads(max(1, cpu_threads() // workers)), ThreadPoolExecutor(workers) as pool:
         yield pool
 
 
