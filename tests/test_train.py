@@ -97,6 +97,9 @@ def test_fine_tune_from_a_trained_model_keeps_its_lineage(photos, tmp_path):
     base = tmp_path / "base"
     r = run_cli("train", str(photos), "--out", str(base), "--steps", "3", "--preview-every", "0", *TINY)
     assert r.returncode == 0, r.stderr
+    base_json = json.loads((base / "model.json").read_text())
+    base_json["inference"] = {"temperature": 0.3, "consensus_radius": 4}  # decode settings chosen for the base
+    (base / "model.json").write_text(json.dumps(base_json))
     tune = tmp_path / "tune"
     # lr 0: the trainable weights must come out exactly as loaded (BN running statistics still move)
     r = run_cli("train", str(photos), "--out", str(tune), "--init-weights", str(base / "model.json"), "--steps", "2",
@@ -112,6 +115,7 @@ def test_fine_tune_from_a_trained_model_keeps_its_lineage(photos, tmp_path):
     prov = info["provenance"]
     assert prov["init_weights"]["source"] == str(base / "model.json") and prov["init_weights"]["images_seen"] == 12
     assert prov["images_seen"] == 8 and prov["images_seen_total"] == 20
+    assert info["inference"] == {"temperature": 0.3, "consensus_radius": 4}  # the fine-tune decodes as its base did
     # architecture options cannot be mixed with a model to fine-tune, and a missing model is a one-line error
     bad = run_cli("train", str(photos), "--out", str(tmp_path / "x"), "--init-weights", str(base / "model.json"), "--hints", *TINY[2:])
     assert bad.returncode == 2 and "--init-weights" in bad.stderr

@@ -109,6 +109,7 @@ class TrainConfig:
     backbone_weights: str | None = None
     init_weights: str | None = None  # start from a trained colorize model (name or path): fine-tuning
     init_provenance: dict[str, Any] | None = None  # that model's provenance, read once at the start
+    init_inference: dict[str, Any] | None = None  # that model's decode settings (its JSON's "inference"), kept
     losses: str = "distribution"  # e.g. "blur", "distribution", "distribution=1,blur=0.5"
     rebalance_lambda: float = 0.5
     optimizer: str = "adamw"  # "sgd" (the seed: lr 0.1, momentum 0.9) or "adamw"
@@ -564,10 +565,14 @@ def _provenance(cfg: TrainConfig, sources: dict[str, int], step: int, images_see
     return prov
 
 
-def load_init_weights(name_or_path: str) -> tuple[ColorModel, str, ColorPrior | None, dict[str, Any]]:
-    """Model, registry name, stored colour prior and provenance of a trained model to fine-tune from.
+def load_init_weights(name_or_path: str) -> tuple[ColorModel, str, ColorPrior | None, dict[str, Any], dict[str, Any] | None]:
+    """Model, registry name, stored colour prior, provenance and decode settings of a model to fine-tune from.
 
     The provenance (``source`` added, per-source image counts dropped) goes into the fine-tune's own.
+    The decode settings (the JSON's ``inference`` section: temperature, consensus radius) are carried
+    over to the fine-tune's JSON, so fine-tuning the bundled default keeps its decode instead of
+    silently falling back to the library's (measured: blotchiness 3.23 instead of ~2 on the
+    selection split for the same weights).
     """
     from .models.registry import resolve_weights
     from .models.weights import load_model
@@ -577,7 +582,13 @@ def load_init_weights(name_or_path: str) -> tuple[ColorModel, str, ColorPrior | 
     parent = dict(info.get("provenance") or {})
     parent.pop("data_sources", None)
     parent["source"] = str(name_or_path)
-    return model.float().train(), info["arch"], prior, parent
+    inference = info.get("inference") if isinstance(info.get("inference"), dict) else None
+    return model.float().train(), info["arch"], prior, parent, inference
+
+
+def _inherited_inference(cfg: TrainConfig) -> dict[str, Any] | None:
+    """``{"inference": ...}`` for the exported JSON when the run fine-tuned a model that had decode settings."""
+    return {"inference": dict(cfg.init_inference)} if cfg.init_inference else None
 
 
 def make_ema(model: ColorModel, decay: float) -> torch.optim.swa_utils.AveragedModel:
@@ -613,7 +624,8 @@ def export_checkpoint(out: str | os.PathLike[str], dest: str | os.PathLike[str] 
     except (OSError, ValueError):
         sources = {}
     prov = _provenance(cfg, sources, ckpt["step"], ckpt.get("images_seen", 0), ckpt.get("elapsed", 0.0), None, "checkpoint")
-    _, json_path = save_model(model, dest or out / f"model_step{ckpt['step']}", provenance=prov, prior=ckpt["prior"], half=cfg.half_weights)
+    _, json_path = save_model(model, dest or out / f"model_step{ckpt['step']}", provenance=prov, prior=ckpt["prior"], half=cfg.half_weights,
+                              extra=_inherited_inference(cfg))
     return json_path
 
 
@@ -665,7 +677,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     init_prior = None
     if cfg.init_weights and ckpt is None:
         # Fine-tune: architecture, options and (for consistent rebalancing) prior come from the model.
-        model, arch, init_prior, cfg.init_provenance = load_init_weights(cfg.init_weights)
+        model, arch, init_prior, cfg.init_provenance, cfg.init_inference = load_init_weights(cfg.init_weights)
         cfg.model, cfg.model_options = arch, dataclasses.asdict(model.config)
     else:
         model = create_model(cfg.model, backbone_weights=cfg.backbone_weights if ckpt is None else None, **cfg.model_options)
@@ -869,7 +881,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                                  loss_value if step > start_step else None, f"{rt.device.type} x{rt.world}")
         final = ema.module if ema is not None else model
         _, result = save_model(final, out / "model",  # type: ignore[arg-type]  # the EMA copy is a ColorModel
-                               provenance=provenance, prior=prior.to_list(), half=cfg.half_weights)
+                               provenance=provenance, prior=prior.to_list(), half=cfg.half_weights, extra=_inherited_inference(cfg))
         log.info("exported %s", result)
     if rt.distributed:
         # DDP keeps replicas in lock-step; record a checksum per rank so that is checkable.
